@@ -1,0 +1,175 @@
+"""The terminal adapter: the whole bot in a shell, no tokens, no network.
+
+It renders replies as readable plain text and reads ``/papers ...`` commands from a
+prompt (or line by line from a pipe, so it can be scripted). Text from users and
+upstream is stripped of control characters, so a hostile title cannot move the cursor
+or recolour the terminal.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import textwrap
+from typing import TextIO
+
+from bot.app import PapersBot
+from bot.models import Channel, Paper
+from bot.replies import PaperCard, Reply, ReplyKind, Request
+
+PLATFORM = "console"
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-9;?]*[ -/]*[@-~]")
+WIDTH = 88
+
+
+def clean(text: str | None) -> str:
+    """Text safe to print: no escape sequences or control characters."""
+    return _CONTROL_RE.sub("", text or "")
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut ``text`` at a word boundary, with an ellipsis when cut."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0]
+    return cut.rstrip(",.;:") + "…"
+
+
+def author_line(authors: list[str], shown: int = 3) -> str:
+    if not authors:
+        return ""
+    names = ", ".join(authors[:shown])
+    return names + (f" +{len(authors) - shown}" if len(authors) > shown else "")
+
+
+def facts(paper: Paper) -> list[str]:
+    out = []
+    if paper.upvotes is not None:
+        out.append(f"▲ {paper.upvotes}")
+    if paper.comments is not None:
+        out.append(f"💬 {paper.comments}")
+    if paper.github_stars is not None:
+        out.append(f"★ {paper.github_stars}")
+    if paper.list_date:
+        out.append(paper.list_date)
+    if paper.categories:
+        out.append(" ".join(paper.categories[:3]))
+    return out
+
+
+def render_card(card: PaperCard) -> str:
+    paper = card.paper
+    head = f"{card.rank}. " if card.rank else ""
+    lines = [textwrap.fill(head + clean(paper.title), WIDTH, subsequent_indent="   ")]
+    meta = [author_line([clean(a) for a in paper.authors]), *facts(paper)]
+    meta_text = " · ".join(m for m in meta if m)
+    if meta_text:
+        lines.append("   " + meta_text)
+    if card.topic:
+        why = f"   topic: {clean(card.topic)}"
+        if card.matched_terms:
+            why += " (matched: " + ", ".join(clean(t) for t in card.matched_terms) + ")"
+        lines.append(why)
+    elif card.matched_terms:
+        lines.append("   matched: " + ", ".join(clean(t) for t in card.matched_terms))
+    summary = clean(paper.ai_summary or paper.abstract)
+    if summary:
+        lines.append(
+            textwrap.fill(
+                shorten(summary, 320), WIDTH, initial_indent="   ", subsequent_indent="   "
+            )
+        )
+    links = [
+        u
+        for u in (
+            paper.arxiv_url,
+            paper.pdf_url,
+            paper.hf_url,
+            paper.github_repo,
+            paper.project_page,
+        )
+        if u
+    ]
+    if links:
+        lines.append("   " + "  ".join(clean(u) for u in links))
+    return "\n".join(lines)
+
+
+def render(reply: Reply) -> str:
+    """A reply as plain text for a terminal."""
+    parts = []
+    if reply.title:
+        parts.append(f"== {clean(reply.title)} ==")
+    if reply.text:
+        prefix = "! " if reply.kind == ReplyKind.ERROR else ""
+        parts.append(prefix + clean(reply.text))
+    for card in reply.cards:
+        parts.append(render_card(card))
+    if reply.footer:
+        parts.append(clean(reply.footer))
+    for button in reply.buttons:
+        parts.append(f"[{clean(button.label)}]  /papers {clean(button.command)}")
+    return "\n\n".join(parts)
+
+
+class ConsoleAdapter:
+    """One terminal acting as one channel (``console:local:<channel_id>``)."""
+
+    platform = PLATFORM
+
+    def __init__(self, bot: PapersBot, out: TextIO | None = None, channel_id: str = "demo") -> None:
+        self.bot = bot
+        self.out = out or sys.stdout
+        self.channel_id = channel_id
+        self.posted = 0
+
+    def request(self, text: str) -> Request:
+        return Request(
+            text=text,
+            platform=PLATFORM,
+            workspace="local",
+            channel_id=self.channel_id,
+            user_id="you",
+        )
+
+    def write(self, text: str) -> None:
+        self.out.write(text + "\n")
+        self.out.flush()
+
+    async def start(self) -> None:  # nothing to connect
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def post(self, channel: Channel, reply: Reply) -> list[str]:
+        self.write(render(reply))
+        self.posted += 1
+        return [f"console-{self.posted}"]
+
+    def run_lines(self, source: TextIO, interactive: bool) -> int:
+        """Answer each command line from ``source`` until EOF or ``quit``; return the count."""
+        count = 0
+        while True:
+            if interactive:
+                self.out.write("papers> ")
+                self.out.flush()
+            try:
+                line = source.readline()
+            except KeyboardInterrupt:
+                line = ""
+            if line == "":
+                if interactive:
+                    self.write("")
+                return count
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            if text.lower() in {"quit", "exit", "/quit", "/exit"}:
+                return count
+            count += 1
+            if not interactive:
+                self.write(f"papers> {clean(text)}")
+            self.write(render(self.bot.handle(self.request(text))))
+            self.write("")

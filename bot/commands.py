@@ -1,0 +1,125 @@
+"""The ``/papers`` command language: one parser shared by every adapter.
+
+:func:`parse_command` splits the text after ``/papers`` into a subcommand and its argument
+text; each handler in :mod:`bot.app` reads its own arguments. Everything a user can get
+wrong raises :class:`CommandError`, whose message and usage line go back to the user.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_COMMAND_CHARS = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    name: str
+    usage: str
+    summary: str
+    manages: bool = False  # changes the channel's settings: needs permission
+    hidden: bool = False  # reached through buttons, not listed in help
+
+
+SPECS: dict[str, Spec] = {
+    s.name: s
+    for s in [
+        Spec("help", "help [command]", "show this help, or one command's usage"),
+        Spec(
+            "search",
+            "search <query> [--page N]",
+            'search the corpus: words, "phrases", -exclude, author:NAME, cat:cs.CL, since:2026-05-01',
+        ),
+        Spec("trending", "trending [N]", "the top N papers of the latest trending day (default 5)"),
+        Spec("paper", "paper <arXiv id or URL>", "one paper's card"),
+        Spec("subscribe", "subscribe <topic query>", "keep this channel's posts to a topic", True),
+        Spec(
+            "unsubscribe", "unsubscribe <topic id | all>", "drop a topic (ids from `topics`)", True
+        ),
+        Spec("topics", "topics", "this channel's topics"),
+        Spec(
+            "schedule",
+            "schedule <HH:MM> [IANA time zone]",
+            "when this channel gets its daily post, e.g. schedule 09:00 Europe/Berlin",
+            True,
+        ),
+        Spec("pause", "pause", "stop the daily posts here", True),
+        Spec("resume", "resume", "start the daily posts again", True),
+        Spec("digest", "digest", "show this channel's next post now (nothing is marked as posted)"),
+        Spec("status", "status", "corpus size, last ingest, last and next post, topics"),
+        Spec("share", "share <paper id>", "post a paper's card to the channel", hidden=True),
+    ]
+}
+
+ALIASES = {
+    "find": "search",
+    "s": "search",
+    "top": "trending",
+    "sub": "subscribe",
+    "unsub": "unsubscribe",
+}
+
+_PREFIX_RE = re.compile(r"^\s*/?papers\b", re.IGNORECASE)
+
+
+class CommandError(ValueError):
+    """Something the user typed that we cannot run. ``usage`` is shown with it."""
+
+    def __init__(self, message: str, usage: str | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    args: str  # the text after the subcommand, stripped
+
+    @property
+    def spec(self) -> Spec:
+        return SPECS[self.name]
+
+
+def parse_command(text: str) -> Command:
+    """Parse ``text`` (with or without a leading ``/papers``). Empty text means ``help``."""
+    if text is None:
+        text = ""
+    text = text.replace("\x00", "").strip()
+    text = _PREFIX_RE.sub("", text, count=1).strip()
+    if len(text) > MAX_COMMAND_CHARS:
+        raise CommandError(
+            f"That command is {len(text):,} characters long; the limit is {MAX_COMMAND_CHARS:,}."
+        )
+    if not text:
+        return Command("help", "")
+    head, _, rest = text.partition(" ")
+    name = head.lower()
+    name = ALIASES.get(name, name)
+    if name not in SPECS:
+        shown = head if len(head) <= 40 else head[:40] + "…"
+        raise CommandError(f"Unknown command `{shown}`. Try `/papers help`.")
+    return Command(name, rest.strip())
+
+
+def usage(name: str) -> str:
+    return f"/papers {SPECS[name].usage}"
+
+
+def help_text(name: str | None = None) -> str:
+    if name:
+        key = ALIASES.get(name.lower(), name.lower())
+        if key not in SPECS:
+            raise CommandError(f"There is no command `{name[:40]}`.", "/papers help")
+        spec = SPECS[key]
+        return f"`/papers {spec.usage}`: {spec.summary}"
+    lines = ["*papers-bot*: trending research papers, searched and posted daily.", ""]
+    for spec in SPECS.values():
+        if not spec.hidden:
+            lines.append(f"`/papers {spec.usage}`: {spec.summary}")
+    lines += [
+        "",
+        "Search syntax: `transformer quantization` (all words; typos and word forms forgiven), "
+        '`"speech recognition"`, `-survey`, `author:Hinton`, `cat:cs.CL`, `since:2026-05-01`.',
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,240 @@
+"""Settings: a TOML file (every key optional, see ``config.example.toml``) plus secrets
+from the environment. Unknown keys and bad values stop start-up with a message that names
+the key, before anything connects. Secrets are never read from the file and never logged.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import platformdirs
+
+_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class ConfigError(ValueError):
+    """A setting is wrong. The message names the key."""
+
+
+def parse_hhmm(value: str) -> tuple[int, int]:
+    match = _TIME_RE.match(value.strip())
+    if not match:
+        raise ValueError(f"{value!r} is not a time like 09:00")
+    return int(match.group(1)), int(match.group(2))
+
+
+def check_timezone(name: str) -> ZoneInfo:
+    # "EST"-style abbreviations exist in the tz database but rarely mean what users think.
+    if name not in ("UTC", "GMT") and "/" not in name:
+        raise ValueError(f"{name!r} is not an IANA time zone like Europe/Berlin")
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{name!r} is not an IANA time zone like Europe/Berlin") from None
+
+
+@dataclass(slots=True)
+class BotSettings:
+    data_dir: str = ""  # empty: $PAPERS_BOT_DATA or the per-user data folder
+    default_post_time: str = "09:00"
+    default_timezone: str = "UTC"
+    default_max_papers: int = 5
+    search_page_size: int = 5
+    empty_day: str = "message"  # "message": post "no new papers today (reason)"; "silent"
+    log_level: str = "INFO"
+
+
+@dataclass(slots=True)
+class HuggingFaceSource:
+    enabled: bool = True
+    base_url: str = "https://huggingface.co"
+    timeout: float = 20.0
+    page_size: int = 100
+    max_pages: int = 5
+
+
+@dataclass(slots=True)
+class ArxivSource:
+    enabled: bool = True
+    base_url: str = "https://rss.arxiv.org"
+    api_base_url: str = "https://export.arxiv.org"
+    categories: list[str] = field(default_factory=lambda: ["cs.CL", "cs.LG", "cs.AI", "cs.CV"])
+    include_cross_lists: bool = False
+    timeout: float = 30.0
+    min_interval: float = 3.0  # seconds between requests, as arXiv asks
+
+
+@dataclass(slots=True)
+class SourcesSettings:
+    huggingface: HuggingFaceSource = field(default_factory=HuggingFaceSource)
+    arxiv: ArxivSource = field(default_factory=ArxivSource)
+    user_agent: str = "papers-bot/0.1 (+https://github.com/papers-bot/papers-bot)"
+    retries: int = 4
+
+
+@dataclass(slots=True)
+class SchedulerSettings:
+    ingest_time: str = "06:00"  # UTC
+    tick_seconds: int = 30
+    catch_up: str = "one"  # "one": one late post after downtime; "none"
+    max_failures: int = 5  # permanent failures in a row before a channel is paused
+
+
+@dataclass(slots=True)
+class SlackSettings:
+    enabled: bool = False
+    mode: str = "socket"  # "socket" or "http"
+    host: str = "127.0.0.1"
+    port: int = 3000
+    api_base_url: str = "https://slack.com/api/"
+    manage_users: list[str] = field(default_factory=list)  # empty: everyone may
+    admins_only: bool = False
+
+
+@dataclass(slots=True)
+class DiscordSettings:
+    enabled: bool = False
+    guild_ids: list[int] = field(default_factory=list)
+    sync_on_start: bool = False
+    require_manage_channels: bool = True
+    sharded: bool = False
+    api_base_url: str = "https://discord.com/api/v10"
+    gateway_url: str = ""  # empty: ask Discord
+
+
+@dataclass(slots=True)
+class Secrets:
+    """Read from the environment only."""
+
+    slack_bot_token: str | None = None
+    slack_app_token: str | None = None
+    slack_signing_secret: str | None = None
+    discord_token: str | None = None
+
+    def __repr__(self) -> str:  # never print a secret by accident
+        shown = {f.name: ("set" if getattr(self, f.name) else "unset") for f in fields(self)}
+        return f"Secrets({shown})"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
+        env = dict(os.environ if env is None else env)
+        return cls(
+            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
+            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
+            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
+            discord_token=env.get("DISCORD_TOKEN") or None,
+        )
+
+
+@dataclass(slots=True)
+class Config:
+    bot: BotSettings = field(default_factory=BotSettings)
+    sources: SourcesSettings = field(default_factory=SourcesSettings)
+    scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    slack: SlackSettings = field(default_factory=SlackSettings)
+    discord: DiscordSettings = field(default_factory=DiscordSettings)
+    secrets: Secrets = field(default_factory=Secrets)
+    path: str | None = None  # where it was read from
+
+    def data_dir(self, override: str | None = None) -> Path:
+        chosen = override or os.environ.get("PAPERS_BOT_DATA") or self.bot.data_dir
+        if chosen:
+            return Path(chosen).expanduser()
+        return Path(platformdirs.user_data_dir("papers-bot", appauthor=False))
+
+
+def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+    hints = get_type_hints(cls)
+    known = {f.name: f for f in fields(cls)}
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{where}.{key}" if where else key
+        if key not in known or key in ("secrets", "path"):
+            raise ConfigError(f"{name}: unknown setting")
+        hint = hints[key]
+        if is_dataclass(hint):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{name}: expected a [{name}] table")
+            kwargs[key] = _build(hint, value, name)  # type: ignore[arg-type]
+        else:
+            kwargs[key] = _coerce(value, hint, name)
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, name: str) -> Any:
+    text = str(hint)
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{name}: expected true or false, got {value!r}")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{name}: expected a whole number, got {value!r}")
+        return value
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{name}: expected a number, got {value!r}")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{name}: expected a string, got {value!r}")
+        return value
+    if text.startswith("list["):
+        if not isinstance(value, list):
+            raise ConfigError(f"{name}: expected a list, got {value!r}")
+        inner = int if "int" in text else str
+        if not all(isinstance(v, inner) and not isinstance(v, bool) for v in value):
+            raise ConfigError(f"{name}: every item must be a {inner.__name__}")
+        return value
+    return value
+
+
+def _validate(config: Config) -> None:
+    checks = [
+        ("bot.default_post_time", lambda: parse_hhmm(config.bot.default_post_time)),
+        ("bot.default_timezone", lambda: check_timezone(config.bot.default_timezone)),
+        ("scheduler.ingest_time", lambda: parse_hhmm(config.scheduler.ingest_time)),
+    ]
+    for key, check in checks:
+        try:
+            check()
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+    choices = {
+        "bot.empty_day": (config.bot.empty_day, {"message", "silent"}),
+        "scheduler.catch_up": (config.scheduler.catch_up, {"one", "none"}),
+        "slack.mode": (config.slack.mode, {"socket", "http"}),
+    }
+    for key, (value, allowed) in choices.items():
+        if value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(sorted(allowed))}")
+    if not 1 <= config.bot.default_max_papers <= 25:
+        raise ConfigError("bot.default_max_papers: must be between 1 and 25")
+    if not 1 <= config.bot.search_page_size <= 10:
+        raise ConfigError("bot.search_page_size: must be between 1 and 10")
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None
+) -> Config:
+    """Read and check the config file (``None``: built-in defaults) and the environment."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                values = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: config file not found") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    config = _build(Config, values, "")
+    config.secrets = Secrets.from_env(env)
+    config.path = str(path) if path is not None else None
+    _validate(config)
+    return config

@@ -1,0 +1,143 @@
+"""Which papers a channel's next post carries.
+
+A post is the latest trending day's papers (on or before the channel's local today),
+ranked by upvotes then recency, kept to the channel's topics when it has any, above its
+minimum upvotes, minus what the channel already had, capped at its maximum. Topic
+matching uses the search index, so a topic matches exactly what ``/papers search`` finds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from bot.models import Channel, Paper, Topic
+from bot.query import QueryError, parse_query
+from bot.replies import PaperCard
+from bot.search import SearchIndex
+from bot.store import Store
+
+
+@dataclass(slots=True)
+class Digest:
+    channel: str
+    day: str | None  # the trending day the papers come from
+    cards: list[PaperCard] = field(default_factory=list)
+    reason: str | None = None  # why it is empty, in words a channel can read
+
+
+def rank_key(paper: Paper) -> tuple[int, str, str]:
+    """Upvotes first, then the newer paper, then id for a stable order."""
+    return (-(paper.upvotes or 0), _neg_date(paper.published), paper.id)
+
+
+def _neg_date(value: str | None) -> str:
+    # Sort newer dates first with an ascending sort: map digits to their complement.
+    return (value or "").translate(str.maketrans("0123456789", "9876543210")) or "~"
+
+
+class DigestBuilder:
+    """Builds digests for many channels, reusing per-day work between them."""
+
+    def __init__(self, store: Store, index: SearchIndex) -> None:
+        self.store = store
+        self.index = index
+        self._days: dict[str, list[Paper]] = {}
+        self._days_revision = -1
+        self._trending_days: set[str] = set()
+        self._topic_cache: dict[tuple[str, str], dict[str, float]] = {}
+
+    def _by_day(self) -> dict[str, list[Paper]]:
+        revision = self.store.corpus_revision
+        if revision != self._days_revision:
+            days: dict[str, list[Paper]] = {}
+            for paper in self.store.papers():
+                if paper.list_date:
+                    days.setdefault(paper.list_date[:10], []).append(paper)
+            for papers in days.values():
+                papers.sort(key=rank_key)
+            self._trending_days = {
+                p.daily_date[:10] for ps in days.values() for p in ps if p.daily_date
+            }
+            self._days = days
+            self._days_revision = revision
+            self._topic_cache.clear()
+        return self._days
+
+    def latest_day(self, today: str) -> str | None:
+        """The newest trending day on or before ``today`` (YYYY-MM-DD).
+
+        Days come from the Hugging Face daily lists; arXiv announcement days count only
+        when the corpus has no daily list at all. A day's candidates are every paper
+        listed that day, so arXiv-only papers reach channels whose topics they match.
+        """
+        by_day = self._by_day()
+        trending = [d for d in self._trending_days if d <= today]
+        candidates = trending or [d for d in by_day if d <= today]
+        return max(candidates) if candidates else None
+
+    def papers_on(self, day: str) -> list[Paper]:
+        return list(self._by_day().get(day, []))
+
+    def topic_matches(self, topic_query: str, day: str) -> dict[str, float]:
+        key = (topic_query, day)
+        if key not in self._topic_cache:
+            try:
+                parsed = parse_query(topic_query)
+            except QueryError:
+                self._topic_cache[key] = {}
+            else:
+                self._topic_cache[key] = self.index.matching_ids(parsed, day=day)
+        return self._topic_cache[key]
+
+    def build(
+        self,
+        channel: Channel,
+        today: str,
+        *,
+        topics: Iterable[Topic] | None = None,
+        delivered: set[str] | None = None,
+    ) -> Digest:
+        topics = list(self.store.topics(channel.key) if topics is None else topics)
+        delivered = self.store.delivered_ids(channel.key) if delivered is None else delivered
+        day = self.latest_day(today)
+        if day is None:
+            return Digest(channel.key, None, reason="no trending papers have been fetched yet")
+        papers = self._by_day()[day]
+        matched_topic: dict[str, Topic] = {}
+        if topics:
+            for topic in topics:
+                for pid in self.topic_matches(topic.query, day):
+                    matched_topic.setdefault(pid, topic)
+            if not matched_topic:
+                return Digest(
+                    channel.key,
+                    day,
+                    reason=f"none of the {len(papers)} papers of {day} matched this channel's topics",
+                )
+        cards: list[PaperCard] = []
+        skipped_delivered = skipped_votes = 0
+        for paper in papers:  # already in rank order
+            if topics and paper.id not in matched_topic:
+                continue
+            if paper.id in delivered:
+                skipped_delivered += 1
+                continue
+            if (paper.upvotes or 0) < channel.min_upvotes:
+                skipped_votes += 1
+                continue
+            topic = matched_topic.get(paper.id)
+            cards.append(
+                PaperCard(paper, rank=len(cards) + 1, topic=topic.query if topic else None)
+            )
+            if len(cards) >= channel.max_papers:
+                break
+        reason = None
+        if not cards:
+            if skipped_delivered and not skipped_votes:
+                reason = f"every paper of {day} was already posted here"
+            elif skipped_votes:
+                reason = f"no new paper of {day} has {channel.min_upvotes}+ upvotes"
+            else:
+                reason = f"no papers for {day}"
+        return Digest(channel.key, day, cards, reason)

@@ -1,0 +1,176 @@
+"""The domain: papers, channels, topic subscriptions and delivery records.
+
+These are plain dataclasses that convert to and from the JSON documents kept by
+:mod:`bot.store`. Unknown facts stay empty (``None`` or an empty list): the
+corpus never invents an arXiv id, a date or an upvote count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+# New-style arXiv ids (0704.0001 onwards) and old-style ones (hep-th/9901001).
+ARXIV_ID_RE = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})$")
+_VERSION_RE = re.compile(r"v\d+$")
+
+
+def strip_version(arxiv_id: str) -> str:
+    """``2605.05242v2`` -> ``2605.05242``: one record per paper, whatever the version."""
+    return _VERSION_RE.sub("", arxiv_id.strip())
+
+
+def is_arxiv_id(value: str) -> bool:
+    return bool(ARXIV_ID_RE.match(value))
+
+
+def title_key(title: str) -> str:
+    """A normalised title, used to recognise the same paper seen without an id."""
+    folded = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", " ", folded.lower()).strip()
+
+
+def stable_id_for_title(title: str) -> str:
+    """An id for a paper whose arXiv id is unknown: stable across runs and machines."""
+    return "t-" + hashlib.sha1(title_key(title).encode()).hexdigest()[:12]
+
+
+@dataclass(slots=True)
+class Paper:
+    """One paper, whichever sources saw it. ``id`` is the arXiv id without version when known."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: list[str] = field(default_factory=list)
+    published: str | None = None  # YYYY-MM-DD
+    daily_date: str | None = None  # the Hugging Face daily-list day, YYYY-MM-DD
+    upvotes: int | None = None
+    comments: int | None = None
+    github_repo: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    ai_summary: str | None = None
+    ai_keywords: list[str] = field(default_factory=list)
+    categories: list[str] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    first_seen: str | None = None  # ISO 8601 UTC timestamp
+    doi: str | None = None
+    journal_ref: str | None = None
+
+    @property
+    def has_arxiv_id(self) -> bool:
+        return is_arxiv_id(self.id)
+
+    @property
+    def arxiv_url(self) -> str | None:
+        return f"https://arxiv.org/abs/{self.id}" if self.has_arxiv_id else None
+
+    @property
+    def pdf_url(self) -> str | None:
+        return f"https://arxiv.org/pdf/{self.id}" if self.has_arxiv_id else None
+
+    @property
+    def hf_url(self) -> str | None:
+        return f"https://huggingface.co/papers/{self.id}" if self.has_arxiv_id else None
+
+    @property
+    def url(self) -> str | None:
+        """The best single link for the title: the Hugging Face page, else arXiv, else code."""
+        return self.hf_url or self.project_page or self.github_repo
+
+    @property
+    def list_date(self) -> str | None:
+        """The day the paper was on a trending list (or announced), for digests and filters."""
+        return self.daily_date or self.published
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Paper:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+
+def channel_key(platform: str, workspace: str, channel_id: str) -> str:
+    """One key per channel across platforms: ``slack:T123:C456``."""
+    return f"{platform}:{workspace}:{channel_id}"
+
+
+@dataclass(slots=True)
+class Channel:
+    """A chat channel's settings. A channel is enrolled for daily posts once it exists."""
+
+    platform: str
+    workspace: str
+    channel_id: str
+    post_time: str = "09:00"  # HH:MM, local to ``timezone``
+    timezone: str = "UTC"
+    paused: bool = False
+    max_papers: int = 5
+    min_upvotes: int = 0
+    skip_weekends: bool = False
+    pause_reason: str | None = None
+    last_error: str | None = None
+    failures: int = 0
+    last_post_date: str | None = None  # local date of the last daily post, YYYY-MM-DD
+    last_post_at: str | None = None  # ISO UTC timestamp
+    created_at: str | None = None
+
+    @property
+    def key(self) -> str:
+        return channel_key(self.platform, self.workspace, self.channel_id)
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Channel:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+
+@dataclass(slots=True)
+class Topic:
+    """A channel's topic subscription: a search query its posts are kept to."""
+
+    id: int
+    channel: str  # channel key
+    query: str
+    added_by: str
+    added_at: str
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Topic:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+
+@dataclass(slots=True)
+class Delivery:
+    """That a paper went (or is going) to a channel. ``status`` is ``pending`` until sent."""
+
+    channel: str
+    paper_id: str
+    at: str
+    status: str = "sent"  # "pending" (intent recorded) or "sent"
+    message_id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.channel}|{self.paper_id}"
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Delivery:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})

@@ -1,0 +1,82 @@
+"""Neutral requests and replies: what adapters hand the core and what they get back.
+
+An adapter turns a Slack slash command, a Discord interaction or a terminal line into a
+:class:`Request`, and renders the :class:`Reply` in its own way (Block Kit, embeds, plain
+text), escaping everything that came from users or upstream. Nothing here is escaped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from bot.models import Paper, channel_key
+
+
+@dataclass(slots=True, frozen=True)
+class Request:
+    """A ``/papers ...`` command as the core sees it, whatever platform sent it."""
+
+    text: str
+    platform: str = "console"
+    workspace: str = "local"
+    channel_id: str = "demo"
+    user_id: str = "local-user"
+    user_name: str = ""
+    # Whether the platform says this user may change the channel's settings. Adapters
+    # fill it from their permission rules (Slack allow-list, Discord Manage Channels).
+    can_manage: bool = True
+
+    @property
+    def channel(self) -> str:
+        return channel_key(self.platform, self.workspace, self.channel_id)
+
+
+class ReplyKind(StrEnum):
+    INFO = "info"
+    ERROR = "error"
+    SEARCH = "search"
+    DIGEST = "digest"
+    PAPER = "paper"
+
+
+@dataclass(slots=True, frozen=True)
+class Button:
+    """A button that runs another ``/papers`` command when pressed.
+
+    ``command`` is the text after ``/papers`` (``"search --page 2 diffusion"``), so every
+    adapter handles a press the same way: it runs the command for the presser.
+    """
+
+    label: str
+    command: str
+    primary: bool = False
+
+
+@dataclass(slots=True)
+class PaperCard:
+    """A paper as one entry of a reply, with why it is there."""
+
+    paper: Paper
+    rank: int | None = None
+    topic: str | None = None  # the channel topic it matched, for digests
+    matched_terms: tuple[str, ...] = ()
+    buttons: list[Button] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Reply:
+    """What a command answers. ``ephemeral`` replies are shown to the asker only."""
+
+    text: str = ""
+    kind: ReplyKind = ReplyKind.INFO
+    title: str | None = None
+    cards: list[PaperCard] = field(default_factory=list)
+    buttons: list[Button] = field(default_factory=list)
+    ephemeral: bool = True
+    footer: str | None = None
+
+    @classmethod
+    def error(cls, text: str, usage: str | None = None) -> Reply:
+        body = text if usage is None else f"{text}\nUsage: {usage}"
+        return cls(text=body, kind=ReplyKind.ERROR)

@@ -1,0 +1,380 @@
+"""Ranked search over the corpus with tantivy, an embedded full-text engine.
+
+The index is derived data: it lives in ``<data>/index`` next to the corpus and records the
+corpus revision it was built from, so :meth:`SearchIndex.sync` rebuilds it whenever the
+corpus changed behind its back and :meth:`SearchIndex.upsert` keeps it current after an
+ingest. Only ids are stored in the index; paper records come from :class:`bot.store.Store`.
+
+Word forms: an English stemmer (``quantized`` ~ ``quantization``) after British spellings
+are americanized (:mod:`bot.spelling`). Typos: a query word whose stem is in no paper is
+searched with an edit distance of 1 (2 for long words), so ``transfomer`` finds
+``transformer`` while correctly spelt words stay exact.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import tantivy
+
+from bot.models import Paper
+from bot.query import ParsedQuery
+from bot.spelling import americanize_text
+
+INDEX_FORMAT = 1
+_STATE_FILE = "papers-bot-index.json"
+_TEXT_FIELDS = ("title", "abstract", "keywords")
+_BOOSTS = {"title": 3.0, "abstract": 1.0, "keywords": 2.0, "authors": 1.5}
+_FUZZY_WEIGHT = 0.6  # a typo-corrected match counts for less than an exact one
+
+
+def _text_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.remove_long(40))
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .filter(tantivy.Filter.stemmer("english"))
+        .build()
+    )
+
+
+def _name_analyzer() -> tantivy.TextAnalyzer:
+    return (
+        tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+        .filter(tantivy.Filter.lowercase())
+        .filter(tantivy.Filter.ascii_fold())
+        .build()
+    )
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_text_field("id", stored=True, tokenizer_name="raw")
+    sb.add_text_field("title", tokenizer_name="papers_en")
+    sb.add_text_field("abstract", tokenizer_name="papers_en")
+    sb.add_text_field("keywords", tokenizer_name="papers_en")
+    sb.add_text_field("authors", tokenizer_name="papers_names")
+    sb.add_text_field("cat", tokenizer_name="raw")
+    sb.add_integer_field("day", fast=True, indexed=True)
+    return sb.build()
+
+
+def day_number(iso_date: str | None) -> int:
+    """``2026-05-08`` -> ``20260508``; 0 for unknown, so undated papers sort last."""
+    if not iso_date:
+        return 0
+    try:
+        return int(iso_date[:10].replace("-", ""))
+    except ValueError:
+        return 0
+
+
+@dataclass(slots=True, frozen=True)
+class Hit:
+    paper_id: str
+    score: float
+
+
+@dataclass(slots=True)
+class SearchPage:
+    hits: list[Hit]
+    total: int
+    page: int
+    per_page: int
+    matched_all_words: bool = True  # False when we fell back to "any word"
+    corrected: tuple[str, ...] = ()  # query words searched with typo tolerance
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+class SearchIndex:
+    """A tantivy index of the corpus, stored on disk (or in memory when ``path`` is None)."""
+
+    def __init__(self, path: str | Path | None) -> None:
+        self.path = Path(path) if path is not None else None
+        self.schema = _schema()
+        self._text = _text_analyzer()
+        self._names = _name_analyzer()
+        self.index = self._open()
+        self.revision = self._read_revision()
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def _open(self) -> tantivy.Index:
+        if self.path is None:
+            index = tantivy.Index(self.schema)
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            try:
+                index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+            except (ValueError, OSError):
+                # An index from another format or a damaged one: it is derived data, start over.
+                shutil.rmtree(self.path)
+                self.path.mkdir(parents=True)
+                index = tantivy.Index(self.schema, path=str(self.path), reuse=False)
+        index.register_tokenizer("papers_en", self._text)
+        index.register_tokenizer("papers_names", self._names)
+        return index
+
+    def _read_revision(self) -> int:
+        if self.path is None:
+            return -1
+        try:
+            state = json.loads((self.path / _STATE_FILE).read_text())
+        except (OSError, ValueError):
+            return -1
+        if state.get("format") != INDEX_FORMAT:
+            return -1
+        return int(state.get("revision", -1))
+
+    def _write_revision(self, revision: int) -> None:
+        self.revision = revision
+        if self.path is not None:
+            tmp = self.path / (_STATE_FILE + ".tmp")
+            tmp.write_text(json.dumps({"format": INDEX_FORMAT, "revision": revision}))
+            tmp.replace(self.path / _STATE_FILE)
+
+    def _document(self, paper: Paper) -> tantivy.Document:
+        return tantivy.Document(
+            id=paper.id,
+            title=americanize_text(paper.title),
+            abstract=americanize_text(paper.abstract),
+            keywords=americanize_text(" ; ".join(paper.ai_keywords)),
+            authors=" ; ".join(paper.authors),
+            cat=[c.lower() for c in paper.categories],
+            day=day_number(paper.list_date),
+        )
+
+    def rebuild(self, papers: Iterable[Paper], revision: int) -> None:
+        """Replace the whole index with these papers."""
+        writer = self.index.writer(heap_size=128_000_000, num_threads=2)
+        writer.delete_all_documents()
+        for paper in papers:
+            writer.add_document(self._document(paper))
+        writer.commit()
+        writer.wait_merging_threads()
+        self.index.reload()
+        self._write_revision(revision)
+
+    def upsert(
+        self, papers: Iterable[Paper], revision: int, removed_ids: Iterable[str] = ()
+    ) -> None:
+        """Add or replace some papers (after an ingest) without a full rebuild."""
+        writer = self.index.writer(heap_size=64_000_000, num_threads=1)
+        for paper_id in removed_ids:
+            writer.delete_documents_by_term("id", paper_id)
+        for paper in papers:
+            writer.delete_documents_by_term("id", paper.id)
+            writer.add_document(self._document(paper))
+        writer.commit()
+        writer.wait_merging_threads()
+        self.index.reload()
+        self._write_revision(revision)
+
+    def sync(self, store: object) -> bool:
+        """Rebuild from ``store`` if the corpus changed since the index was built."""
+        revision = store.corpus_revision  # type: ignore[attr-defined]
+        if revision == self.revision:
+            return False
+        self.rebuild(store.papers(), revision)  # type: ignore[attr-defined]
+        return True
+
+    @property
+    def doc_count(self) -> int:
+        return self.index.searcher().num_docs
+
+    # ---- querying -------------------------------------------------------------------
+
+    def stems(self, text: str) -> list[str]:
+        """The index terms for ``text`` in the title/abstract/keywords fields."""
+        return self._text.analyze(americanize_text(text))
+
+    def _known(self, searcher: tantivy.Searcher, stem: str) -> bool:
+        return any(searcher.doc_freq(f, stem) for f in _TEXT_FIELDS)
+
+    def _word_clause(
+        self, searcher: tantivy.Searcher, word: str, corrected: list[str]
+    ) -> tantivy.Query | None:
+        """One query word as a disjunction over fields; ``None`` when it has no terms."""
+        Q = tantivy.Query
+        stems = self.stems(word)
+        names = self._names.analyze(word)
+        if not stems:
+            return None
+        per_stem: list[tantivy.Query] = []
+        for stem in stems:
+            options = [
+                Q.boost_query(Q.term_query(self.schema, f, stem), _BOOSTS[f]) for f in _TEXT_FIELDS
+            ]
+            options += [
+                Q.boost_query(Q.term_query(self.schema, "authors", n), _BOOSTS["authors"])
+                for n in names
+            ]
+            if len(stem) >= 4 and not stem.isdigit() and not self._known(searcher, stem):
+                distance = 1 if len(stem) < 8 else 2
+                corrected.append(word)
+                options += [
+                    Q.boost_query(
+                        Q.fuzzy_term_query(self.schema, f, stem, distance, True, False),
+                        _BOOSTS[f] * _FUZZY_WEIGHT,
+                    )
+                    for f in _TEXT_FIELDS
+                ]
+            per_stem.append(Q.boolean_query([(tantivy.Occur.Should, q) for q in options]))
+        if len(per_stem) == 1:
+            return per_stem[0]
+        return Q.boolean_query([(tantivy.Occur.Must, q) for q in per_stem])
+
+    def _phrase_clause(self, phrase: str) -> tantivy.Query | None:
+        Q = tantivy.Query
+        stems = self.stems(phrase)
+        if not stems:
+            return None
+        fields = ("title", "abstract", "keywords")
+        if len(stems) == 1:
+            options = [
+                Q.boost_query(Q.term_query(self.schema, f, stems[0]), _BOOSTS[f]) for f in fields
+            ]
+        else:
+            options = [
+                Q.boost_query(Q.phrase_query(self.schema, f, stems), _BOOSTS[f]) for f in fields
+            ]
+        return Q.boolean_query([(tantivy.Occur.Should, q) for q in options])
+
+    def _filters(self, parsed: ParsedQuery) -> list[tuple[tantivy.Occur, tantivy.Query]]:
+        Q, Must = tantivy.Query, tantivy.Occur.Must
+        clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
+        for name in parsed.authors:
+            for token in self._names.analyze(name):
+                clauses.append((Must, Q.term_query(self.schema, "authors", token)))
+        if parsed.categories:
+            cats = [Q.term_query(self.schema, "cat", c.lower()) for c in parsed.categories]
+            clauses.append((Must, Q.boolean_query([(tantivy.Occur.Should, q) for q in cats])))
+        if parsed.since:
+            lower = int(parsed.since.strftime("%Y%m%d"))
+            clauses.append(
+                (Must, Q.range_query(self.schema, "day", tantivy.FieldType.Integer, lower, None))
+            )
+        for word in parsed.excluded:
+            for stem in self.stems(word):
+                for f in _TEXT_FIELDS:
+                    clauses.append((tantivy.Occur.MustNot, Q.term_query(self.schema, f, stem)))
+            for token in self._names.analyze(word):
+                clauses.append((tantivy.Occur.MustNot, Q.term_query(self.schema, "authors", token)))
+        return clauses
+
+    def build_query(
+        self, parsed: ParsedQuery, *, require_all: bool = True
+    ) -> tuple[tantivy.Query, list[str]]:
+        """The tantivy query for ``parsed`` and the words searched with typo tolerance."""
+        searcher = self.index.searcher()
+        corrected: list[str] = []
+        text_clauses = [c for w in parsed.words if (c := self._word_clause(searcher, w, corrected))]
+        text_clauses += [c for p in parsed.phrases if (c := self._phrase_clause(p))]
+        clauses = self._filters(parsed)
+        if text_clauses:
+            if require_all:
+                clauses += [(tantivy.Occur.Must, c) for c in text_clauses]
+            else:
+                any_word = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Should, c) for c in text_clauses]
+                )
+                clauses.append((tantivy.Occur.Must, any_word))
+        if not any(occur == tantivy.Occur.Must for occur, _ in clauses):
+            if parsed.has_text:
+                return tantivy.Query.empty_query(), corrected  # only stop characters
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        return tantivy.Query.boolean_query(clauses), corrected
+
+    def search(self, parsed: ParsedQuery, page: int = 1, per_page: int = 5) -> SearchPage:
+        """One page of results, best first. Falls back to "any word" when "all" finds nothing."""
+        page = max(1, page)
+        offset = (page - 1) * per_page
+        query, corrected = self.build_query(parsed)
+        hits, total = self._run(query, parsed, per_page, offset)
+        matched_all = True
+        if total == 0 and len(parsed.words) + len(parsed.phrases) > 1:
+            query, corrected = self.build_query(parsed, require_all=False)
+            hits, total = self._run(query, parsed, per_page, offset)
+            matched_all = False
+        return SearchPage(hits, total, page, per_page, matched_all, tuple(dict.fromkeys(corrected)))
+
+    def _run(
+        self, query: tantivy.Query, parsed: ParsedQuery, limit: int, offset: int
+    ) -> tuple[list[Hit], int]:
+        searcher = self.index.searcher()
+        if parsed.has_text:
+            result = searcher.search(query, limit=limit, offset=offset, count=True)
+        else:  # filters only: newest first
+            result = searcher.search(
+                query, limit=limit, offset=offset, count=True, order_by_field="day"
+            )
+        hits = [
+            Hit(searcher.doc(address)["id"][0], float(score) if parsed.has_text else 0.0)
+            for score, address in result.hits
+        ]
+        return hits, int(result.count or 0)
+
+    def matching_ids(
+        self, parsed: ParsedQuery, *, day: str | None = None, limit: int = 10_000
+    ) -> dict[str, float]:
+        """Papers matching all of ``parsed`` (listed on ``day`` if given), with scores.
+
+        Digests use this to keep a day's papers to a channel's topics, so a topic matches
+        exactly what a search for it would find.
+        """
+        query, _ = self.build_query(parsed)
+        if day is not None:
+            n = day_number(day)
+            on_day = tantivy.Query.range_query(self.schema, "day", tantivy.FieldType.Integer, n, n)
+            query = tantivy.Query.boolean_query(
+                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, on_day)]
+            )
+        searcher = self.index.searcher()
+        result = searcher.search(query, limit=limit, count=False)
+        return {searcher.doc(a)["id"][0]: float(s) for s, a in result.hits}
+
+    def matched_terms(self, parsed: ParsedQuery, paper: Paper) -> tuple[str, ...]:
+        """The query words and phrases that this paper contains (for "why this matched")."""
+        have = set(self.stems(f"{paper.title} {paper.abstract} {' '.join(paper.ai_keywords)}"))
+        names = set(self._names.analyze(" ".join(paper.authors)))
+        found = []
+        for word in [*parsed.words, *parsed.phrases]:
+            stems = self.stems(word)
+            if (stems and all(s in have or _close_to_any(s, have) for s in stems)) or ((n := self._names.analyze(word)) and all(t in names for t in n)):
+                found.append(word)
+        return tuple(found)
+
+
+def _within_distance(a: str, b: str, limit: int) -> bool:
+    """Levenshtein distance of ``a`` and ``b`` is at most ``limit`` (small limits only)."""
+    if abs(len(a) - len(b)) > limit:
+        return False
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, start=1):
+        current = [i]
+        for j, cb in enumerate(b, start=1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        if min(current) > limit:
+            return False
+        previous = current
+    return previous[-1] <= limit
+
+
+def _close_to_any(stem: str, vocabulary: set[str]) -> bool:
+    """Whether a typo-tolerant search would have matched ``stem`` to a word here."""
+    if len(stem) < 4:
+        return False
+    limit = 1 if len(stem) < 8 else 2
+    return any(
+        _within_distance(stem, word, limit)
+        for word in vocabulary
+        if word[:1] == stem[:1] or limit > 1
+    )

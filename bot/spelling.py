@@ -1,0 +1,113 @@
+"""British to American spelling, so ``optimisation`` finds ``optimization``.
+
+The search index stems words (``quantized`` and ``quantization`` share a stem), but a
+stemmer keeps ``optimis`` and ``optim`` apart. Every word is passed through
+:func:`americanize` both when papers are indexed and when a query is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+
+_WORD_RE = re.compile(r"[A-Za-z]+")
+
+# -ise/-ised/-ising words that are not British spellings of -ize words.
+_ISE_EXCEPTIONS = frozenset(
+    ["advertise", "advise", "apprise", "arise", "chastise", "circumcise", "comprise", "compromise", "concise", "demise", "despise", "devise", "disguise", "enterprise", "excise", "exercise", "expertise", "franchise", "improvise", "incise", "merchandise", "noise", "otherwise", "paradise", "poise", "praise", "precise", "premise", "promise", "raise", "revise", "rise", "supervise", "surmise", "surprise", "televise", "treatise", "wise", "clockwise", "likewise", "stepwise", "pairwise", "pointwise", "elementwise", "layerwise", "channelwise", "piecewise", "cruise", "bruise", "anise", "mortise"]
+)
+
+_WHOLE_WORDS = {
+    "colour": "color",
+    "behaviour": "behavior",
+    "neighbour": "neighbor",
+    "favour": "favor",
+    "honour": "honor",
+    "labour": "labor",
+    "flavour": "flavor",
+    "humour": "humor",
+    "vapour": "vapor",
+    "rumour": "rumor",
+    "harbour": "harbor",
+    "armour": "armor",
+    "centre": "center",
+    "metre": "meter",
+    "litre": "liter",
+    "fibre": "fiber",
+    "theatre": "theater",
+    "spectre": "specter",
+    "calibre": "caliber",
+    "catalogue": "catalog",
+    "dialogue": "dialog",
+    "analogue": "analog",
+    "programme": "program",
+    "defence": "defense",
+    "licence": "license",
+    "offence": "offense",
+    "grey": "gray",
+    "artefact": "artifact",
+    "aluminium": "aluminum",
+    "judgement": "judgment",
+    "ageing": "aging",
+    "sceptical": "skeptical",
+    "manoeuvre": "maneuver",
+    "tumour": "tumor",
+    "haemoglobin": "hemoglobin",
+    "oesophagus": "esophagus",
+    "paediatric": "pediatric",
+    "anaemia": "anemia",
+    "foetal": "fetal",
+    "oestrogen": "estrogen",
+    "leukaemia": "leukemia",
+    "modelling": "modeling",
+    "modelled": "modeled",
+    "modeller": "modeler",
+    "labelling": "labeling",
+    "labelled": "labeled",
+    "labeller": "labeler",
+    "travelling": "traveling",
+    "travelled": "traveled",
+    "cancelling": "canceling",
+    "cancelled": "canceled",
+    "signalling": "signaling",
+    "signalled": "signaled",
+    "levelling": "leveling",
+    "levelled": "leveled",
+    "tunnelling": "tunneling",
+    "fuelling": "fueling",
+    "fuelled": "fueled",
+    "channelling": "channeling",
+    "channelled": "channeled",
+    "totalling": "totaling",
+    "totalled": "totaled",
+    "counsellor": "counselor",
+    "enrolment": "enrollment",
+    "fulfil": "fulfill",
+}
+_SUFFIXES = ("s", "ed", "ing", "al", "ly", "d")
+
+
+def americanize(word: str) -> str:
+    """Return the American spelling of one lower-case word (unchanged when unsure)."""
+    if word in _WHOLE_WORDS:
+        return _WHOLE_WORDS[word]
+    for suffix in _SUFFIXES:
+        base = word[: -len(suffix)]
+        if word.endswith(suffix) and base in _WHOLE_WORDS:
+            return _WHOLE_WORDS[base] + suffix
+    if "isation" in word:
+        return word.replace("isation", "ization")
+    for ending in ("yse", "ysed", "yses", "ysing", "yser", "ysers"):
+        if word.endswith(ending) and len(word) > len(ending) + 2:
+            return word[: -len(ending)] + "yz" + ending[2:]
+    for ending in ("ise", "ised", "ises", "ising", "iser", "isers"):
+        if word.endswith(ending) and len(word) > len(ending) + 2:
+            stem = word[: -len(ending)]
+            if stem + "ise" in _ISE_EXCEPTIONS or word in _ISE_EXCEPTIONS:
+                return word
+            return stem + "iz" + ending[2:]
+    return word
+
+
+def americanize_text(text: str) -> str:
+    """Lower-case ``text`` and americanize every word in it."""
+    return _WORD_RE.sub(lambda m: americanize(m.group(0)), text.lower())

@@ -1,0 +1,333 @@
+"""The only module that reads or writes TinyDB.
+
+Two files, kept apart so that recording a delivery never rewrites the corpus:
+
+* ``corpus.json``: papers, keyed by id, plus a ``_meta`` table with the schema version and
+  a revision number that the search index compares against.
+* ``state.json``: channels, topics, deliveries and the bot's own bookkeeping.
+
+Every write goes through :class:`AtomicJSONStorage`: serialise, write a temp file in the
+same folder, fsync, ``os.replace``. A crash mid-write leaves the old file. TinyDB rereads
+the whole file on every operation, so the storage keeps the parsed document in memory
+(this process is the file's only writer) and corpus writes are batched into one
+``_update_table`` call per import. One re-entrant lock guards both files, so threads and
+asyncio tasks can share a :class:`Store`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tinydb import TinyDB
+from tinydb.storages import Storage
+from tinydb.table import Document, Table
+
+from bot.models import Channel, Delivery, Paper, Topic
+
+SCHEMA_VERSION = 1
+META_TABLE = "_meta"
+_META_ID = "schema"
+
+
+class StorageError(Exception):
+    """A data file cannot be used. The message names the file and what is wrong."""
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
+
+
+class AtomicJSONStorage(Storage):
+    """A TinyDB storage that writes atomically and refuses a corrupt file.
+
+    The parsed file is cached: TinyDB calls ``read()`` before every operation, and parsing a
+    100,000-paper corpus each time would make every lookup take a second.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._cache: dict[str, dict[str, Any]] | None = None
+        self.writes = 0  # how many times the file was rewritten; benchmarks and tests read it
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        if self._cache is not None:
+            return self._cache
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"{self.path}: cannot read ({exc.strerror})") from exc
+        if not raw.strip():
+            raise StorageError(
+                f"{self.path}: the file is empty (truncated?). It was left untouched; "
+                "restore it from a backup or move it away to start afresh."
+            )
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise StorageError(
+                f"{self.path}: not valid JSON ({exc}). The file was left untouched; "
+                "restore it from a backup or move it away to start afresh."
+            ) from exc
+        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+            raise StorageError(f"{self.path}: not a papers-bot data file (unexpected layout)")
+        self._cache = data
+        return data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        payload = orjson.dumps(data)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+        )
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(payload)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            self._cache = None  # TinyDB mutated the cached dict; reread what is on disk
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+        _fsync_dir(self.path.parent)
+        self._cache = data
+        self.writes += 1
+
+    def close(self) -> None:
+        self._cache = None
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); harmless where unsupported."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class KeyedTable(Table):
+    """A TinyDB table whose document ids are strings we choose (arXiv ids, channel keys)."""
+
+    document_id_class = str  # type: ignore[assignment]
+
+    def put_many(self, docs: dict[str, dict[str, Any]]) -> None:
+        """Insert or replace many documents with a single file write."""
+        self._update_table(lambda table: table.update(docs))
+
+    def put(self, doc_id: str, doc: dict[str, Any]) -> None:
+        self.put_many({doc_id: doc})
+
+    def raw(self) -> dict[str, dict[str, Any]]:
+        """The stored documents without copying them. Callers must not mutate them."""
+        return self._read_table()  # type: ignore[return-value]
+
+
+def _open_db(path: Path, kind: str) -> tuple[TinyDB, AtomicJSONStorage]:
+    db = TinyDB(path, storage=AtomicJSONStorage)
+    db.table_class = KeyedTable
+    storage: AtomicJSONStorage = db.storage  # type: ignore[assignment]
+    meta = db.table(META_TABLE).get(doc_id=_META_ID)  # type: ignore[call-overload]
+    if meta is None:
+        if storage.read() not in (None, {}):
+            raise StorageError(f"{path}: no schema version; not a papers-bot {kind} file")
+        db.table(META_TABLE).put(_META_ID, {"kind": kind, "version": SCHEMA_VERSION, "revision": 0})
+    else:
+        if meta.get("kind") != kind:
+            raise StorageError(f"{path}: expected a {kind} file, found {meta.get('kind')!r}")
+        if meta.get("version") != SCHEMA_VERSION:
+            raise StorageError(
+                f"{path}: schema version {meta.get('version')} is not supported "
+                f"(this papers-bot reads version {SCHEMA_VERSION})"
+            )
+    return db, storage
+
+
+class Store:
+    """Corpus and bot state behind one lock. Construct with the data folder."""
+
+    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+        self.data_dir = Path(data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = threading.RLock()
+        self._corpus, self.corpus_storage = _open_db(self.data_dir / "corpus.json", "corpus")
+        self._state, self.state_storage = _open_db(self.data_dir / "state.json", "state")
+        self._papers_cache: dict[str, Paper] = {}
+        self._papers_cache_revision = -1
+
+    # ---- corpus ---------------------------------------------------------------------
+
+    @property
+    def corpus_path(self) -> Path:
+        return self.corpus_storage.path
+
+    def _papers_table(self) -> KeyedTable:
+        return self._corpus.table("papers")  # type: ignore[return-value]
+
+    @property
+    def corpus_revision(self) -> int:
+        with self.lock:
+            meta = self._corpus.table(META_TABLE).get(doc_id=_META_ID)  # type: ignore[call-overload]
+            return int(meta["revision"])
+
+    def paper_count(self) -> int:
+        with self.lock:
+            return len(self._papers_table().raw())
+
+    def _all_papers(self) -> dict[str, Paper]:
+        """Every paper as a model object, rebuilt only when the corpus changed."""
+        with self.lock:
+            revision = self.corpus_revision
+            if revision != self._papers_cache_revision:
+                raw = self._papers_table().raw()
+                self._papers_cache = {pid: Paper.from_doc(doc) for pid, doc in raw.items()}
+                self._papers_cache_revision = revision
+            return self._papers_cache
+
+    def get_paper(self, paper_id: str) -> Paper | None:
+        return self._all_papers().get(paper_id)
+
+    def papers(self) -> list[Paper]:
+        return list(self._all_papers().values())
+
+    def put_papers(self, papers: Iterable[Paper], remove_ids: Iterable[str] = ()) -> int:
+        """Insert or replace papers (and drop ``remove_ids``) in one atomic write.
+
+        Bumps the corpus revision so the search index knows to follow.
+        """
+        docs = {p.id: p.to_doc() for p in papers}
+        remove = set(remove_ids) - docs.keys()
+        if not docs and not remove:
+            return 0
+        with self.lock:
+            tables = self.corpus_storage.read() or {}
+            table = tables.setdefault("papers", {})
+            for pid in remove:
+                table.pop(pid, None)
+            table.update(docs)
+            meta = tables[META_TABLE][_META_ID]
+            meta["revision"] = int(meta["revision"]) + 1
+            self.corpus_storage.write(tables)
+        return len(docs)
+
+    # ---- state: meta ----------------------------------------------------------------
+
+    def _table(self, name: str) -> KeyedTable:
+        return self._state.table(name)  # type: ignore[return-value]
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        with self.lock:
+            doc = self._table("meta").get(doc_id=key)  # type: ignore[call-overload]
+            return default if doc is None else doc.get("value", default)
+
+    def set_meta(self, key: str, value: Any) -> None:
+        with self.lock:
+            self._table("meta").put(key, {"value": value})
+
+    # ---- state: channels ------------------------------------------------------------
+
+    def get_channel(self, key: str) -> Channel | None:
+        with self.lock:
+            doc = self._table("channels").get(doc_id=key)  # type: ignore[call-overload]
+            return None if doc is None else Channel.from_doc(dict(doc))
+
+    def save_channel(self, channel: Channel) -> None:
+        with self.lock:
+            self._table("channels").put(channel.key, channel.to_doc())
+
+    def update_channel(self, key: str, change: Callable[[Channel], None]) -> Channel | None:
+        """Read, change and write one channel under the lock (no lost updates)."""
+        with self.lock:
+            channel = self.get_channel(key)
+            if channel is None:
+                return None
+            change(channel)
+            self.save_channel(channel)
+            return channel
+
+    def channels(self) -> list[Channel]:
+        with self.lock:
+            return [Channel.from_doc(dict(doc)) for doc in self._table("channels").raw().values()]
+
+    # ---- state: topics --------------------------------------------------------------
+
+    def add_topic(self, channel: str, query: str, added_by: str) -> Topic:
+        with self.lock:
+            next_id = int(self.get_meta("next_topic_id", 1))
+            topic = Topic(
+                id=next_id, channel=channel, query=query, added_by=added_by, added_at=utc_now()
+            )
+            tables = self.state_storage.read() or {}
+            tables.setdefault("topics", {})[str(topic.id)] = topic.to_doc()
+            tables.setdefault("meta", {})["next_topic_id"] = {"value": next_id + 1}
+            self.state_storage.write(tables)
+            return topic
+
+    def topics(self, channel: str | None = None) -> list[Topic]:
+        with self.lock:
+            docs = self._table("topics").raw().values()
+            found = [
+                Topic.from_doc(dict(d)) for d in docs if channel is None or d["channel"] == channel
+            ]
+        return sorted(found, key=lambda t: t.id)
+
+    def remove_topics(self, channel: str, topic_ids: Iterable[int] | None = None) -> list[Topic]:
+        """Remove the channel's topics with these ids (all of them when ``None``)."""
+        with self.lock:
+            mine = self.topics(channel)
+            wanted = {t.id for t in mine} if topic_ids is None else set(topic_ids)
+            gone = [t for t in mine if t.id in wanted]
+            if gone:
+                self._table("topics").remove(doc_ids=[str(t.id) for t in gone])
+            return gone
+
+    # ---- state: deliveries ----------------------------------------------------------
+
+    def record_deliveries(self, deliveries: Iterable[Delivery]) -> None:
+        """Write delivery records (intent or completion) in one state-file write."""
+        docs = {d.key: d.to_doc() for d in deliveries}
+        if docs:
+            with self.lock:
+                self._table("deliveries").put_many(docs)
+
+    def deliveries(self, channel: str | None = None) -> list[Delivery]:
+        with self.lock:
+            docs = self._table("deliveries").raw().values()
+            return [
+                Delivery.from_doc(dict(d))
+                for d in docs
+                if channel is None or d["channel"] == channel
+            ]
+
+    def delivered_ids(self, channel: str) -> set[str]:
+        """Papers this channel has had, or that are on their way to it (pending)."""
+        return {d.paper_id for d in self.deliveries(channel)}
+
+    def iter_state_tables(self) -> Iterator[str]:
+        with self.lock:
+            yield from self._state.tables()
+
+    def close(self) -> None:
+        with self.lock:
+            self._corpus.close()
+            self._state.close()
+
+
+# Re-exported for tests that inspect raw documents.
+__all__ = ["SCHEMA_VERSION", "AtomicJSONStorage", "Document", "StorageError", "Store", "utc_now"]
