@@ -1,0 +1,60 @@
+"""Shared fixtures: a bot over a temporary data folder, the demo corpus, a fixed clock."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.app import PapersBot
+from bot.cli import demo_papers, import_papers
+from bot.config import Config, load_config
+from bot.search import SearchIndex
+from bot.store import Store
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+FIXTURES = SHARED / "fixtures" / "upstream"
+REPO = Path(__file__).resolve().parents[1]
+
+
+class FakeClock:
+    """A clock tests move by hand: ``clock.now = datetime(...)``."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(datetime(2026, 6, 12, 12, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def config() -> Config:
+    return load_config(None, env={})
+
+
+@pytest.fixture
+def make_bot(tmp_path: Path, config: Config, clock: FakeClock) -> Callable[..., PapersBot]:
+    """Build a bot over a fresh data folder; ``demo=True`` loads the demo corpus."""
+
+    def make(demo: bool = True, data_dir: Path | None = None) -> PapersBot:
+        folder = data_dir or tmp_path / "data"
+        store = Store(folder)
+        index = SearchIndex(folder / "index")
+        bot = PapersBot(config, store, index, clock=clock)
+        if demo and store.paper_count() == 0:
+            import_papers(bot, demo_papers())
+        return bot
+
+    return make
+
+
+@pytest.fixture
+def demo_bot(make_bot: Callable[..., PapersBot]) -> PapersBot:
+    return make_bot()
