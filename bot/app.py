@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.commands import Command, CommandError, help_text, parse_command, usage
@@ -47,19 +47,32 @@ def parse_paper_ref(text: str) -> str | None:
     return strip_version(match.group("id")) if match else None
 
 
-def next_post_at(channel: Channel, now: datetime) -> datetime:
-    """When ``channel`` posts next, as an aware UTC datetime.
+def post_slot(channel: Channel, day: date) -> datetime:
+    """The channel's post time on local ``day``, as an aware UTC datetime.
 
-    Today's slot if it has not been posted yet (even if its time has passed: then the
-    post is due now), else the next day's slot that is not a skipped weekend day.
+    Correct across DST: a wall time that does not exist (spring forward) maps to the
+    instant after the gap; one that exists twice (fall back) to its first occurrence.
     """
     zone = ZoneInfo(channel.timezone)
     hour, minute = parse_hhmm(channel.post_time)
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)
+
+
+def next_post_at(channel: Channel, now: datetime) -> datetime:
+    """When ``channel`` posts next, as an aware UTC datetime.
+
+    Today's slot if it is still owed (even if its time has passed: then the post is due
+    now), else the next day's slot that is not a skipped weekend day.
+    """
+    zone = ZoneInfo(channel.timezone)
+    not_before = datetime.fromisoformat(channel.not_before) if channel.not_before else None
     day = now.astimezone(zone).date()
-    for _ in range(8):
+    for _ in range(9):
+        slot = post_slot(channel, day)
         skipped = channel.skip_weekends and day.weekday() >= 5
-        if not skipped and channel.last_post_date != day.isoformat():
-            return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)
+        too_early = not_before is not None and slot < not_before
+        if not skipped and not too_early and channel.last_post_date != day.isoformat():
+            return slot
         day += timedelta(days=1)
     raise AssertionError("unreachable: a week always has a day to post")
 
@@ -168,6 +181,7 @@ class PapersBot:
                 timezone=defaults.default_timezone,
                 max_papers=defaults.default_max_papers,
                 created_at=utc_now(),
+                not_before=self.clock().isoformat(),
             )
             self.store.save_channel(channel)
             log.info("channel %s enrolled for daily posts", channel.key)
@@ -438,6 +452,7 @@ class PapersBot:
         def change(ch: Channel) -> None:
             ch.post_time = f"{hour:02d}:{minute:02d}"
             ch.timezone = zone
+            ch.not_before = self.clock().isoformat()
 
         channel = self.store.update_channel(channel.key, change)
         assert channel is not None
@@ -466,6 +481,7 @@ class PapersBot:
 
         def change(ch: Channel) -> None:
             ch.paused, ch.pause_reason, ch.failures, ch.last_error = False, None, 0, None
+            ch.not_before = self.clock().isoformat()
 
         self.store.update_channel(channel.key, change)
         return Reply(

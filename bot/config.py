@@ -76,6 +76,7 @@ class SourcesSettings:
     arxiv: ArxivSource = field(default_factory=ArxivSource)
     user_agent: str = "papers-bot/0.1 (+https://github.com/papers-bot/papers-bot)"
     retries: int = 4
+    retry_backoff: float = 1.0  # seconds before the first retry; doubles each time, with jitter
 
 
 @dataclass(slots=True)

@@ -72,8 +72,8 @@ class DigestBuilder:
         listed that day, so arXiv-only papers reach channels whose topics they match.
         """
         by_day = self._by_day()
-        trending = [d for d in self._trending_days if d <= today]
-        candidates = trending or [d for d in by_day if d <= today]
+        days = self._trending_days or by_day.keys()
+        candidates = [d for d in days if d <= today]
         return max(candidates) if candidates else None
 
     def papers_on(self, day: str) -> list[Paper]:
@@ -89,6 +89,12 @@ class DigestBuilder:
             else:
                 self._topic_cache[key] = self.index.matching_ids(parsed, day=day)
         return self._topic_cache[key]
+
+    def _matched_terms(self, topic_query: str, paper: Paper) -> tuple[str, ...]:
+        try:
+            return self.index.matched_terms(parse_query(topic_query), paper)
+        except QueryError:
+            return ()
 
     def build(
         self,
@@ -106,9 +112,11 @@ class DigestBuilder:
         papers = self._by_day()[day]
         matched_topic: dict[str, Topic] = {}
         if topics:
+            best: dict[str, float] = {}
             for topic in topics:
-                for pid in self.topic_matches(topic.query, day):
-                    matched_topic.setdefault(pid, topic)
+                for pid, score in self.topic_matches(topic.query, day).items():
+                    if score > best.get(pid, -1.0):  # name the topic it matches best
+                        best[pid], matched_topic[pid] = score, topic
             if not matched_topic:
                 return Digest(
                     channel.key,
@@ -128,7 +136,12 @@ class DigestBuilder:
                 continue
             topic = matched_topic.get(paper.id)
             cards.append(
-                PaperCard(paper, rank=len(cards) + 1, topic=topic.query if topic else None)
+                PaperCard(
+                    paper,
+                    rank=len(cards) + 1,
+                    topic=topic.query if topic else None,
+                    matched_terms=self._matched_terms(topic.query, paper) if topic else (),
+                )
             )
             if len(cards) >= channel.max_papers:
                 break

@@ -120,6 +120,9 @@ class Channel:
     last_post_date: str | None = None  # local date of the last daily post, YYYY-MM-DD
     last_post_at: str | None = None  # ISO UTC timestamp
     created_at: str | None = None
+    # Slots before this instant (ISO UTC) are not owed: set when a channel is enrolled,
+    # rescheduled or resumed, so "schedule 08:30" at 17:00 means tomorrow, not now.
+    not_before: str | None = None
 
     @property
     def key(self) -> str:

@@ -348,7 +348,9 @@ class SearchIndex:
         found = []
         for word in [*parsed.words, *parsed.phrases]:
             stems = self.stems(word)
-            if (stems and all(s in have or _close_to_any(s, have) for s in stems)) or ((n := self._names.analyze(word)) and all(t in names for t in n)):
+            if (stems and all(s in have or _close_to_any(s, have) for s in stems)) or (
+                (n := self._names.analyze(word)) and all(t in names for t in n)
+            ):
                 found.append(word)
         return tuple(found)
 

@@ -140,6 +140,9 @@ class KeyedTable(Table):
 
 
 def _open_db(path: Path, kind: str) -> tuple[TinyDB, AtomicJSONStorage]:
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer killed mid-write
+        with contextlib.suppress(OSError):
+            stale.unlink()
     db = TinyDB(path, storage=AtomicJSONStorage)
     db.table_class = KeyedTable
     storage: AtomicJSONStorage = db.storage  # type: ignore[assignment]

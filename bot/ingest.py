@@ -1,0 +1,291 @@
+"""Ingest: fetch every source, then merge everything into the corpus in one write.
+
+Fetching comes first and touches nothing; only when every source has been asked is the
+whole batch merged (:func:`bot.merge.plan_merge`) and written in one atomic corpus write,
+then the search index follows. A crash, a cancellation or an exception before that write
+leaves ``corpus.json`` exactly as it was. If no source answered at all, nothing is
+written and :class:`IngestError` says why in one line.
+
+``papers-bot ingest`` and the scheduler both call :func:`ingest`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TextIO
+
+from bot.app import PaperLookup, PapersBot
+from bot.config import Config
+from bot.merge import apply_merge, plan_merge
+from bot.models import Paper
+from bot.sources.fetch import (
+    SourceResult,
+    fetch_arxiv_listing,
+    fetch_huggingface,
+    lookup_arxiv,
+)
+from bot.sources.http import HttpClient, Throttle
+from bot.store import utc_now
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("huggingface", "arxiv")
+Progress = Callable[[str], None]
+
+
+class IngestError(Exception):
+    """Nothing could be fetched from any source. The message is one line."""
+
+
+@dataclass(slots=True)
+class IngestReport:
+    """What one ingest did; ``summary`` is the line ``/papers status`` shows."""
+
+    at: str
+    sources: dict[str, SourceResult] = field(default_factory=dict)
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    @property
+    def skipped(self) -> int:
+        return sum(r.skipped for r in self.sources.values())
+
+    @property
+    def failed_requests(self) -> int:
+        return sum(r.failed_requests for r in self.sources.values())
+
+    @property
+    def answered(self) -> list[str]:
+        return [name for name, r in self.sources.items() if r.answered]
+
+    @property
+    def summary(self) -> str:
+        return (
+            f"{', '.join(self.sources) or 'no sources'}: fetched {self.fetched}, new {self.new}, "
+            f"updated {self.updated}, skipped as invalid {self.skipped}, "
+            f"failed requests {self.failed_requests}"
+        )
+
+
+def _days(end: date, backfill: int) -> list[date]:
+    return [end - timedelta(days=n) for n in range(max(0, backfill) + 1)]
+
+
+async def fetch_all(
+    config: Config,
+    *,
+    sources: tuple[str, ...] | list[str],
+    today: date,
+    day: date | None,
+    backfill: int,
+    seen_at: str,
+    progress: Progress,
+) -> dict[str, SourceResult]:
+    """Ask every enabled source, concurrently (each one paces itself). Writes nothing."""
+    settings = config.sources
+    results: dict[str, SourceResult] = {}
+    async with HttpClient(settings) as http:
+        jobs = {}
+        if "huggingface" in sources and settings.huggingface.enabled:
+            # --date asks for that day's list; otherwise the trending list and, with
+            # --backfill, the daily lists of the days before today.
+            days = _days(day, backfill) if day else _days(today, backfill)[1:]
+            jobs["huggingface"] = fetch_huggingface(
+                http,
+                settings.huggingface,
+                days=days,
+                trending=day is None,
+                seen_at=seen_at,
+                progress=progress,
+            )
+        if "arxiv" in sources and settings.arxiv.enabled:
+            throttle = Throttle(settings.arxiv.min_interval)
+            jobs["arxiv"] = fetch_arxiv_listing(
+                http, settings.arxiv, throttle, day=today, seen_at=seen_at, progress=progress
+            )
+        for name, result in zip(jobs, await asyncio.gather(*jobs.values()), strict=True):
+            results[name] = result
+    return results
+
+
+def _record_announcements(bot: PapersBot, results: dict[str, SourceResult]) -> None:
+    """Remember, per source, whether the latest day asked for had no announcements."""
+    marks = dict(bot.store.get_meta("no_announcements") or {})
+    before = dict(marks)
+    for name, result in results.items():
+        days = sorted(result.empty_days + result.full_days)
+        if not days:
+            continue
+        latest = days[-1]
+        if latest in result.empty_days:
+            marks[name] = latest
+        else:
+            marks.pop(name, None)
+    if marks != before:
+        bot.store.set_meta("no_announcements", marks)
+
+
+async def ingest(
+    bot: PapersBot,
+    config: Config,
+    *,
+    sources: tuple[str, ...] | list[str] = SOURCES,
+    day: date | None = None,
+    backfill: int = 0,
+    progress: Progress | None = None,
+) -> IngestReport:
+    """Fetch, merge and write once. Raises :class:`IngestError` if no source answered
+    (and then writes nothing). Sets meta ``last_ingest`` = ``{"at", "summary"}``."""
+    unknown = [s for s in sources if s not in SOURCES]
+    if unknown:
+        raise ValueError(f"unknown source(s): {', '.join(unknown)}")
+    seen_at = utc_now()
+    today = bot.clock().date()
+    results = await fetch_all(
+        config,
+        sources=sources,
+        today=today,
+        day=day,
+        backfill=backfill,
+        seen_at=seen_at,
+        progress=progress or (lambda _: None),
+    )
+    report = IngestReport(at=seen_at, sources=results)
+    if not results:
+        raise IngestError("nothing to fetch: every chosen source is disabled in the config")
+    if not report.answered:
+        reasons = "; ".join(
+            f"{name}: {r.problems[0] if r.problems else 'no answer'}" for name, r in results.items()
+        )
+        raise IngestError(f"nothing could be fetched ({reasons})")
+    papers: list[Paper] = [p for r in results.values() for p in r.papers]
+    report.fetched = len(papers)
+    plan = plan_merge(bot.store, papers)
+    apply_merge(bot.store, plan)  # the one corpus write
+    bot.index.upsert(plan.changed_papers, bot.store.corpus_revision, plan.replaced_ids)
+    report.new, report.updated, report.unchanged = len(plan.new), len(plan.updated), plan.unchanged
+    _record_announcements(bot, results)
+    bot.store.set_meta("last_ingest", {"at": seen_at, "summary": report.summary})
+    log.info("ingest: %s", report.summary)
+    return report
+
+
+def make_arxiv_lookup(config: Config) -> PaperLookup:
+    """The ``lookup`` for :class:`PapersBot`: fetch one paper by id from the arXiv API.
+
+    One throttle is shared by every lookup this function's result makes, so a burst of
+    ``/papers paper`` commands still asks arXiv at most once per ``min_interval``.
+    """
+    throttle = Throttle(config.sources.arxiv.min_interval)
+
+    async def lookup(paper_id: str) -> Paper | None:
+        async with HttpClient(config.sources) as http:
+            return await lookup_arxiv(
+                http, config.sources.arxiv, throttle, paper_id, seen_at=utc_now()
+            )
+
+    return lookup
+
+
+# ---- command line ---------------------------------------------------------------------
+
+
+class TerminalProgress:
+    """One overwritten status line on a terminal; silent when stderr is not a tty."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.used = False
+
+    def __call__(self, message: str) -> None:
+        self.stream.write(f"\r\x1b[K{message[:100]}")
+        self.stream.flush()
+        self.used = True
+
+    def close(self) -> None:
+        if self.used:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def _parse_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-05-08") from None
+
+
+def _non_negative(value: str) -> int:
+    if not value.isdigit():
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days")
+    return int(value)
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from bot.cli import CliError, open_bot
+
+    bot = open_bot(args)
+    sources = SOURCES if args.source == "all" else (args.source,)
+    progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        report = asyncio.run(
+            ingest(
+                bot,
+                bot.config,
+                sources=sources,
+                day=args.date,
+                backfill=args.backfill,
+                progress=progress,
+            )
+        )
+    except IngestError as exc:
+        raise CliError(str(exc), status=1) from None
+    finally:
+        if progress is not None:
+            progress.close()
+    print(f"Ingested {report.summary}. Corpus: {bot.store.paper_count()} papers.")
+    for name, result in report.sources.items():
+        for day in result.empty_days:
+            print(f"  {name}: no announcements for {day}")
+        if not result.answered:
+            print(f"  {name}: no answer ({result.problems[0] if result.problems else '?'})")
+        elif result.problems:
+            print(f"  {name}: {len(result.problems)} problem(s), first: {result.problems[0]}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``papers-bot ingest`` (see :mod:`bot.cli`)."""
+    p = subparsers.add_parser("ingest", help="fetch new and trending papers into the corpus")
+    p.add_argument(
+        "--source",
+        choices=[*SOURCES, "all"],
+        default="all",
+        help="which source to ask (default: all enabled ones)",
+    )
+    p.add_argument(
+        "--date",
+        type=_parse_day,
+        metavar="YYYY-MM-DD",
+        help="fetch the Hugging Face daily list of this day (default: the trending list)",
+    )
+    p.add_argument(
+        "--backfill",
+        type=_non_negative,
+        default=0,
+        metavar="DAYS",
+        help="also fetch the Hugging Face daily lists of the DAYS days before",
+    )
+    # Retries are logged at INFO; the summary says what matters. -v shows the details.
+    p.set_defaults(func=cmd_ingest, log_level="WARNING")
+
+
+__all__ = ["IngestError", "IngestReport", "ingest", "make_arxiv_lookup"]

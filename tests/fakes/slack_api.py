@@ -1,0 +1,310 @@
+"""A fake Slack Web API and ``response_url`` endpoint: a real aiohttp server on 127.0.0.1.
+
+Point ``[slack] api_base_url`` (or an ``AsyncWebClient``'s ``base_url``) at
+:attr:`FakeSlack.base_url` and give slash commands a :meth:`FakeSlack.response_url`. The
+fake records every ``chat.postMessage`` and every ``response_url`` post, checks each message
+against Block Kit's limits as Slack would (answering ``invalid_blocks``), and can be told to
+rate-limit a channel (429 with ``Retry-After``) or fail it with an error code. It is meant
+to be reused, e.g. by a 1,000-channel end-to-end test::
+
+    fake = FakeSlack()
+    await fake.start()
+    ...
+    fake.posts          # every accepted chat.postMessage, in order
+    fake.posts_to("C1") # those for one channel
+    await fake.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs
+
+from aiohttp import web
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_HEADER_TEXT = 150
+MAX_BUTTON_TEXT = 75
+MAX_BUTTON_VALUE = 2000
+MAX_URL = 3000
+MAX_ACTIONS = 25
+MAX_CONTEXT_ELEMENTS = 10
+MAX_CUMULATIVE_TEXT = 12000  # Slack's undocumented msg_blocks_too_long threshold (about)
+
+
+def block_kit_problems(blocks: Any) -> list[str]:
+    """Why Slack would reject ``blocks`` (empty list: it would accept them).
+
+    Written from Slack's Block Kit reference, independently of the adapter's renderer, so
+    a test that uses it checks the renderer instead of repeating it.
+    """
+    problems: list[str] = []
+    if not isinstance(blocks, list) or not blocks:
+        return ["blocks must be a non-empty list"]
+    if len(blocks) > MAX_BLOCKS:
+        problems.append(f"{len(blocks)} blocks (max {MAX_BLOCKS})")
+    total = 0
+    action_ids: set[str] = set()
+
+    def text_object(obj: Any, limit: int, where: str, kinds: tuple[str, ...]) -> None:
+        nonlocal total
+        if not isinstance(obj, dict) or obj.get("type") not in kinds:
+            problems.append(f"{where}: bad text object {obj!r:.80}")
+            return
+        text = obj.get("text")
+        if not isinstance(text, str) or not text:
+            problems.append(f"{where}: empty text")
+            return
+        total += len(text)
+        if len(text) > limit:
+            problems.append(f"{where}: {len(text)} characters (max {limit})")
+
+    for n, block in enumerate(blocks):
+        where = f"block {n}"
+        kind = block.get("type") if isinstance(block, dict) else None
+        if kind == "header":
+            text_object(block.get("text"), MAX_HEADER_TEXT, where, ("plain_text",))
+        elif kind == "section":
+            text_object(block.get("text"), MAX_SECTION_TEXT, where, ("plain_text", "mrkdwn"))
+        elif kind == "divider":
+            pass
+        elif kind == "context":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= MAX_CONTEXT_ELEMENTS:
+                problems.append(f"{where}: {len(elements)} context elements")
+            for element in elements:
+                text_object(element, MAX_SECTION_TEXT, where, ("plain_text", "mrkdwn"))
+        elif kind == "actions":
+            elements = block.get("elements") or []
+            if not 1 <= len(elements) <= MAX_ACTIONS:
+                problems.append(f"{where}: {len(elements)} action elements")
+            for element in elements:
+                if element.get("type") != "button":
+                    problems.append(f"{where}: unexpected element {element.get('type')}")
+                    continue
+                text_object(element.get("text"), MAX_BUTTON_TEXT, where, ("plain_text",))
+                action_id = element.get("action_id", "")
+                if not action_id or len(action_id) > 255 or action_id in action_ids:
+                    problems.append(f"{where}: bad or duplicate action_id {action_id!r}")
+                action_ids.add(action_id)
+                value = element.get("value", "")
+                url = element.get("url", "")
+                total += len(value) + len(url)
+                if len(value) > MAX_BUTTON_VALUE:
+                    problems.append(f"{where}: button value of {len(value)} characters")
+                if len(url) > MAX_URL or (url and not url.startswith(("http://", "https://"))):
+                    problems.append(f"{where}: bad button url")
+        else:
+            problems.append(f"{where}: unknown block type {kind!r}")
+    if total > MAX_CUMULATIVE_TEXT:
+        problems.append(f"blocks hold {total} characters in all (msg_blocks_too_long)")
+    return problems
+
+
+@dataclass
+class Post:
+    """One accepted ``chat.postMessage`` call."""
+
+    channel: str
+    text: str
+    blocks: list[dict[str, Any]]
+    ts: str
+    at: float  # time.monotonic() when it arrived
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ResponsePost:
+    """One post to a ``response_url`` (what ``respond()`` sends)."""
+
+    key: str
+    payload: dict[str, Any]
+    at: float
+
+
+class FakeSlack:
+    """A local Slack Web API. Configure behaviour through the public attributes."""
+
+    def __init__(self, token: str | None = None, team_id: str = "T0TEST") -> None:
+        self.token = token  # when set, other tokens get ``invalid_auth``
+        self.team_id = team_id
+        self.posts: list[Post] = []
+        self.responses: list[ResponsePost] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []  # every Web API call, in order
+        self.rejected: list[tuple[str, dict[str, Any]]] = []  # (error, payload) answered not ok
+        # channel -> error code answered to every chat.postMessage for it
+        self.channel_errors: dict[str, str] = {}
+        # channel -> number of 429s still to answer before accepting
+        self.ratelimits: dict[str, int] = {}
+        self.retry_after = 1
+        self.users: dict[str, dict[str, Any]] = {}  # users.info answers by user id
+        self.fail_users_info = False
+        self.changed = asyncio.Event()
+        self.base_url = ""
+        self.port = 0
+        self._runner: web.AppRunner | None = None
+        self._ts = itertools.count(1)
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.add_routes(
+            [
+                web.post("/api/{method}", self._api),
+                web.get("/api/{method}", self._api),
+                web.post("/response/{key}", self._response),
+            ]
+        )
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{self.port}/api/"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> FakeSlack:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def response_url(self, key: str = "r1") -> str:
+        """A ``response_url`` to put in a slash command or block action."""
+        return f"http://127.0.0.1:{self.port}/response/{key}"
+
+    # ---- queries --------------------------------------------------------------------
+
+    def posts_to(self, channel: str) -> list[Post]:
+        return [p for p in self.posts if p.channel == channel]
+
+    def responses_to(self, key: str) -> list[ResponsePost]:
+        return [r for r in self.responses if r.key == key]
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Wait until ``condition()`` holds (checked after each recorded call)."""
+        deadline = time.monotonic() + timeout
+        while not condition():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the fake Slack never saw what the test waited for")
+            self.changed.clear()
+            try:
+                await asyncio.wait_for(self.changed.wait(), min(left, 0.05))
+            except TimeoutError:
+                pass
+
+    # ---- handlers -------------------------------------------------------------------
+
+    def _notify(self) -> None:
+        self.changed.set()
+
+    @staticmethod
+    async def _payload(request: web.Request) -> dict[str, Any]:
+        data: dict[str, Any] = {k: v for k, v in request.query.items()}
+        body = await request.text()
+        if body:
+            if request.content_type == "application/json":
+                data.update(json.loads(body))
+            else:
+                data.update({k: v[0] for k, v in parse_qs(body).items()})
+        for key in ("blocks", "attachments"):
+            if isinstance(data.get(key), str):
+                data[key] = json.loads(data[key])
+        return data
+
+    @staticmethod
+    def _answer(payload: dict[str, Any], status: int = 200, **headers: str) -> web.Response:
+        return web.json_response(payload, status=status, headers=headers)
+
+    def _error(self, error: str, payload: dict[str, Any]) -> web.Response:
+        self.rejected.append((error, payload))
+        self._notify()
+        return self._answer({"ok": False, "error": error})
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        payload = await self._payload(request)
+        self.calls.append((method, payload))
+        auth = request.headers.get("Authorization", "")
+        if self.token is not None and auth != f"Bearer {self.token}":
+            return self._error("invalid_auth", payload)
+        if method == "auth.test":
+            return self._answer(
+                {
+                    "ok": True,
+                    "url": "https://fake.slack.com/",
+                    "team": "Fake team",
+                    "user": "papers",
+                    "team_id": self.team_id,
+                    "user_id": "UBOT",
+                    "bot_id": "BBOT",
+                }
+            )
+        if method == "chat.postMessage":
+            return self._post_message(payload)
+        if method == "users.info":
+            if self.fail_users_info:
+                return self._error("internal_error", payload)
+            user = self.users.get(payload.get("user", ""))
+            if user is None:
+                return self._error("user_not_found", payload)
+            return self._answer({"ok": True, "user": user})
+        return self._error("unknown_method", payload)
+
+    def _post_message(self, payload: dict[str, Any]) -> web.Response:
+        channel = payload.get("channel", "")
+        if not channel:
+            return self._error("channel_not_found", payload)
+        if self.ratelimits.get(channel, 0) > 0:
+            self.ratelimits[channel] -= 1
+            self.rejected.append(("ratelimited", payload))
+            self._notify()
+            return self._answer(
+                {"ok": False, "error": "ratelimited"},
+                status=429,
+                **{"Retry-After": str(self.retry_after)},
+            )
+        if channel in self.channel_errors:
+            return self._error(self.channel_errors[channel], payload)
+        if "blocks" in payload:
+            if block_kit_problems(payload["blocks"]):
+                return self._error("invalid_blocks", payload)
+        elif not payload.get("text"):
+            return self._error("no_text", payload)
+        ts = f"{int(time.time())}.{next(self._ts):06d}"
+        self.posts.append(
+            Post(
+                channel=channel,
+                text=payload.get("text", ""),
+                blocks=payload.get("blocks", []),
+                ts=ts,
+                at=time.monotonic(),
+                payload=payload,
+            )
+        )
+        self._notify()
+        return self._answer({"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts}})
+
+    async def _response(self, request: web.Request) -> web.Response:
+        payload = await self._payload(request)
+        self.responses.append(
+            ResponsePost(key=request.match_info["key"], payload=payload, at=time.monotonic())
+        )
+        self._notify()
+        if "blocks" in payload and block_kit_problems(payload["blocks"]):
+            return web.Response(status=400, text="invalid_blocks")
+        return web.Response(text="ok")

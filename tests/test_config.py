@@ -1,0 +1,49 @@
+"""Config: defaults, the example file, errors that name the key, secrets kept out of sight."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_example_config_is_the_defaults() -> None:
+    example = load_config(REPO / "config.example.toml", env={})
+    defaults = load_config(None, env={})
+    example.path = defaults.path = None
+    assert example == defaults
+
+
+@pytest.mark.parametrize(
+    ("toml", "message"),
+    [
+        ("[bot]\nnope = 1\n", "bot.nope: unknown setting"),
+        ("[bot]\ndefault_timezone = 'Moon/Base'\n", "bot.default_timezone"),
+        ("[bot]\ndefault_post_time = '9am'\n", "bot.default_post_time"),
+        ("[slack]\nmode = 'carrier-pigeon'\n", "slack.mode"),
+        ("[slack]\nport = 'eighty'\n", "slack.port: expected a whole number"),
+        ("[discord]\nguild_ids = ['x']\n", "discord.guild_ids"),
+        ("[sources.arxiv]\ncategories = 'cs.CL'\n", "sources.arxiv.categories: expected a list"),
+        ("[secrets]\nslack_bot_token = 'xoxb'\n", "secrets: unknown setting"),
+        ("bot = 3\n", "bot: expected a [bot] table"),
+        ("[bot\n", "not valid TOML"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, toml: str, message: str) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=None) as err:
+        load_config(path, env={})
+    assert message in str(err.value)
+
+
+def test_secrets_from_env_never_printed() -> None:
+    config = load_config(
+        None, env={"SLACK_BOT_TOKEN": "xoxb-very-secret", "DISCORD_TOKEN": "abc.def"}
+    )
+    assert config.secrets.slack_bot_token == "xoxb-very-secret"
+    assert "very-secret" not in repr(config) and "abc.def" not in repr(config.secrets)

@@ -1,0 +1,142 @@
+"""Storage: atomic writes, corrupt files refused, threads, corpus and state kept apart."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from bot.models import Channel, Delivery, Paper
+from bot.store import SCHEMA_VERSION, StorageError, Store
+
+
+def papers(n: int, start: int = 0, tag: str = "") -> list[Paper]:
+    return [
+        Paper(id=f"2601.{i:05d}", title=f"Paper {i} {tag}", abstract="word " * 200, upvotes=i)
+        for i in range(start, start + n)
+    ]
+
+
+def test_round_trip_and_schema_version(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.put_papers(papers(3))
+    store.save_channel(Channel("slack", "T1", "C1", timezone="Europe/Berlin"))
+    reopened = Store(tmp_path)
+    assert reopened.paper_count() == 3
+    assert reopened.get_paper("2601.00002").upvotes == 2
+    assert reopened.get_channel("slack:T1:C1").timezone == "Europe/Berlin"
+    for name in ("corpus.json", "state.json"):
+        meta = json.loads((tmp_path / name).read_text())["_meta"]["schema"]
+        assert meta["version"] == SCHEMA_VERSION
+
+
+def test_wrong_schema_version_refused(tmp_path: Path) -> None:
+    Store(tmp_path)
+    data = json.loads((tmp_path / "corpus.json").read_text())
+    data["_meta"]["schema"]["version"] = 999
+    (tmp_path / "corpus.json").write_text(json.dumps(data))
+    with pytest.raises(StorageError, match=r"corpus\.json: schema version 999"):
+        Store(tmp_path)
+
+
+@pytest.mark.parametrize("content", ["", '{"papers": {"1": {"title": "trunc', "[1, 2]", "\x00\x00"])
+def test_corrupt_file_refused_and_left_untouched(tmp_path: Path, content: str) -> None:
+    Store(tmp_path).put_papers(papers(2))
+    corpus = tmp_path / "corpus.json"
+    corpus.write_text(content)
+    with pytest.raises(StorageError) as err:
+        Store(tmp_path)
+    assert str(corpus) in str(err.value)
+    assert corpus.read_text() == content  # never overwritten
+
+
+def test_import_is_batched(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    before = store.corpus_storage.writes
+    for start in range(0, 10_000, 2_500):
+        store.put_papers(papers(2_500, start))
+    assert store.paper_count() == 10_000
+    assert store.corpus_storage.writes - before == 4
+
+
+def test_deliveries_never_rewrite_the_corpus(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    store.put_papers(papers(50))
+    corpus = tmp_path / "corpus.json"
+    before = (corpus.read_bytes(), corpus.stat().st_mtime_ns, store.corpus_storage.writes)
+    for i in range(20):
+        store.record_deliveries(
+            [Delivery("slack:T:C", f"2601.{i:05d}", "2026-06-12T09:00:00+00:00")]
+        )
+        store.save_channel(Channel("slack", "T", "C", last_post_date="2026-06-12"))
+        store.add_topic("slack:T:C", f"topic {i}", "ada")
+    assert (corpus.read_bytes(), corpus.stat().st_mtime_ns, store.corpus_storage.writes) == before
+    assert len(store.delivered_ids("slack:T:C")) == 20
+
+
+def test_eight_threads_writing_lose_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path)
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(25):
+                store.record_deliveries([Delivery(f"c{n}", f"p{i}", "now")])
+                store.add_topic(f"c{n}", f"t{i}", "x")
+                store.put_papers([Paper(id=f"2602.{n}{i:04d}", title="t")])
+                store.update_channel(f"console:local:{n}", lambda ch: None)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    reopened = Store(tmp_path)
+    assert len(reopened.deliveries()) == 200
+    topics = reopened.topics()
+    assert len(topics) == 200 and len({t.id for t in topics}) == 200
+    assert reopened.paper_count() == 200
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from bot.models import Paper
+    from bot.store import Store
+    store = Store(sys.argv[1])
+    n = 0
+    while True:
+        n += 1
+        store.put_papers([Paper(id=f"2603.{i:05d}", title=f"gen {n}", abstract="x" * 2000)
+                          for i in range(2000)])
+        print(n, flush=True)
+    """
+)
+
+
+def test_atomic_write_survives_a_killed_writer(tmp_path: Path) -> None:
+    for attempt in range(4):
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True
+        )
+        assert proc.stdout is not None
+        proc.stdout.readline()  # at least one complete write
+        time.sleep(0.05 + 0.07 * attempt)  # land the kill at different points of a write
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        store = Store(tmp_path)  # opens: the file is whole
+        assert store.paper_count() == 2000
+        generation = store.get_paper("2603.00000").title
+        assert all(p.title == generation for p in store.papers())  # one write, not a mix
+        assert not list(tmp_path.glob(".corpus.json.*.tmp"))  # stale temp files cleaned
