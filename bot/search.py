@@ -14,6 +14,7 @@ searched with an edit distance of 1 (2 for long words), so ``transfomer`` finds
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,13 +24,42 @@ import tantivy
 
 from bot.models import Paper
 from bot.query import ParsedQuery
-from bot.spelling import americanize_text
+from bot.spelling import _SUFFIXES, _WHOLE_WORDS, americanize
 
 INDEX_FORMAT = 1
 _STATE_FILE = "papers-bot-index.json"
 _TEXT_FIELDS = ("title", "abstract", "keywords")
 _BOOSTS = {"title": 3.0, "abstract": 1.0, "keywords": 2.0, "authors": 1.5}
 _FUZZY_WEIGHT = 0.6  # a typo-corrected match counts for less than an exact one
+
+
+# Words that americanize() may change: those with "is"/"ys" (-ise, -yse, -isation) and the
+# listed whole words, bare or with a suffix. Every other word it returns unchanged, so only
+# these reach the Python callback: americanize_text() calls it for every word, and that
+# was 80% of a search (matched_terms) and most of an index build at 100,000 papers.
+_CANDIDATE_RE = re.compile(
+    r"(?<![a-z])(?:[a-z]*[iy]s[a-z]*|(?:"
+    + "|".join(sorted(_WHOLE_WORDS, key=len, reverse=True))
+    + r")(?:"
+    + "|".join(_SUFFIXES)
+    + r")?)(?![a-z])"
+)
+_AMERICAN: dict[str, str] = {}
+
+
+def _americanize_word(match: re.Match[str]) -> str:
+    word = match.group(0)
+    american = _AMERICAN.get(word)
+    if american is None:
+        american = americanize(word)
+        if len(_AMERICAN) < 200_000:  # bounded: vocabularies are far smaller
+            _AMERICAN[word] = american
+    return american
+
+
+def americanize_text(text: str) -> str:
+    """Same result as :func:`bot.spelling.americanize_text`, many times faster."""
+    return _CANDIDATE_RE.sub(_americanize_word, text.lower())
 
 
 def _text_analyzer() -> tantivy.TextAnalyzer:
