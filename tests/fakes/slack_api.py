@@ -18,6 +18,7 @@ to be reused, e.g. by a 1,000-channel end-to-end test::
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -202,10 +203,8 @@ class FakeSlack:
             if left <= 0:
                 raise TimeoutError("the fake Slack never saw what the test waited for")
             self.changed.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), min(left, 0.05))
-            except TimeoutError:
-                pass
 
     # ---- handlers -------------------------------------------------------------------
 

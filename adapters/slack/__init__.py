@@ -1,0 +1,187 @@
+"""The Slack adapter: ``/papers`` in a workspace and the daily posts to its channels.
+
+One bolt ``AsyncApp`` runs in the bot's asyncio process, in Socket Mode (default: needs
+``SLACK_BOT_TOKEN`` and an ``xapp-`` ``SLACK_APP_TOKEN``, no public URL) or HTTP mode
+(``SLACK_SIGNING_SECRET``; Slack posts commands and button presses to
+``http://host:port/slack/events``). Digests go out with ``chat.postMessage`` through a
+client that retries 429s after ``Retry-After`` and keeps to about one message per second
+per channel, Slack's posting rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.base import DeliveryError, PermanentDeliveryError
+from adapters.slack.app import PLATFORM, SlackCommands, build_app
+from adapters.slack.render import render
+from bot.app import PapersBot
+from bot.config import Config
+from bot.models import Channel
+from bot.replies import Reply
+
+__all__ = ["EVENTS_PATH", "PERMANENT_ERRORS", "SlackAdapter", "SlackConfigError"]
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+# Errors that mean this channel (or our token) will not take posts until someone acts:
+# the scheduler records them on the channel instead of retrying.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "not_authed",
+        "restricted_action",
+    }
+)
+POST_INTERVAL = 1.0  # seconds between two posts to one channel
+RATE_LIMIT_RETRIES = 2
+
+
+class SlackConfigError(ValueError):
+    """The secrets the chosen mode needs are missing from the environment."""
+
+
+class SlackAdapter:
+    """Answers ``/papers`` in Slack and posts replies to Slack channels."""
+
+    platform = PLATFORM
+
+    def __init__(self, bot: PapersBot, config: Config) -> None:
+        secrets = config.secrets
+        self.mode = config.slack.mode
+        needed = {"SLACK_BOT_TOKEN": secrets.slack_bot_token}
+        if self.mode == "http":
+            needed["SLACK_SIGNING_SECRET"] = secrets.slack_signing_secret
+        else:
+            needed["SLACK_APP_TOKEN"] = secrets.slack_app_token
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            raise SlackConfigError(
+                f"Slack {self.mode} mode needs {' and '.join(missing)} in the environment"
+            )
+        self.bot = bot
+        self.config = config
+        self.client = AsyncWebClient(
+            token=secrets.slack_bot_token,
+            base_url=config.slack.api_base_url,
+            retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
+        )
+        self.app: AsyncApp
+        self.commands: SlackCommands
+        self.app, self.commands = build_app(bot, config, self.client)
+        self._runner: web.AppRunner | None = None
+        self._socket = None  # AsyncSocketModeHandler in Socket Mode
+        self._channel_locks: dict[str, asyncio.Lock] = {}
+        self._last_post: dict[str, float] = {}
+        self.port: int | None = None  # the port actually bound in HTTP mode
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def web_app(self) -> web.Application:
+        """The aiohttp application serving ``/slack/events`` (HTTP mode)."""
+
+        async def events(request: web.Request) -> web.Response:
+            bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+            return await to_aiohttp_response(bolt_response)
+
+        async def health(request: web.Request) -> web.Response:
+            return web.Response(text="ok")
+
+        application = web.Application(client_max_size=1024 * 1024)
+        application.add_routes([web.post(EVENTS_PATH, events), web.get("/healthz", health)])
+        return application
+
+    async def start(self) -> None:
+        """Listen on the configured host and port (HTTP) or connect to Slack (Socket Mode)."""
+        if self.mode == "http":
+            self._runner = web.AppRunner(self.web_app(), access_log=None)
+            await self._runner.setup()
+            site = web.TCPSite(self._runner, self.config.slack.host, self.config.slack.port)
+            await site.start()
+            server = site._server
+            sockets = getattr(server, "sockets", None) or []
+            self.port = sockets[0].getsockname()[1] if sockets else self.config.slack.port
+            log.info(
+                "Slack HTTP mode: listening on http://%s:%s%s",
+                self.config.slack.host,
+                self.port,
+                EVENTS_PATH,
+            )
+        else:
+            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+            self._socket = AsyncSocketModeHandler(self.app, self.config.secrets.slack_app_token)
+            await self._socket.connect_async()
+            log.info("Slack Socket Mode: connected")
+
+    async def stop(self) -> None:
+        """Finish answers in flight, then close the server or the socket."""
+        await self.commands.drain()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        session = getattr(self.client, "session", None)
+        if session is not None and not session.closed:
+            await session.close()
+
+    # ---- posting --------------------------------------------------------------------
+
+    async def post(self, channel: Channel, reply: Reply) -> list[str]:
+        """Post ``reply`` to ``channel`` as one or more messages; return their ``ts``.
+
+        Raises :class:`PermanentDeliveryError` (message: Slack's error code) when the
+        channel is gone or closed to us, :class:`DeliveryError` for anything else.
+        """
+        target = channel.channel_id
+        lock = self._channel_locks.setdefault(target, asyncio.Lock())
+        stamps: list[str] = []
+        async with lock:
+            for message in render(reply):
+                await self._pace(target)
+                try:
+                    answer = await self.client.chat_postMessage(
+                        channel=target,
+                        text=message["text"],
+                        blocks=message["blocks"],
+                        unfurl_links=False,
+                        unfurl_media=False,
+                    )
+                except SlackApiError as exc:
+                    code = str(exc.response.get("error") or "unknown_error")
+                    if code in PERMANENT_ERRORS:
+                        raise PermanentDeliveryError(code) from None
+                    raise DeliveryError(code) from None
+                except (TimeoutError, OSError) as exc:
+                    raise DeliveryError(f"network: {type(exc).__name__}") from None
+                except Exception as exc:  # aiohttp errors and the like: worth a retry later
+                    raise DeliveryError(f"{type(exc).__name__}") from None
+                finally:
+                    self._last_post[target] = time.monotonic()
+                stamps.append(str(answer.get("ts", "")))
+        return stamps
+
+    async def _pace(self, target: str) -> None:
+        """Sleep until a second has passed since the last post to ``target``."""
+        last = self._last_post.get(target)
+        if last is not None:
+            wait = POST_INTERVAL - (time.monotonic() - last)
+            if wait > 0:
+                await asyncio.sleep(wait)

@@ -1,0 +1,208 @@
+"""Bolt wiring: the ``/papers`` slash command and the buttons, on one ``AsyncApp``.
+
+Slack gives a slash command or a button press three seconds for its HTTP answer, so each
+listener acks at once and hands the real work to a background task that answers through
+``respond()`` (the request's ``response_url``). Search results and errors stay ephemeral;
+replies the core marks as public (a shared paper, a settings change) go to the channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.render import ACTION_COMMAND, ACTION_LINK, ACTION_NAV, render
+from bot.app import PapersBot
+from bot.commands import CommandError, parse_command
+from bot.config import Config
+from bot.replies import Reply, Request
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+COMMAND = "/papers"
+ADMIN_CACHE_SECONDS = 300.0
+MAX_RESPONSES = 5  # Slack accepts at most five posts to one response_url
+
+
+class Permissions:
+    """Who may change a channel's settings, from ``[slack] manage_users`` and ``admins_only``.
+
+    With neither set everyone may. A user named in ``manage_users`` always may; with
+    ``admins_only`` workspace admins and owners may too (asked with ``users.info``, cached
+    for a few minutes so a burst of commands costs one call). When ``users.info`` fails the
+    answer is "no": a Slack outage must not open settings to everyone.
+    """
+
+    def __init__(self, config: Config, client: AsyncWebClient) -> None:
+        self.manage_users = set(config.slack.manage_users)
+        self.admins_only = config.slack.admins_only
+        self.client = client
+        self._admin_cache: dict[str, tuple[float, bool]] = {}
+
+    @property
+    def restricted(self) -> bool:
+        return bool(self.manage_users) or self.admins_only
+
+    async def can_manage(self, user_id: str) -> bool:
+        if not self.restricted or user_id in self.manage_users:
+            return True
+        if not self.admins_only:
+            return False
+        return await self.is_admin(user_id)
+
+    async def is_admin(self, user_id: str) -> bool:
+        cached = self._admin_cache.get(user_id)
+        now = time.monotonic()
+        if cached and now - cached[0] < ADMIN_CACHE_SECONDS:
+            return cached[1]
+        try:
+            answer = await self.client.users_info(user=user_id)
+            user = answer.get("user") or {}
+            admin = bool(
+                user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")
+            )
+        except Exception as exc:  # network or API error: refuse, do not cache
+            log.warning("users.info for %s failed (%s); treating as not an admin", user_id, exc)
+            return False
+        self._admin_cache[user_id] = (now, admin)
+        return admin
+
+
+def needs_permission(text: str) -> bool:
+    """Whether ``text`` is a command that changes settings (only then ask ``users.info``)."""
+    try:
+        return parse_command(text).spec.manages
+    except CommandError:
+        return False
+
+
+class SlackCommands:
+    """Runs ``/papers`` commands and button presses for one Slack app."""
+
+    def __init__(self, bot: PapersBot, config: Config, client: AsyncWebClient) -> None:
+        self.bot = bot
+        self.config = config
+        self.client = client
+        self.permissions = Permissions(config, client)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def request(
+        self, text: str, team_id: str, channel_id: str, user_id: str, user_name: str
+    ) -> Request:
+        can_manage = True
+        if self.permissions.restricted and needs_permission(text):
+            can_manage = await self.permissions.can_manage(user_id)
+        return Request(
+            text=text,
+            platform=PLATFORM,
+            workspace=team_id,
+            channel_id=channel_id,
+            user_id=user_id,
+            user_name=user_name,
+            can_manage=can_manage,
+        )
+
+    def spawn(self, work: Callable[[], Awaitable[None]], what: str) -> None:
+        """Run ``work`` after the listener returns, so the ack goes out first."""
+
+        async def guarded() -> None:
+            try:
+                await work()
+            except Exception:
+                log.exception("answering %s failed", what)
+
+        task = asyncio.create_task(guarded())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout: float = 5.0) -> None:
+        """Wait for answers still being sent (on shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    async def answer(self, respond: AsyncRespond, reply: Reply, *, replace: bool) -> None:
+        """Send ``reply`` through ``response_url``: one post per rendered message."""
+        messages = render(reply)
+        if len(messages) > MAX_RESPONSES:
+            log.warning("reply needs %d messages; sending the first %d", len(messages), 5)
+            messages = messages[:MAX_RESPONSES]
+        response_type = "ephemeral" if reply.ephemeral else "in_channel"
+        for n, message in enumerate(messages):
+            await respond(
+                text=message["text"],
+                blocks=message["blocks"],
+                response_type=response_type,
+                replace_original=replace and n == 0,
+            )
+
+    async def run(
+        self, respond: AsyncRespond, text: str, who: dict[str, str], *, replace: bool = False
+    ) -> None:
+        request = await self.request(text, **who)
+        reply = await self.bot.handle_async(request)
+        await self.answer(respond, reply, replace=replace and reply.ephemeral)
+
+
+def user_name(user: dict[str, Any]) -> str:
+    return user.get("username") or user.get("name") or user.get("id", "")
+
+
+def build_app(
+    bot: PapersBot, config: Config, client: AsyncWebClient
+) -> tuple[AsyncApp, SlackCommands]:
+    """An ``AsyncApp`` answering ``/papers`` and our buttons, and the command runner."""
+    http = config.slack.mode == "http"
+    app = AsyncApp(
+        client=client,
+        signing_secret=config.secrets.slack_signing_secret or "",
+        request_verification_enabled=http,
+        # Bolt's default logger would print request bodies at debug level; use ours.
+        logger=logging.getLogger("adapters.slack.bolt"),
+    )
+    commands = SlackCommands(bot, config, client)
+
+    @app.command(COMMAND)
+    async def on_command(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        text = body.get("text") or ""
+        who = {
+            "team_id": body.get("team_id", ""),
+            "channel_id": body.get("channel_id", ""),
+            "user_id": body.get("user_id", ""),
+            "user_name": body.get("user_name", ""),
+        }
+        commands.spawn(lambda: commands.run(respond, text, who), f"/papers {text[:80]!r}")
+
+    @app.action(re.compile(f"^({ACTION_COMMAND}|{ACTION_NAV})_"))
+    async def on_button(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        text = action.get("value") or ""
+        user = body.get("user") or {}
+        who = {
+            "team_id": (body.get("team") or {}).get("id") or user.get("team_id", ""),
+            "channel_id": (body.get("channel") or {}).get("id", ""),
+            "user_id": user.get("id", ""),
+            "user_name": user_name(user),
+        }
+        # Paging buttons replace the list they sit on; a card's "Share" posts anew.
+        replace = action.get("action_id", "").startswith(ACTION_NAV)
+        commands.spawn(
+            lambda: commands.run(respond, text, who, replace=replace), f"button {text[:80]!r}"
+        )
+
+    @app.action(re.compile(f"^{ACTION_LINK}_"))
+    async def on_link(ack: Any) -> None:
+        # Link buttons open in the browser; Slack still tells us, and wants an ack.
+        await ack()
+
+    return app, commands
