@@ -30,7 +30,7 @@ from bot.store import StorageError, Store, utc_now
 log = logging.getLogger("papers_bot")
 
 # Modules that add subcommands: each has ``register(subparsers)``.
-EXTRA_COMMAND_MODULES: list[str] = ["bot.ingest"]
+EXTRA_COMMAND_MODULES: list[str] = ["bot.ingest", "adapters.discord.cli"]
 
 
 class CliError(Exception):

@@ -1,0 +1,421 @@
+"""The Discord adapter: discord.py wiring, the ``/papers`` command group, button presses.
+
+The client runs in the bot's own asyncio loop (``start`` logs in, connects in a background
+task and returns once the gateway is ready). Every slash subcommand only builds the text
+the core parser reads and hands it to :meth:`PapersBot.handle_async`, so Discord behaves
+exactly like Slack and the terminal. Button presses arrive as component interactions with
+a ``papers:`` custom id carrying the command to run for the presser (see
+:class:`~adapters.discord.render.CommandIds`); they are handled in ``on_interaction``, so
+buttons keep working on old messages and across restarts.
+
+Safety: the client sets ``AllowedMentions.none()`` and every send passes it again, so
+nothing the bot posts can ping @everyone, a role or a user even if escaping missed
+something. The token is never logged.
+"""
+
+import asyncio
+import logging
+import time
+import zoneinfo
+from functools import cache
+from typing import Any
+
+import aiohttp
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from adapters.base import DeliveryError, PermanentDeliveryError
+from adapters.console import shorten
+from adapters.discord.render import (
+    CUSTOM_ID_PREFIX,
+    CommandIds,
+    MessagePayload,
+    build_view,
+    render,
+)
+from bot.app import MAX_TRENDING, PapersBot
+from bot.config import Config, DiscordSettings
+from bot.models import Channel
+from bot.replies import Reply, ReplyKind, Request
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+# Discord drops an interaction not answered within 3 s; past this we defer and follow up.
+ACK_DEADLINE = 2.0
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+@cache
+def timezones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def timezone_choices(current: str, limit: int = 25) -> list[app_commands.Choice[str]]:
+    """Time zones matching what was typed: prefix matches first, then substring matches."""
+    needle = current.strip().lower().replace(" ", "_")
+    if not needle:
+        names = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "Asia/Tokyo"]
+    else:
+        starts = [z for z in timezones() if z.lower().startswith(needle)]
+        parts = [z for z in timezones() if needle in z.lower() and z not in starts]
+        names = (starts + parts)[:limit]
+    return [app_commands.Choice(name=z, value=z) for z in names]
+
+
+def configure_endpoints(settings: DiscordSettings) -> None:
+    """Point discord.py's REST and gateway at ``settings`` (Discord itself by default)."""
+    Route.BASE = settings.api_base_url.rstrip("/")
+    if settings.gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def _send_kwargs(payload: MessagePayload) -> dict[str, Any]:
+    """Keyword arguments for any discord.py send: a view only when there are buttons."""
+    kwargs: dict[str, Any] = {"embeds": payload.embeds, "allowed_mentions": NO_MENTIONS}
+    if payload.content is not None:
+        kwargs["content"] = payload.content
+    view = build_view(payload.buttons)
+    if view is not None:
+        kwargs["view"] = view
+    return kwargs
+
+
+class _Hooks:
+    """Event methods shared by the plain and the sharded client."""
+
+    adapter: "DiscordAdapter"
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.adapter.on_interaction(interaction)
+
+    async def on_ready(self) -> None:
+        user = getattr(self, "user", None)
+        log.info("discord: connected as %s", user)
+
+
+class PapersClient(_Hooks, discord.Client):
+    pass
+
+
+class PapersShardedClient(_Hooks, discord.AutoShardedClient):
+    pass
+
+
+class DiscordAdapter:
+    """``/papers`` on Discord: slash commands in, embeds out, digests posted to channels."""
+
+    platform = PLATFORM
+
+    def __init__(self, bot: PapersBot, config: Config, *, ready_timeout: float = 60.0) -> None:
+        self.bot = bot
+        self.config = config
+        self.settings = config.discord
+        self.ready_timeout = ready_timeout
+        self.ids = CommandIds()
+        self.last_ack_seconds: float | None = None  # how long the last interaction took to answer
+        cls = PapersShardedClient if self.settings.sharded else PapersClient
+        intents = discord.Intents.none()
+        intents.guilds = True  # channels and permissions; no message content, no members
+        self.client: discord.Client = cls(intents=intents, allowed_mentions=NO_MENTIONS)
+        self.client.adapter = self  # type: ignore[attr-defined]
+        self.tree = app_commands.CommandTree(self.client)
+        self.group = build_group(self)
+        self.tree.add_command(self.group)
+        self._task: asyncio.Task[None] | None = None
+        self._saved_endpoints: tuple[str, yarl.URL] | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    async def login(self) -> None:
+        """Log in over REST only (enough to sync commands); raises on a bad token."""
+        token = self.config.secrets.discord_token
+        if not token:
+            raise RuntimeError("DISCORD_TOKEN is not set: the Discord adapter cannot log in.")
+        if self._saved_endpoints is None:
+            self._saved_endpoints = (Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY)
+        configure_endpoints(self.settings)
+        await self.client.login(token)
+
+    async def start(self) -> None:
+        """Log in, connect in the background, and return once the gateway is ready."""
+        await self.login()
+        if self.settings.sync_on_start:
+            await self.sync_commands(self.settings.guild_ids)
+        self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord")
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        done, _ = await asyncio.wait(
+            {self._task, ready}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
+        if ready in done:
+            return
+        ready.cancel()
+        error = self._task.exception() if self._task in done else None
+        await self.stop()
+        if error is not None:
+            raise RuntimeError(f"Discord gateway connection failed: {error}") from error
+        raise TimeoutError(f"Discord gateway not ready after {self.ready_timeout:.0f} s")
+
+    async def stop(self) -> None:
+        await self.client.close()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=10)
+            except Exception as exc:  # closing: report, never raise
+                log.debug("discord: connection task ended with %r", exc)
+            self._task = None
+        if self._saved_endpoints is not None:
+            Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = self._saved_endpoints
+            self._saved_endpoints = None
+
+    async def sync_commands(self, guild_ids: list[int] | None = None) -> list[str]:
+        """Register ``/papers`` with Discord: per guild (instant) or globally (up to an hour).
+
+        Returns where it was synced, for the CLI to print.
+        """
+        done = []
+        if guild_ids:
+            for guild_id in guild_ids:
+                guild = discord.Object(id=guild_id)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+                done.append(f"guild {guild_id}")
+        else:
+            await self.tree.sync()
+            done.append("global")
+        log.info("discord: /papers commands synced (%s)", ", ".join(done))
+        return done
+
+    # ---- posting --------------------------------------------------------------------
+
+    async def post(self, channel: Channel, reply: Reply) -> list[str]:
+        """Post ``reply`` to a channel (a digest); return the message ids in order."""
+        if self.client.is_closed() or self.client.user is None:
+            raise DeliveryError("The Discord adapter is not connected.")
+        try:
+            channel_id = int(channel.channel_id)
+            guild_id = int(channel.workspace) if channel.workspace.isdigit() else None
+        except ValueError:
+            raise PermanentDeliveryError(
+                f"{channel.channel_id!r} is not a Discord channel id."
+            ) from None
+        target = self.client.get_partial_messageable(channel_id, guild_id=guild_id)
+        ids = []
+        for payload in render(reply, self.ids):
+            try:
+                message = await target.send(**_send_kwargs(payload))
+            except discord.Forbidden as exc:
+                raise PermanentDeliveryError(
+                    f"Discord refused the post to channel {channel_id} (403, code {exc.code}: "
+                    f"{exc.text}): the bot lacks access, or Send Messages/Embed Links there."
+                ) from exc
+            except discord.NotFound as exc:
+                raise PermanentDeliveryError(
+                    f"Discord channel {channel_id} not found (404, code {exc.code}): it was "
+                    "deleted or the bot was removed from the server."
+                ) from exc
+            except discord.HTTPException as exc:
+                raise DeliveryError(
+                    f"Discord returned {exc.status} posting to channel {channel_id}: {exc.text}"
+                ) from exc
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                raise DeliveryError(f"Could not reach Discord: {exc!r}") from exc
+            ids.append(str(message.id))
+        return ids
+
+    # ---- interactions ---------------------------------------------------------------
+
+    def request_for(self, interaction: discord.Interaction, text: str) -> Request:
+        perms = interaction.permissions
+        can_manage = (not self.settings.require_manage_channels) or bool(perms.manage_channels)
+        return Request(
+            text=text,
+            platform=PLATFORM,
+            workspace=str(interaction.guild_id or "dm"),
+            channel_id=str(interaction.channel_id),
+            user_id=str(interaction.user.id),
+            user_name=interaction.user.display_name,
+            can_manage=can_manage,
+        )
+
+    def channel_key(self, interaction: discord.Interaction) -> str:
+        return self.request_for(interaction, "").channel
+
+    async def run(self, interaction: discord.Interaction, text: str) -> None:
+        """Run a slash subcommand's text for the user and answer the interaction."""
+        await self.respond(interaction, self.request_for(interaction, text), component=False)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Button presses: custom ids ``papers:<command>`` run ``<command>`` for the presser."""
+        if interaction.type is not discord.InteractionType.component:
+            return  # slash commands go through the CommandTree
+        data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        custom_id = str(data.get("custom_id", ""))
+        if not custom_id.startswith(CUSTOM_ID_PREFIX):
+            return
+        command = self.ids.decode(custom_id)
+        if command is None:
+            await interaction.response.send_message(
+                "This button has expired (the bot restarted). Run the command again.",
+                ephemeral=True,
+                allowed_mentions=NO_MENTIONS,
+            )
+            return
+        await self.respond(interaction, self.request_for(interaction, command), component=True)
+
+    async def respond(
+        self, interaction: discord.Interaction, request: Request, *, component: bool
+    ) -> None:
+        """Answer within Discord's 3 s: directly when the core is quick, else defer first."""
+        started = time.monotonic()
+        task = asyncio.create_task(self.bot.handle_async(request))
+        done, _ = await asyncio.wait({task}, timeout=ACK_DEADLINE)
+        if not done:
+            if component:
+                await interaction.response.defer()
+            else:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+            self.last_ack_seconds = time.monotonic() - started
+            reply = await task
+            for payload in render(reply, self.ids):
+                await interaction.followup.send(
+                    ephemeral=payload.ephemeral, **_send_kwargs(payload)
+                )
+            return
+        reply = task.result()
+        payloads = render(reply, self.ids)
+        first, rest = payloads[0], payloads[1:]
+        if component and self._replaces_pressed(interaction, reply, payloads):
+            kwargs = _send_kwargs(first)
+            kwargs.setdefault("view", None)  # a last page has no buttons: remove the old ones
+            kwargs.setdefault("content", None)
+            await interaction.response.edit_message(**kwargs)
+        else:
+            await interaction.response.send_message(
+                ephemeral=first.ephemeral, **_send_kwargs(first)
+            )
+        self.last_ack_seconds = time.monotonic() - started
+        for payload in rest:
+            await interaction.followup.send(ephemeral=payload.ephemeral, **_send_kwargs(payload))
+
+    @staticmethod
+    def _replaces_pressed(
+        interaction: discord.Interaction, reply: Reply, payloads: list[MessagePayload]
+    ) -> bool:
+        """Paging edits the ephemeral results in place instead of stacking new messages."""
+        message = interaction.message
+        return (
+            reply.kind is ReplyKind.SEARCH
+            and reply.ephemeral
+            and len(payloads) == 1
+            and message is not None
+            and message.flags.ephemeral
+        )
+
+
+def build_group(adapter: DiscordAdapter) -> app_commands.Group:
+    """``/papers`` and its subcommands; each only builds the text the core parser reads."""
+    group = app_commands.Group(
+        name="papers",
+        description="Trending research papers: search, digests, topics",
+        guild_only=True,
+    )
+    run = adapter.run
+
+    @group.command(name="help", description="How to use /papers")
+    @app_commands.describe(command="Show one command's usage")
+    async def help_(interaction: discord.Interaction, command: str | None = None) -> None:
+        await run(interaction, f"help {command or ''}".strip())
+
+    @group.command(name="search", description="Search the papers")
+    @app_commands.describe(
+        query='Words, "phrases", -exclude, author:NAME, cat:cs.CL, since:2026-05-01',
+        page="Which page of results",
+    )
+    async def search(
+        interaction: discord.Interaction,
+        query: app_commands.Range[str, 1, 500],
+        page: app_commands.Range[int, 1, 1000] | None = None,
+    ) -> None:
+        text = f"search --page {page} {query}" if page else f"search {query}"
+        await run(interaction, text)
+
+    @group.command(name="trending", description="The top papers of the latest trending day")
+    @app_commands.describe(count="How many papers")
+    async def trending(
+        interaction: discord.Interaction, count: app_commands.Range[int, 1, MAX_TRENDING] = 5
+    ) -> None:
+        await run(interaction, f"trending {count}")
+
+    @group.command(name="paper", description="One paper's card")
+    @app_commands.rename(paper_id="id")
+    @app_commands.describe(paper_id="arXiv id or link, e.g. 2605.05242")
+    async def paper(interaction: discord.Interaction, paper_id: str) -> None:
+        await run(interaction, f"paper {paper_id}")
+
+    @group.command(name="subscribe", description="Keep this channel's daily posts to a topic")
+    @app_commands.describe(topic='A search query, e.g. "speech recognition" or cat:cs.CL')
+    async def subscribe(
+        interaction: discord.Interaction, topic: app_commands.Range[str, 1, 500]
+    ) -> None:
+        await run(interaction, f"subscribe {topic}")
+
+    @group.command(name="unsubscribe", description="Drop one of this channel's topics")
+    @app_commands.describe(topic="The topic to drop, or all")
+    async def unsubscribe(interaction: discord.Interaction, topic: str) -> None:
+        await run(interaction, f"unsubscribe {topic}")
+
+    @unsubscribe.autocomplete("topic")
+    async def unsubscribe_topics(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        topics = adapter.bot.store.topics(adapter.channel_key(interaction))
+        needle = current.strip().lower()
+        choices = [
+            app_commands.Choice(name=shorten(f"{t.id}. {t.query}", 100), value=str(t.id))
+            for t in topics
+            if needle in f"{t.id}. {t.query}".lower()
+        ][:24]
+        if topics and (not needle or needle in "all topics"):
+            choices.append(app_commands.Choice(name="All topics", value="all"))
+        return choices
+
+    @group.command(name="topics", description="This channel's topics")
+    async def topics(interaction: discord.Interaction) -> None:
+        await run(interaction, "topics")
+
+    @group.command(name="schedule", description="When this channel gets its daily post")
+    @app_commands.describe(time="HH:MM, e.g. 09:00", timezone="IANA time zone, e.g. Europe/Berlin")
+    async def schedule(
+        interaction: discord.Interaction,
+        time: app_commands.Range[str, 1, 5],
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+    ) -> None:
+        await run(interaction, f"schedule {time} {timezone or ''}".strip())
+
+    @schedule.autocomplete("timezone")
+    async def schedule_timezones(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return timezone_choices(current)
+
+    @group.command(name="pause", description="Stop the daily posts here")
+    async def pause(interaction: discord.Interaction) -> None:
+        await run(interaction, "pause")
+
+    @group.command(name="resume", description="Start the daily posts again")
+    async def resume(interaction: discord.Interaction) -> None:
+        await run(interaction, "resume")
+
+    @group.command(name="digest", description="Preview this channel's next post")
+    async def digest(interaction: discord.Interaction) -> None:
+        await run(interaction, "digest")
+
+    @group.command(name="status", description="Corpus size, last ingest, last and next post")
+    async def status(interaction: discord.Interaction) -> None:
+        await run(interaction, "status")
+
+    return group

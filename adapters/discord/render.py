@@ -1,0 +1,297 @@
+"""Neutral replies as Discord messages: embeds, buttons, and Discord's size limits.
+
+Everything here is a pure function of the :class:`~bot.replies.Reply` (plus the
+:class:`CommandIds` map that turns long button commands into short custom ids), so the
+limits can be tested without a connection. Text from users and upstream (titles,
+abstracts, author names, topics) is escaped: Markdown is shown literally and mentions
+cannot form, on top of the client's ``AllowedMentions.none()``.
+
+Limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits):
+title 256, description 4096, 25 fields (name 256, value 1024), footer 2048, 6000 characters
+per message over all embeds, 10 embeds per message, content 2000, 5 rows of 5 buttons,
+button label 80, custom id 100. A reply that does not fit is split over several messages.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import discord
+
+from adapters.console import author_line, shorten
+from bot.models import Paper
+from bot.replies import Button, PaperCard, Reply, ReplyKind
+
+TITLE_LIMIT = 256
+DESCRIPTION_LIMIT = 4096
+FIELD_LIMIT = 25
+FIELD_VALUE_LIMIT = 1024
+FOOTER_LIMIT = 2048
+EMBED_TOTAL_LIMIT = 6000
+EMBEDS_PER_MESSAGE = 10
+CONTENT_LIMIT = 2000
+BUTTONS_PER_MESSAGE = 25
+BUTTONS_PER_ROW = 5
+LABEL_LIMIT = 80
+CUSTOM_ID_LIMIT = 100
+
+# How much of a summary or abstract a card shows: enough to judge the paper, small
+# enough that several cards fit the 6000-character budget of one message.
+SUMMARY_CHARS = 600
+CUSTOM_ID_PREFIX = "papers:"
+_SHORT_MARK = "#"  # custom ids "papers:#<key>" point into CommandIds' map
+
+# Discord colours by reply kind, so errors stand out.
+_COLOURS = {
+    ReplyKind.ERROR: discord.Colour.red(),
+    ReplyKind.DIGEST: discord.Colour.gold(),
+}
+_DEFAULT_COLOUR = discord.Colour.blurple()
+
+_MENTION_RE = re.compile(r"<(@[!&]?|#)")
+_LINE_START_RE = re.compile(r"^(#{1,3} |>|-# |[-*+] |\d+\. )", re.MULTILINE)
+
+
+def escape(text: str | None) -> str:
+    """Upstream or user text shown literally: no Markdown, no mentions, no headings."""
+    text = discord.utils.escape_markdown(text or "")
+    text = discord.utils.escape_mentions(text)
+    # escape_mentions only knows 17-20 digit ids; break every <@…>, <@&…>, <#…> form.
+    text = _MENTION_RE.sub(lambda m: "<\u200b" + m.group(1), text)
+    return _LINE_START_RE.sub(lambda m: "\\" + m.group(1), text)
+
+
+def safe_mentions(text: str | None) -> str:
+    """Our own text (which may use Markdown on purpose) with mentions defused."""
+    text = discord.utils.escape_mentions(text or "")
+    return _MENTION_RE.sub(lambda m: "<\u200b" + m.group(1), text)
+
+
+def cut(text: str, limit: int) -> str:
+    """``text`` within ``limit`` characters, cut at a word boundary when it has to be."""
+    if len(text) <= limit:
+        return text
+    out = shorten(text, limit)
+    if len(out) > limit:  # one long word: shorten cannot find a space to cut at
+        out = text[: limit - 1] + "…"
+    return out
+
+
+def _link(url: str | None) -> str | None:
+    """A URL safe inside ``[label](url)`` and as an embed URL, or None if it is not http(s)."""
+    if not url or not re.match(r"https?://[^\s]+$", url) or len(url) > 512:
+        return None
+    return quote(url, safe=":/?#[]@!$&'*+,;=%~-._")
+
+
+def paper_links(paper: Paper) -> str:
+    links = [
+        ("arXiv", paper.arxiv_url),
+        ("PDF", paper.pdf_url),
+        ("Hugging Face", paper.hf_url),
+        ("Code", paper.github_repo),
+        ("Project page", paper.project_page),
+    ]
+    shown = [f"[{label}]({url})" for label, raw in links if (url := _link(raw))]
+    return " · ".join(shown)
+
+
+def paper_facts(paper: Paper) -> str:
+    facts = []
+    if paper.upvotes is not None:
+        facts.append(f"▲ {paper.upvotes:,} upvotes")
+    if paper.comments is not None:
+        facts.append(f"💬 {paper.comments:,} comments")
+    if paper.github_stars is not None:
+        facts.append(f"★ {paper.github_stars:,} GitHub stars")
+    if paper.list_date:
+        facts.append(paper.list_date)
+    return " · ".join(facts)
+
+
+def card_embed(card: PaperCard, colour: discord.Colour = _DEFAULT_COLOUR) -> discord.Embed:
+    """One paper as an embed: the facts of a Slack card, within the embed limits."""
+    paper = card.paper
+    head = f"{card.rank}. " if card.rank else ""
+    title = cut(head + escape(shorten(paper.title, TITLE_LIMIT)), TITLE_LIMIT)
+    lines = []
+    authors = author_line([escape(a) for a in paper.authors])
+    if authors:
+        lines.append(cut(authors, 300))
+    facts = paper_facts(paper)
+    if facts:
+        lines.append(facts)
+    if card.topic:
+        why = f"Topic: {escape(card.topic)}"
+        if card.matched_terms:
+            why += " (matched: " + ", ".join(escape(t) for t in card.matched_terms) + ")"
+        lines.append(cut(why, 300))
+    elif card.matched_terms:
+        lines.append(cut("Matched: " + ", ".join(escape(t) for t in card.matched_terms), 300))
+    summary = paper.ai_summary or paper.abstract
+    if summary:
+        lines.append(escape(shorten(summary, SUMMARY_CHARS)))
+    links = paper_links(paper)
+    if links:
+        lines.append(links)
+    description = cut("\n".join(lines), DESCRIPTION_LIMIT)
+    return discord.Embed(title=title, url=_link(paper.url), description=description, colour=colour)
+
+
+class CommandIds:
+    """Button commands as custom ids (``papers:<command>``), at most 100 characters.
+
+    A longer command (a long search query) is kept in a bounded in-memory map under a
+    short random key: its buttons stop working after a restart or when the map is full,
+    and the presser is told to run the command again.
+    """
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._long: OrderedDict[str, str] = OrderedDict()
+
+    def encode(self, command: str) -> str:
+        custom_id = CUSTOM_ID_PREFIX + command
+        if len(custom_id) <= CUSTOM_ID_LIMIT and not command.startswith(_SHORT_MARK):
+            return custom_id
+        key = secrets.token_urlsafe(12)
+        self._long[key] = command
+        while len(self._long) > self.capacity:
+            self._long.popitem(last=False)
+        return CUSTOM_ID_PREFIX + _SHORT_MARK + key
+
+    def decode(self, custom_id: str) -> str | None:
+        """The command a custom id stands for; None when it is not ours or has expired."""
+        if not custom_id.startswith(CUSTOM_ID_PREFIX):
+            return None
+        rest = custom_id[len(CUSTOM_ID_PREFIX) :]
+        if rest.startswith(_SHORT_MARK):
+            return self._long.get(rest[len(_SHORT_MARK) :])
+        return rest
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonSpec:
+    label: str
+    custom_id: str
+    primary: bool = False
+
+
+@dataclass(slots=True)
+class MessagePayload:
+    """One Discord message: what ``send``/``send_message``/``edit_message`` take."""
+
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+    buttons: list[ButtonSpec] = field(default_factory=list)
+    ephemeral: bool = True
+
+    def embed_chars(self) -> int:
+        return sum(len(e) for e in self.embeds)
+
+
+class CommandView(discord.ui.View):
+    """Buttons whose presses the adapter handles in ``on_interaction`` by custom id.
+
+    Not dispatchable, so discord.py never stores it: a press works the same whether the
+    message is a minute or a month old, or was sent before a restart.
+    """
+
+    def is_dispatchable(self) -> bool:
+        return False
+
+
+def build_view(buttons: list[ButtonSpec]) -> discord.ui.View | None:
+    if not buttons:
+        return None
+    view = CommandView(timeout=None)
+    for n, spec in enumerate(buttons[:BUTTONS_PER_MESSAGE]):
+        style = discord.ButtonStyle.primary if spec.primary else discord.ButtonStyle.secondary
+        view.add_item(
+            discord.ui.Button(
+                label=spec.label, custom_id=spec.custom_id, style=style, row=n // BUTTONS_PER_ROW
+            )
+        )
+    return view
+
+
+def _split_text(text: str, limit: int) -> list[str]:
+    """Text in pieces of at most ``limit`` characters, split at line ends where possible."""
+    pieces: list[str] = []
+    while len(text) > limit:
+        at = text.rfind("\n", 0, limit)
+        if at <= 0:
+            at = text.rfind(" ", 0, limit)
+        if at <= 0:
+            at = limit
+        pieces.append(text[:at])
+        text = text[at:].lstrip("\n ")
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def _buttons(reply: Reply, ids: CommandIds) -> list[ButtonSpec]:
+    specs: list[tuple[Button, str]] = [(b, b.label) for b in reply.buttons]
+    # "Share in channel" on a card only makes sense where the card is not public yet.
+    if reply.ephemeral:
+        for card in reply.cards:
+            for b in card.buttons:
+                label = f"{b.label} #{card.rank}" if card.rank else b.label
+                specs.append((b, label))
+    out: list[ButtonSpec] = []
+    seen: set[str] = set()
+    for button, label in specs:
+        if button.command in seen:
+            continue
+        seen.add(button.command)
+        out.append(ButtonSpec(cut(label, LABEL_LIMIT), ids.encode(button.command), button.primary))
+    return out[:BUTTONS_PER_MESSAGE]
+
+
+def render(reply: Reply, ids: CommandIds) -> list[MessagePayload]:
+    """``reply`` as one or more messages, each within every Discord limit.
+
+    The title and text lead the first message; paper embeds follow, packed ten to a
+    message and under 6000 characters; the footer goes on the last embed and the buttons
+    on the last message.
+    """
+    colour = _COLOURS.get(reply.kind, _DEFAULT_COLOUR)
+    head = []
+    if reply.title:
+        head.append(f"**{safe_mentions(reply.title)}**")
+    if reply.text:
+        prefix = "⚠️ " if reply.kind is ReplyKind.ERROR else ""
+        head.append(prefix + safe_mentions(reply.text))
+    contents = _split_text("\n".join(head), CONTENT_LIMIT) if head else []
+
+    embeds = [card_embed(card, colour) for card in reply.cards]
+    if reply.footer:
+        footer = cut(safe_mentions(reply.footer), FOOTER_LIMIT)
+        if embeds:
+            embeds[-1].set_footer(text=footer)
+        else:
+            contents = _split_text("\n".join([*contents, f"-# {footer}"]), CONTENT_LIMIT)
+
+    messages: list[MessagePayload] = [MessagePayload(content=c) for c in contents]
+    if not messages:
+        messages.append(MessagePayload())
+    current = messages[-1]
+    for embed in embeds:
+        if (
+            len(current.embeds) >= EMBEDS_PER_MESSAGE
+            or current.embed_chars() + len(embed) > EMBED_TOTAL_LIMIT
+        ):
+            current = MessagePayload()
+            messages.append(current)
+        current.embeds.append(embed)
+    for message in messages:
+        message.ephemeral = reply.ephemeral
+    messages[-1].buttons = _buttons(reply, ids)
+    if messages[-1].content is None and not messages[-1].embeds and not messages[-1].buttons:
+        messages[-1].content = "(nothing to show)"
+    return messages

@@ -1,0 +1,448 @@
+"""A local fake of Discord's REST API and gateway, good enough for the real discord.py.
+
+Start it in a test (``await fake.start()``), point discord.py at ``fake.api_base_url`` and
+``fake.gateway_url`` (``[discord] api_base_url`` / ``gateway_url``), and the real client
+logs in, connects, receives READY and a GUILD_CREATE with one text channel, and answers
+interactions the test dispatches with :meth:`FakeDiscord.dispatch_interaction`. Every REST
+request is recorded in :attr:`FakeDiscord.requests` so tests assert on what reached
+"Discord". Responses use ``Content-Type: application/json`` exactly, as discord.py expects.
+
+Failures can be injected per channel (``fake.channel_errors[channel_id] = (403, 50013,
+"Missing Permissions")``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+APP_ID = 900000000000000001
+BOT_USER_ID = 900000000000000002
+GUILD_ID = 900000000000000100
+CHANNEL_ID = 900000000000000200
+USER_ID = 900000000000000300
+MANAGE_CHANNELS = 1 << 4
+# View channel, send messages, embed links, read history: a plain member without Manage Channels.
+MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16)
+EPHEMERAL_FLAG = 1 << 6
+
+
+@dataclass
+class Recorded:
+    """One REST request as it reached the fake."""
+
+    method: str
+    path: str  # without the /api/v10 prefix
+    query: dict[str, str]
+    body: Any
+    at: float = field(default_factory=time.monotonic)
+
+    def message_payload(self) -> dict[str, Any] | None:
+        """The message a request creates or edits, whatever route carried it."""
+        if not isinstance(self.body, dict):
+            return None
+        if self.path.endswith("/callback"):
+            data = self.body.get("data")
+            return data if isinstance(data, dict) and self.body.get("type") in (4, 7) else None
+        if self.path.startswith(("/channels/", "/webhooks/")) and self.method in ("POST", "PATCH"):
+            return self.body
+        return None
+
+
+def _json(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, body=json.dumps(data).encode(), headers={"Content-Type": "application/json"}
+    )
+
+
+def _user(user_id: int, name: str, bot: bool = False) -> dict[str, Any]:
+    return {
+        "id": str(user_id),
+        "username": name,
+        "global_name": name,
+        "discriminator": "0",
+        "avatar": None,
+        "bot": bot,
+        "flags": 0,
+    }
+
+
+class FakeDiscord:
+    """Discord REST + gateway on 127.0.0.1; one guild with one text channel."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.gateway_frames: list[dict[str, Any]] = []  # what the client sent on the gateway
+        self.channel_errors: dict[int, tuple[int, int, str]] = {}
+        self.identified = asyncio.Event()
+        self._ids = itertools.count(910000000000000000)
+        self._seq = itertools.count(1)
+        self._sockets: list[web.WebSocketResponse] = []
+        self._runner: web.AppRunner | None = None
+        self._request_event = asyncio.Event()
+        self.port = 0
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/gateway", self._gateway)
+        app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def stop(self) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def api_base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/v10"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/gateway"
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    # ---- assertions helpers ---------------------------------------------------------
+
+    def find(self, method: str, path_start: str) -> list[Recorded]:
+        return [r for r in self.requests if r.method == method and r.path.startswith(path_start)]
+
+    def message_payloads(self) -> list[dict[str, Any]]:
+        return [p for r in self.requests if (p := r.message_payload()) is not None]
+
+    async def wait_for(
+        self, predicate: Callable[[Recorded], bool], timeout: float = 5.0
+    ) -> Recorded:
+        """The first recorded request matching ``predicate``, waiting for it if need be."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for r in self.requests:
+                if predicate(r):
+                    return r
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no matching request reached the fake Discord")
+            self._request_event.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._request_event.wait(), left)
+
+    # ---- gateway --------------------------------------------------------------------
+
+    async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        frame = {"op": 0, "t": event, "s": next(self._seq), "d": data}
+        for ws in self._sockets:
+            await ws.send_str(json.dumps(frame))
+
+    async def dispatch_interaction(self, data: dict[str, Any]) -> float:
+        """Send INTERACTION_CREATE; returns the monotonic time it was sent."""
+        sent = time.monotonic()
+        await self.dispatch("INTERACTION_CREATE", data)
+        return sent
+
+    async def _gateway(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(json.dumps({"op": 10, "d": {"heartbeat_interval": 41250}}))
+        try:
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    continue
+                frame = json.loads(msg.data)
+                self.gateway_frames.append(frame)
+                op = frame.get("op")
+                if op == 1:
+                    await ws.send_str(json.dumps({"op": 11}))
+                elif op == 2:
+                    await self._ready(ws, frame["d"])
+                elif op == 6:  # RESUME: pretend it worked
+                    await ws.send_str(
+                        json.dumps({"op": 0, "t": "RESUMED", "s": next(self._seq), "d": {}})
+                    )
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
+    async def _ready(self, ws: web.WebSocketResponse, identify: dict[str, Any]) -> None:
+        shard = identify.get("shard") or [0, 1]
+        ready = {
+            "v": 10,
+            "user": _user(BOT_USER_ID, "papers-bot", bot=True),
+            "guilds": [{"id": str(GUILD_ID), "unavailable": True}] if shard[0] == 0 else [],
+            "session_id": "fake-session",
+            "resume_gateway_url": self.gateway_url,
+            "shard": shard,
+            "application": {"id": str(APP_ID), "flags": 0},
+        }
+        await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
+        if shard[0] == 0:
+            frame = {"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": self.guild()}
+            await ws.send_str(json.dumps(frame))
+        self.identified.set()
+
+    def guild(self) -> dict[str, Any]:
+        return {
+            "id": str(GUILD_ID),
+            "name": "Fake Guild",
+            "icon": None,
+            "owner_id": str(USER_ID),
+            "afk_channel_id": None,
+            "afk_timeout": 300,
+            "verification_level": 0,
+            "default_message_notifications": 0,
+            "explicit_content_filter": 0,
+            "roles": [
+                {
+                    "id": str(GUILD_ID),
+                    "name": "@everyone",
+                    "permissions": str(MEMBER_PERMISSIONS),
+                    "position": 0,
+                    "color": 0,
+                    "hoist": False,
+                    "managed": False,
+                    "mentionable": False,
+                }
+            ],
+            "emojis": [],
+            "stickers": [],
+            "features": [],
+            "mfa_level": 0,
+            "system_channel_id": None,
+            "premium_tier": 0,
+            "preferred_locale": "en-US",
+            "nsfw_level": 0,
+            "member_count": 2,
+            "large": False,
+            "unavailable": False,
+            "members": [],
+            "voice_states": [],
+            "presences": [],
+            "threads": [],
+            "stage_instances": [],
+            "guild_scheduled_events": [],
+            "soundboard_sounds": [],
+            "channels": [self.channel()],
+        }
+
+    def channel(self, channel_id: int = CHANNEL_ID) -> dict[str, Any]:
+        return {
+            "id": str(channel_id),
+            "type": 0,
+            "guild_id": str(GUILD_ID),
+            "name": "papers",
+            "position": 0,
+            "permission_overwrites": [],
+            "nsfw": False,
+            "parent_id": None,
+            "topic": None,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+        }
+
+    # ---- interactions ---------------------------------------------------------------
+
+    def _interaction_base(self, kind: int, permissions: int, channel_id: int) -> dict[str, Any]:
+        return {
+            "id": str(self.next_id()),
+            "application_id": str(APP_ID),
+            "type": kind,
+            "token": f"tok-{self.next_id()}",
+            "version": 1,
+            "guild_id": str(GUILD_ID),
+            "channel_id": str(channel_id),
+            "channel": self.channel(channel_id),
+            "member": {
+                "user": _user(USER_ID, "alice"),
+                "roles": [],
+                "permissions": str(permissions),
+                "joined_at": "2026-01-01T00:00:00+00:00",
+                "nick": None,
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+            },
+            "app_permissions": str(MEMBER_PERMISSIONS),
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "context": 0,
+            "attachment_size_limit": 10 * 1024 * 1024,
+        }
+
+    def command_interaction(
+        self,
+        subcommand: str,
+        options: dict[str, Any] | None = None,
+        *,
+        permissions: int = MEMBER_PERMISSIONS | MANAGE_CHANNELS,
+        channel_id: int = CHANNEL_ID,
+    ) -> dict[str, Any]:
+        """``/papers <subcommand> <options>`` as an APPLICATION_COMMAND interaction."""
+        kinds = {bool: 5, int: 4, str: 3}
+        sub_options = [
+            {"name": name, "type": kinds[type(value)], "value": value}
+            for name, value in (options or {}).items()
+        ]
+        data = self._interaction_base(2, permissions, channel_id)
+        data["data"] = {
+            "id": str(APP_ID + 1),
+            "name": "papers",
+            "type": 1,
+            "guild_id": str(GUILD_ID),
+            "options": [{"name": subcommand, "type": 1, "options": sub_options}],
+        }
+        return data
+
+    def component_interaction(
+        self,
+        custom_id: str,
+        message: dict[str, Any],
+        *,
+        permissions: int = MEMBER_PERMISSIONS | MANAGE_CHANNELS,
+        channel_id: int = CHANNEL_ID,
+    ) -> dict[str, Any]:
+        """A button press on ``message`` (a message object as the fake returned it)."""
+        data = self._interaction_base(3, permissions, channel_id)
+        data["message"] = message
+        data["data"] = {"custom_id": custom_id, "component_type": 2}
+        return data
+
+    # ---- REST -----------------------------------------------------------------------
+
+    def message(
+        self, payload: dict[str, Any], channel_id: int, *, flags: int = 0
+    ) -> dict[str, Any]:
+        """A message object for a sent payload, as Discord would return it."""
+        return {
+            "id": str(self.next_id()),
+            "channel_id": str(channel_id),
+            "guild_id": str(GUILD_ID),
+            "author": _user(BOT_USER_ID, "papers-bot", bot=True),
+            "content": payload.get("content") or "",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "edited_timestamp": None,
+            "tts": False,
+            "mention_everyone": False,
+            "mentions": [],
+            "mention_roles": [],
+            "attachments": [],
+            "embeds": payload.get("embeds") or [],
+            "components": payload.get("components") or [],
+            "pinned": False,
+            "type": 0,
+            "flags": payload.get("flags", 0) | flags,
+        }
+
+    async def _rest(self, request: web.Request) -> web.Response:
+        path = "/" + request.match_info["tail"]
+        body: Any = None
+        if request.can_read_body:
+            raw = await request.read()
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode(errors="replace")
+        self.requests.append(Recorded(request.method, path, dict(request.query), body))
+        self._request_event.set()
+        return self._answer(request.method, path.rstrip("/").split("/")[1:], body or {})
+
+    def _answer(self, method: str, parts: list[str], body: dict[str, Any]) -> web.Response:
+        match method, parts:
+            case "GET", ["users", "@me"]:
+                return _json(_user(BOT_USER_ID, "papers-bot", bot=True))
+            case "GET", ["oauth2", "applications", "@me"]:
+                return _json(self._application())
+            case "GET", ["gateway", "bot"]:
+                limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
+                return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+            case "GET", ["gateway"]:
+                return _json({"url": self.gateway_url})
+            case "PUT", ["applications", _, "commands"] | [
+                "applications",
+                _,
+                "guilds",
+                _,
+                "commands",
+            ]:
+                return _json([self._command(c, parts) for c in body or []])
+            case "POST", ["interactions", interaction_id, _, "callback"]:
+                return _json(self._callback(interaction_id, body))
+            case (("POST" | "PATCH"), ["webhooks", _, _, *_]):
+                return _json(self.message(body, CHANNEL_ID))
+            case "GET", ["channels", channel_id]:
+                if (err := self.channel_errors.get(int(channel_id))) is not None:
+                    return self._error(*err)
+                return _json(self.channel(int(channel_id)))
+            case "POST", ["channels", channel_id, "messages"]:
+                if (err := self.channel_errors.get(int(channel_id))) is not None:
+                    return self._error(*err)
+                return _json(self.message(body, int(channel_id)))
+        return self._error(404, 0, f"fake Discord has no route {method} /{'/'.join(parts)}")
+
+    @staticmethod
+    def _error(status: int, code: int, message: str) -> web.Response:
+        return _json({"code": code, "message": message}, status=status)
+
+    def _application(self) -> dict[str, Any]:
+        return {
+            "id": str(APP_ID),
+            "name": "papers-bot",
+            "icon": None,
+            "description": "",
+            "rpc_origins": [],
+            "bot_public": True,
+            "bot_require_code_grant": False,
+            "owner": _user(USER_ID, "alice"),
+            "summary": "",
+            "verify_key": "00",
+            "team": None,
+            "flags": 0,
+            "interactions_endpoint_url": None,
+        }
+
+    def _command(self, command: dict[str, Any], parts: list[str]) -> dict[str, Any]:
+        out = dict(command)
+        out.update(id=str(self.next_id()), application_id=str(APP_ID), version="1")
+        out.setdefault("type", 1)
+        if "guilds" in parts:
+            out["guild_id"] = parts[3]
+        return out
+
+    def _callback(self, interaction_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        kind = body.get("type")
+        data = body.get("data") or {}
+        ephemeral = bool(data.get("flags", 0) & EPHEMERAL_FLAG)
+        message = self.message(data, CHANNEL_ID) if kind in (4, 7) else None
+        out: dict[str, Any] = {
+            "interaction": {
+                "id": interaction_id,
+                "type": 2,
+                "response_message_id": message["id"] if message else None,
+                "response_message_loading": kind == 5,
+                "response_message_ephemeral": ephemeral,
+            },
+            "resource": {"type": kind},
+        }
+        if message is not None:
+            out["resource"]["message"] = message
+        return out

@@ -1,0 +1,364 @@
+"""The Discord adapter against a local fake Discord, with the real discord.py client.
+
+The fake (tests/fakes/discord_fake.py) serves REST and the gateway on 127.0.0.1; the bot
+logs in, connects, and answers interactions the tests dispatch. Assertions are on what
+reached the fake: callbacks, follow-ups and channel posts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import discord
+import pytest
+
+from adapters.base import DeliveryError, PermanentDeliveryError
+from adapters.discord import DiscordAdapter
+from adapters.discord.render import (
+    CUSTOM_ID_LIMIT,
+    CommandIds,
+    MessagePayload,
+    escape,
+    render,
+)
+from bot.app import PapersBot
+from bot.config import Config
+from bot.models import Channel, Paper
+from bot.replies import Reply, ReplyKind
+from tests.fakes.discord_fake import (
+    CHANNEL_ID,
+    GUILD_ID,
+    MEMBER_PERMISSIONS,
+    FakeDiscord,
+    Recorded,
+)
+
+HOSTILE_TITLE = "@everyone **bold** <@123> diffusion zebrafish"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    server = FakeDiscord()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def discord_config(config: Config, fake: FakeDiscord, **settings: Any) -> Config:
+    config.discord = replace(
+        config.discord,
+        enabled=True,
+        api_base_url=fake.api_base_url,
+        gateway_url=fake.gateway_url,
+        **settings,
+    )
+    config.secrets = replace(config.secrets, discord_token="fake-token-secret")
+    return config
+
+
+@pytest.fixture
+async def adapter(
+    fake: FakeDiscord, demo_bot: PapersBot, config: Config
+) -> AsyncIterator[DiscordAdapter]:
+    demo_bot.add_papers(
+        [
+            Paper(
+                id="2606.99999",
+                title=HOSTILE_TITLE,
+                abstract="We study zebrafish diffusion. " * 400,  # far over any embed limit
+                authors=[f"Author {n}" for n in range(12)],
+                upvotes=7,
+                comments=2,
+                github_repo="https://github.com/example/zebra",
+                github_stars=1234,
+            )
+        ]
+    )
+    bot_adapter = DiscordAdapter(demo_bot, discord_config(config, fake), ready_timeout=10)
+    await bot_adapter.start()
+    yield bot_adapter
+    await bot_adapter.stop()
+
+
+def is_callback(interaction: dict[str, Any]) -> Any:
+    return lambda r: r.path.startswith(f"/interactions/{interaction['id']}/")
+
+
+def check_message(payload: dict[str, Any]) -> None:
+    """Every message the bot sends: no mentions possible, embeds within Discord's limits."""
+    assert payload["allowed_mentions"]["parse"] == []
+    assert not payload["allowed_mentions"].get("users")
+    assert not payload["allowed_mentions"].get("roles")
+    embeds = payload.get("embeds") or []
+    assert len(embeds) <= 10
+    total = 0
+    for e in embeds:
+        assert len(e.get("title", "")) <= 256
+        assert len(e.get("description", "")) <= 4096
+        assert len(e.get("fields", [])) <= 25
+        assert len(e.get("footer", {}).get("text", "")) <= 2048
+        total += len(e.get("title", "")) + len(e.get("description", ""))
+        total += len(e.get("footer", {}).get("text", ""))
+        total += sum(len(f["name"]) + len(f["value"]) for f in e.get("fields", []))
+    assert total <= 6000
+    assert len(payload.get("content") or "") <= 2000
+    for row in payload.get("components") or []:
+        for c in row["components"]:
+            assert len(c["custom_id"]) <= 100
+
+
+async def run_command(
+    fake: FakeDiscord, subcommand: str, options: dict[str, Any] | None = None, **kw: Any
+) -> tuple[Recorded, float]:
+    interaction = fake.command_interaction(subcommand, options, **kw)
+    sent = await fake.dispatch_interaction(interaction)
+    callback = await fake.wait_for(is_callback(interaction), timeout=5)
+    return callback, callback.at - sent
+
+
+async def test_search_answers_through_callback_with_ranked_embeds(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    callback, latency = await run_command(fake, "search", {"query": "diffusion"})
+    assert latency < 3.0, f"answered after {latency:.2f}s"
+    assert callback.body["type"] == 4  # CHANNEL_MESSAGE_WITH_SOURCE: answered, not deferred
+    data = callback.body["data"]
+    check_message(data)
+    assert data["flags"] & 64  # ephemeral
+    titles = [e["title"] for e in data["embeds"]]
+    assert titles and titles[0].startswith("1. ") and titles[1].startswith("2. ")
+    assert "Results 1–" in data["content"]
+    first = data["embeds"][0]
+    assert first["url"].startswith("https://")
+    assert "arXiv" in first["description"]
+    labels = [c["label"] for row in data["components"] for c in row["components"]]
+    assert "Next ▶" in labels and "Share in channel #1" in labels
+    # Every request the bot sent so far carried no mentions either.
+    for payload in fake.message_payloads():
+        check_message(payload)
+    # Ready and all: the token never appears in what discord.py sent anywhere but auth.
+    assert adapter.last_ack_seconds is not None and adapter.last_ack_seconds < 3.0
+
+
+async def test_hostile_title_is_escaped_and_long_abstract_cut(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    callback, _ = await run_command(fake, "search", {"query": "zebrafish"})
+    data = callback.body["data"]
+    check_message(data)
+    embed = data["embeds"][0]
+    title = embed["title"]
+    assert "\\*\\*bold\\*\\*" in title
+    assert "@everyone" not in title and "@\u200beveryone" in title
+    assert "<@123>" not in title
+    assert embed["description"].count("zebrafish") < 50  # abstract cut
+    assert "…" in embed["description"]
+    assert "Author 0, Author 1, Author 2 +9" in embed["description"]
+    assert "1,234 GitHub stars" in embed["description"]
+    assert "[Code](https://github.com/example/zebra)" in embed["description"]
+
+
+async def test_next_button_pages_results_in_place(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    callback, _ = await run_command(fake, "search", {"query": "diffusion"})
+    data = callback.body["data"]
+    buttons = {c["label"]: c for row in data["components"] for c in row["components"]}
+    custom_id = buttons["Next ▶"]["custom_id"]
+    assert custom_id.startswith("papers:search --page 2")
+    message = fake.message(data, CHANNEL_ID, flags=64)
+    press = fake.component_interaction(custom_id, message)
+    sent = await fake.dispatch_interaction(press)
+    answer = await fake.wait_for(is_callback(press))
+    assert answer.at - sent < 3.0
+    assert answer.body["type"] == 7  # UPDATE_MESSAGE: the same ephemeral message, page 2
+    page2 = answer.body["data"]
+    check_message(page2)
+    assert page2["embeds"][0]["title"].startswith(f"{len(data['embeds']) + 1}. ")
+    labels = [c["label"] for row in page2["components"] for c in row["components"]]
+    assert "◀ Previous" in labels
+
+
+async def test_share_button_posts_publicly(fake: FakeDiscord, adapter: DiscordAdapter) -> None:
+    callback, _ = await run_command(fake, "search", {"query": "diffusion"})
+    data = callback.body["data"]
+    share = next(
+        c
+        for row in data["components"]
+        for c in row["components"]
+        if c["label"] == "Share in channel #1"
+    )
+    press = fake.component_interaction(share["custom_id"], fake.message(data, CHANNEL_ID, flags=64))
+    await fake.dispatch_interaction(press)
+    answer = await fake.wait_for(is_callback(press))
+    assert answer.body["type"] == 4
+    public = answer.body["data"]
+    check_message(public)
+    assert not public.get("flags", 0) & 64
+    assert "Shared by alice" in public["content"]
+    assert public["embeds"][0]["title"] == data["embeds"][0]["title"].removeprefix("1. ")
+
+
+async def test_subscribe_without_manage_channels_is_refused_ephemerally(
+    fake: FakeDiscord, adapter: DiscordAdapter, demo_bot: PapersBot
+) -> None:
+    callback, _ = await run_command(
+        fake, "subscribe", {"topic": "speech recognition"}, permissions=MEMBER_PERMISSIONS
+    )
+    data = callback.body["data"]
+    check_message(data)
+    assert data["flags"] & 64
+    assert "permission" in data["content"]
+    key = f"discord:{GUILD_ID}:{CHANNEL_ID}"
+    assert demo_bot.store.topics(key) == []
+    # With Manage Channels the same command works, and unsubscribe autocompletes it.
+    callback, _ = await run_command(fake, "subscribe", {"topic": "speech recognition"})
+    assert "permission" not in callback.body["data"]["content"]
+    assert [t.query for t in demo_bot.store.topics(key)] == ["speech recognition"]
+
+
+async def test_digest_post_reaches_channel_messages_split_within_limits(
+    fake: FakeDiscord, adapter: DiscordAdapter, demo_bot: PapersBot
+) -> None:
+    channel = Channel("discord", str(GUILD_ID), str(CHANNEL_ID))
+    digest = demo_bot.digest_reply(demo_bot.digest_for(channel))
+    assert digest.cards
+    ids = await adapter.post(channel, digest)
+    posts = fake.find("POST", f"/channels/{CHANNEL_ID}/messages")
+    assert len(posts) == len(ids) >= 1
+    for post in posts:
+        check_message(post.body)
+    assert "Trending papers" in posts[0].body["content"]
+
+    # A long digest (30 papers) is split over several messages, each within the limits.
+    papers = sorted(demo_bot.store.papers(), key=lambda p: p.id)[:30]
+    big = Reply(
+        kind=ReplyKind.DIGEST,
+        title="Trending papers",
+        cards=[demo_bot.card(p, rank=n) for n, p in enumerate(papers, start=1)],
+        ephemeral=False,
+    )
+    before = len(fake.find("POST", f"/channels/{CHANNEL_ID}/messages"))
+    ids = await adapter.post(channel, big)
+    posts = fake.find("POST", f"/channels/{CHANNEL_ID}/messages")[before:]
+    assert len(ids) == len(posts) >= 3
+    assert sum(len(p.body["embeds"]) for p in posts) == 30
+    for post in posts:
+        check_message(post.body)
+
+
+async def test_post_errors_map_to_delivery_errors(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    reply = Reply(text="hello @everyone", ephemeral=False)
+    forbidden = Channel("discord", str(GUILD_ID), "111")
+    fake.channel_errors[111] = (403, 50013, "Missing Permissions")
+    with pytest.raises(PermanentDeliveryError, match="403"):
+        await adapter.post(forbidden, reply)
+    gone = Channel("discord", str(GUILD_ID), "222")
+    fake.channel_errors[222] = (404, 10003, "Unknown Channel")
+    with pytest.raises(PermanentDeliveryError, match="not found"):
+        await adapter.post(gone, reply)
+    flaky = Channel("discord", str(GUILD_ID), "333")
+    fake.channel_errors[333] = (400, 50035, "Invalid Form Body")
+    with pytest.raises(DeliveryError) as caught:
+        await adapter.post(flaky, reply)
+    assert not isinstance(caught.value, PermanentDeliveryError)
+    ok = await adapter.post(Channel("discord", str(GUILD_ID), str(CHANNEL_ID)), reply)
+    assert len(ok) == 1
+    body = fake.find("POST", f"/channels/{CHANNEL_ID}/messages")[-1].body
+    check_message(body)
+    assert "@everyone" not in body["content"]
+
+
+def test_render_limits_and_long_button_commands() -> None:
+    ids = CommandIds()
+    paper = Paper(id="2606.00001", title="x" * 400, abstract="word " * 3000, authors=["A"])
+    from bot.replies import Button, PaperCard
+
+    reply = Reply(
+        kind=ReplyKind.SEARCH,
+        text="t" * 2500,
+        cards=[PaperCard(paper, rank=n) for n in range(1, 31)],
+        buttons=[Button("Next ▶", "search --page 2 " + "long query " * 20)],
+        footer="f" * 3000,
+    )
+    messages = render(reply, ids)
+    assert all(isinstance(m, MessagePayload) for m in messages)
+    assert sum(len(m.embeds) for m in messages) == 30
+    for m in messages:
+        assert len(m.embeds) <= 10 and m.embed_chars() <= 6000
+        assert m.content is None or len(m.content) <= 2000
+        for e in m.embeds:
+            assert len(e.title or "") <= 256 and len(e.description or "") <= 4096
+    assert len(messages[-1].embeds[-1].footer.text or "") <= 2048
+    (button,) = messages[-1].buttons
+    assert len(button.custom_id) <= CUSTOM_ID_LIMIT
+    assert ids.decode(button.custom_id) == "search --page 2 " + "long query " * 20
+    assert ids.decode("papers:#unknown") is None
+    assert ids.decode("other:thing") is None
+
+
+def test_escape_defuses_mentions_and_markdown() -> None:
+    out = escape("@here <@&12> <#5> __u__ # Heading")
+    assert "@here" not in out and "<@&" not in out and "<#5" not in out
+    assert "\\_\\_u\\_\\_" in out
+
+
+async def test_sharded_client_uses_gateway_bot(
+    fake: FakeDiscord, demo_bot: PapersBot, config: Config
+) -> None:
+    sharded = DiscordAdapter(demo_bot, discord_config(config, fake, sharded=True), ready_timeout=10)
+    assert isinstance(sharded.client, discord.AutoShardedClient)
+    await sharded.start()
+    try:
+        assert fake.find("GET", "/gateway/bot")
+        callback, latency = await run_command(fake, "trending", {"count": 3})
+        assert latency < 3.0
+        assert len(callback.body["data"]["embeds"]) == 3
+    finally:
+        await sharded.stop()
+
+
+async def test_sync_puts_the_papers_group_to_guilds(
+    fake: FakeDiscord, demo_bot: PapersBot, config: Config
+) -> None:
+    bot_adapter = DiscordAdapter(demo_bot, discord_config(config, fake, guild_ids=[GUILD_ID]))
+    await bot_adapter.login()
+    try:
+        where = await bot_adapter.sync_commands([GUILD_ID])
+    finally:
+        await bot_adapter.stop()
+    assert where == [f"guild {GUILD_ID}"]
+    (put,) = fake.find("PUT", "/applications/")
+    assert put.path.endswith(f"/guilds/{GUILD_ID}/commands")
+    (papers,) = put.body
+    assert papers["name"] == "papers"
+    subs = {o["name"]: o for o in papers["options"]}
+    assert set(subs) >= {
+        "search", "trending", "paper", "subscribe", "unsubscribe", "schedule",
+        "help", "topics", "pause", "resume", "digest", "status",
+    }  # fmt: skip
+    assert {o["name"] for o in subs["schedule"]["options"]} == {"time", "timezone"}
+    assert any(o.get("autocomplete") for o in subs["schedule"]["options"])
+    assert any(o.get("autocomplete") for o in subs["unsubscribe"]["options"])
+    assert [o["name"] for o in subs["paper"]["options"]] == ["id"]
+    # The token went in the Authorization header only, never in a body.
+    assert all("fake-token-secret" not in str(r.body) for r in fake.requests)
+
+
+def test_cli_registers_discord_sync() -> None:
+    from bot.cli import build_parser
+
+    args = build_parser().parse_args(["discord-sync", "--guild", "5", "--guild", "6"])
+    assert args.guild == [5, 6] and callable(args.func)
+
+
+async def test_interaction_latency_is_measured(fake: FakeDiscord, adapter: DiscordAdapter) -> None:
+    started = time.monotonic()
+    callback, latency = await run_command(fake, "status")
+    assert latency < 3.0 and callback.at - started < 3.0
+    check_message(callback.body["data"])
