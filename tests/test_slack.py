@@ -16,7 +16,7 @@ import string
 import time
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 import aiohttp
 import pytest
@@ -28,6 +28,7 @@ from bot.app import PapersBot
 from bot.config import Config, Secrets
 from bot.models import Channel, Paper
 from bot.replies import Button, PaperCard, Reply, ReplyKind
+from tests.conftest import REPO
 from tests.fakes.slack_api import FakeSlack, block_kit_problems
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
@@ -501,3 +502,54 @@ async def test_other_errors_are_retryable(adapter: SlackAdapter, fake: FakeSlack
     with pytest.raises(DeliveryError) as caught:
         await adapter.post(Channel("slack", TEAM, "COTHER"), Reply(text="x", ephemeral=False))
     assert not isinstance(caught.value, PermanentDeliveryError)
+
+
+# ---- Socket Mode --------------------------------------------------------------------------
+
+
+async def test_socket_mode_answers_a_command(
+    demo_bot: PapersBot, config: Config, fake: FakeSlack
+) -> None:
+    config.slack.enabled = True
+    config.slack.api_base_url = fake.base_url  # mode stays the default, "socket"
+    config.secrets = Secrets(slack_bot_token=BOT_TOKEN, slack_app_token=fake.app_token)
+    slack = SlackAdapter(demo_bot, config)
+    await slack.start()
+    try:
+        await fake.wait_for(lambda: fake.socket_connected)
+        command = dict(
+            (k, v[0]) for k, v in parse_qs(command_body(fake, "search diffusion", key="s1")).items()
+        )
+        await fake.socket_send(
+            {
+                "envelope_id": "env-1",
+                "type": "slash_commands",
+                "accepts_response_payload": True,
+                "payload": command,
+            }
+        )
+        await fake.wait_for(lambda: bool(fake.socket_acks) and bool(fake.responses_to("s1")))
+        assert fake.socket_acks[0]["envelope_id"] == "env-1"
+        payload = fake.responses_to("s1")[0].payload
+        assert "Results 1–" in all_text(payload["blocks"])
+        assert block_kit_problems(payload["blocks"]) == []
+    finally:
+        await slack.stop()
+
+
+def test_adapter_protocol_and_manifest(demo_bot: PapersBot, slack_config: Config) -> None:
+    from adapters.base import Adapter
+
+    slack = SlackAdapter(demo_bot, slack_config)
+    assert isinstance(slack, Adapter) and slack.platform == "slack"
+    manifest = (REPO / "adapters" / "slack" / "manifest.yaml").read_text()
+    for needed in (
+        "command: /papers",
+        "- commands",
+        "- chat:write",
+        "- users:read",
+        "socket_mode_enabled: true",
+        "is_enabled: true",
+        "should_escape: false",
+    ):
+        assert needed in manifest

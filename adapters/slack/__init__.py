@@ -14,6 +14,7 @@ import asyncio
 import logging
 import time
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -85,6 +86,7 @@ class SlackAdapter:
         self.commands: SlackCommands
         self.app, self.commands = build_app(bot, config, self.client)
         self._runner: web.AppRunner | None = None
+        self._session: aiohttp.ClientSession | None = None
         self._socket = None  # AsyncSocketModeHandler in Socket Mode
         self._channel_locks: dict[str, asyncio.Lock] = {}
         self._last_post: dict[str, float] = {}
@@ -108,6 +110,10 @@ class SlackAdapter:
 
     async def start(self) -> None:
         """Listen on the configured host and port (HTTP) or connect to Slack (Socket Mode)."""
+        # One HTTP session for every Web API call: connection reuse matters when the
+        # scheduler posts to hundreds of channels in a row.
+        self._session = aiohttp.ClientSession()
+        self.client.session = self._session
         if self.mode == "http":
             self._runner = web.AppRunner(self.web_app(), access_log=None)
             await self._runner.setup()
@@ -138,9 +144,10 @@ class SlackAdapter:
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
-        session = getattr(self.client, "session", None)
-        if session is not None and not session.closed:
-            await session.close()
+        if self._session is not None:
+            self.client.session = None
+            await self._session.close()
+            self._session = None
 
     # ---- posting --------------------------------------------------------------------
 

@@ -13,6 +13,10 @@ to be reused, e.g. by a 1,000-channel end-to-end test::
     fake.posts          # every accepted chat.postMessage, in order
     fake.posts_to("C1") # those for one channel
     await fake.stop()
+
+It also speaks Socket Mode: ``apps.connections.open`` hands out a websocket on the fake
+that greets with ``hello``; :meth:`FakeSlack.socket_send` pushes an envelope (a slash
+command, a block action) and :attr:`FakeSlack.socket_acks` records what the app answered.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -147,6 +151,9 @@ class FakeSlack:
         self.retry_after = 1
         self.users: dict[str, dict[str, Any]] = {}  # users.info answers by user id
         self.fail_users_info = False
+        self.app_token = "xapp-fake"  # apps.connections.open wants this one
+        self.socket_acks: list[dict[str, Any]] = []  # what the app sent over Socket Mode
+        self._sockets: list[web.WebSocketResponse] = []
         self.changed = asyncio.Event()
         self.base_url = ""
         self.port = 0
@@ -162,6 +169,7 @@ class FakeSlack:
                 web.post("/api/{method}", self._api),
                 web.get("/api/{method}", self._api),
                 web.post("/response/{key}", self._response),
+                web.get("/socket", self._socket),
             ]
         )
         self._runner = web.AppRunner(app, access_log=None)
@@ -172,6 +180,9 @@ class FakeSlack:
         self.base_url = f"http://127.0.0.1:{self.port}/api/"
 
     async def stop(self) -> None:
+        for ws in self._sockets:
+            await ws.close()
+        self._sockets.clear()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -239,6 +250,10 @@ class FakeSlack:
         payload = await self._payload(request)
         self.calls.append((method, payload))
         auth = request.headers.get("Authorization", "")
+        if method == "apps.connections.open":
+            if auth != f"Bearer {self.app_token}":
+                return self._error("invalid_auth", payload)
+            return self._answer({"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"})
         if self.token is not None and auth != f"Bearer {self.token}":
             return self._error("invalid_auth", payload)
         if method == "auth.test":
@@ -297,6 +312,31 @@ class FakeSlack:
         )
         self._notify()
         return self._answer({"ok": True, "channel": channel, "ts": ts, "message": {"ts": ts}})
+
+    @property
+    def socket_connected(self) -> bool:
+        return any(not ws.closed for ws in self._sockets)
+
+    async def socket_send(self, envelope: dict[str, Any]) -> None:
+        """Push a Socket Mode envelope to the most recent connection."""
+        live = [ws for ws in self._sockets if not ws.closed]
+        if not live:
+            raise RuntimeError("no Socket Mode connection")
+        await live[-1].send_json(envelope)
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_json(
+            {"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A1"}}
+        )
+        self._notify()
+        async for message in ws:
+            if message.type == WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(message.data))
+                self._notify()
+        return ws
 
     async def _response(self, request: web.Request) -> web.Response:
         payload = await self._payload(request)
