@@ -7,6 +7,7 @@ reached the fake: callbacks, follow-ups and channel posts.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -77,7 +78,9 @@ async def adapter(
             )
         ]
     )
-    bot_adapter = DiscordAdapter(demo_bot, discord_config(config, fake), ready_timeout=10)
+    bot_adapter = DiscordAdapter(
+        demo_bot, discord_config(config, fake), ready_timeout=10, guild_ready_timeout=0.05
+    )
     await bot_adapter.start()
     yield bot_adapter
     await bot_adapter.stop()
@@ -311,7 +314,12 @@ def test_escape_defuses_mentions_and_markdown() -> None:
 async def test_sharded_client_uses_gateway_bot(
     fake: FakeDiscord, demo_bot: PapersBot, config: Config
 ) -> None:
-    sharded = DiscordAdapter(demo_bot, discord_config(config, fake, sharded=True), ready_timeout=10)
+    sharded = DiscordAdapter(
+        demo_bot,
+        discord_config(config, fake, sharded=True),
+        ready_timeout=10,
+        guild_ready_timeout=0.05,
+    )
     assert isinstance(sharded.client, discord.AutoShardedClient)
     await sharded.start()
     try:
@@ -362,3 +370,41 @@ async def test_interaction_latency_is_measured(fake: FakeDiscord, adapter: Disco
     callback, latency = await run_command(fake, "status")
     assert latency < 3.0 and callback.at - started < 3.0
     check_message(callback.body["data"])
+
+
+async def test_slow_answer_is_deferred_then_followed_up(
+    fake: FakeDiscord, adapter: DiscordAdapter, demo_bot: PapersBot
+) -> None:
+    """A paper missing from the corpus is fetched first (slow): defer, then follow up."""
+
+    async def slow_lookup(ref: str) -> Paper:
+        await asyncio.sleep(0.4)
+        return Paper(id=ref, title="A <@&42> slow paper", abstract="Fetched late.")
+
+    demo_bot.lookup = slow_lookup
+    adapter.ack_deadline = 0.1
+    interaction = fake.command_interaction("paper", {"id": "2607.00001"})
+    sent = await fake.dispatch_interaction(interaction)
+    deferred = await fake.wait_for(is_callback(interaction))
+    assert deferred.at - sent < 3.0
+    assert deferred.body["type"] == 5 and deferred.body["data"]["flags"] & 64
+    token = interaction["token"]
+    follow = await fake.wait_for(lambda r: r.path.startswith("/webhooks/") and token in r.path)
+    check_message(follow.body)
+    assert "slow paper" in follow.body["embeds"][0]["title"]
+    assert "<@&42>" not in follow.body["embeds"][0]["title"]
+
+
+async def test_autocomplete_topics_and_timezones(
+    fake: FakeDiscord, adapter: DiscordAdapter
+) -> None:
+    await run_command(fake, "subscribe", {"topic": "speech recognition"})
+    callback, _ = await run_command(fake, "unsubscribe", {"topic": "spe"}, focused="topic")
+    assert callback.body["type"] == 8
+    choices = callback.body["data"]["choices"]
+    assert choices[0] == {"name": "1. speech recognition", "value": "1"}
+    callback, _ = await run_command(
+        fake, "schedule", {"time": "09:00", "timezone": "berl"}, focused="timezone"
+    )
+    names = [c["value"] for c in callback.body["data"]["choices"]]
+    assert names[0] == "Europe/Berlin" and len(names) <= 25

@@ -110,17 +110,32 @@ class DiscordAdapter:
 
     platform = PLATFORM
 
-    def __init__(self, bot: PapersBot, config: Config, *, ready_timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        bot: PapersBot,
+        config: Config,
+        *,
+        ready_timeout: float = 60.0,
+        ack_deadline: float = ACK_DEADLINE,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        """``guild_ready_timeout`` is how long discord.py waits for more guilds before READY
+        (tests shorten it); ``ack_deadline`` is when a slow answer gets deferred."""
         self.bot = bot
         self.config = config
         self.settings = config.discord
         self.ready_timeout = ready_timeout
+        self.ack_deadline = ack_deadline
         self.ids = CommandIds()
         self.last_ack_seconds: float | None = None  # how long the last interaction took to answer
         cls = PapersShardedClient if self.settings.sharded else PapersClient
         intents = discord.Intents.none()
         intents.guilds = True  # channels and permissions; no message content, no members
-        self.client: discord.Client = cls(intents=intents, allowed_mentions=NO_MENTIONS)
+        self.client: discord.Client = cls(
+            intents=intents,
+            allowed_mentions=NO_MENTIONS,
+            guild_ready_timeout=guild_ready_timeout,
+        )
         self.client.adapter = self  # type: ignore[attr-defined]
         self.tree = app_commands.CommandTree(self.client)
         self.group = build_group(self)
@@ -272,7 +287,7 @@ class DiscordAdapter:
         """Answer within Discord's 3 s: directly when the core is quick, else defer first."""
         started = time.monotonic()
         task = asyncio.create_task(self.bot.handle_async(request))
-        done, _ = await asyncio.wait({task}, timeout=ACK_DEADLINE)
+        done, _ = await asyncio.wait({task}, timeout=self.ack_deadline)
         if not done:
             if component:
                 await interaction.response.defer()

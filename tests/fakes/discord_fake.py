@@ -296,14 +296,20 @@ class FakeDiscord:
         *,
         permissions: int = MEMBER_PERMISSIONS | MANAGE_CHANNELS,
         channel_id: int = CHANNEL_ID,
+        focused: str | None = None,
     ) -> dict[str, Any]:
-        """``/papers <subcommand> <options>`` as an APPLICATION_COMMAND interaction."""
+        """``/papers <subcommand> <options>`` as an APPLICATION_COMMAND interaction.
+
+        With ``focused`` (an option name) it is an APPLICATION_COMMAND_AUTOCOMPLETE
+        interaction for that option instead.
+        """
         kinds = {bool: 5, int: 4, str: 3}
         sub_options = [
             {"name": name, "type": kinds[type(value)], "value": value}
+            | ({"focused": True} if name == focused else {})
             for name, value in (options or {}).items()
         ]
-        data = self._interaction_base(2, permissions, channel_id)
+        data = self._interaction_base(4 if focused else 2, permissions, channel_id)
         data["data"] = {
             "id": str(APP_ID + 1),
             "name": "papers",
