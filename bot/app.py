@@ -309,7 +309,11 @@ class PapersBot:
                 text="This channel has no topics: its posts carry all trending papers. "
                 'Add one with `/papers subscribe "speech recognition"`.'
             )
-        lines = [f"{t.id}. {t.query}  (added by {t.added_by})" for t in topics]
+        lines = [
+            f"{t.id}. {t.query}  (added by {t.added_by}"
+            + (f"; alert at {t.alert_upvotes}+ upvotes)" if t.alert_upvotes else ")")
+            for t in topics
+        ]
         return Reply(text="\n".join(lines), title="Topics of this channel")
 
     def digest_for(self, channel: Channel) -> Digest:
@@ -386,6 +390,20 @@ class PapersBot:
     # ---- commands that change the channel ----------------------------------------------
 
     def _subscribe(self, request: Request, args: str) -> Reply:
+        alert: int | None = None
+        match = re.search(r"(?:^|\s)--alert[ =](\S+)", args)
+        if match:
+            try:
+                alert = int(match.group(1))
+            except ValueError:
+                raise CommandError(
+                    "--alert needs a number of upvotes.", usage("subscribe")
+                ) from None
+            if not 1 <= alert <= 100_000:
+                raise CommandError(
+                    "--alert must be between 1 and 100000 upvotes.", usage("subscribe")
+                )
+            args = (args[: match.start()] + " " + args[match.end() :]).strip()
         query = args.strip()
         if len(query) >= 2 and query[0] == query[-1] and query[0] in "\"'“”":
             query = query[1:-1].strip()
@@ -402,11 +420,18 @@ class PapersBot:
                 f"A channel can follow at most {MAX_TOPICS} topics; unsubscribe one first."
             )
         self.channel_for(request, create=True)
-        topic = self.store.add_topic(request.channel, query, request.user_name or request.user_id)
+        topic = self.store.add_topic(
+            request.channel, query, request.user_name or request.user_id, alert_upvotes=alert
+        )
+        alert_note = (
+            f" Papers on it reaching {alert}+ upvotes are also posted as soon as they do."
+            if alert
+            else ""
+        )
         log.info("channel %s subscribed to topic %d %r", request.channel, topic.id, query)
         return Reply(
             text=f"Subscribed to “{query}” (topic {topic.id}). This channel's posts now carry papers "
-            "matching its topics.",
+            "matching its topics." + alert_note,
             ephemeral=False,
         )
 

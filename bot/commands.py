@@ -33,7 +33,12 @@ SPECS: dict[str, Spec] = {
         ),
         Spec("trending", "trending [N]", "the top N papers of the latest trending day (default 5)"),
         Spec("paper", "paper <arXiv id or URL>", "one paper's card"),
-        Spec("subscribe", "subscribe <topic query>", "keep this channel's posts to a topic", True),
+        Spec(
+            "subscribe",
+            "subscribe <topic query> [--alert N]",
+            "keep this channel's posts to a topic; --alert N also posts a paper on it as soon as it reaches N upvotes",
+            True,
+        ),
         Spec(
             "unsubscribe", "unsubscribe <topic id | all>", "drop a topic (ids from `topics`)", True
         ),

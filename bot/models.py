@@ -123,6 +123,9 @@ class Channel:
     # Slots before this instant (ISO UTC) are not owed: set when a channel is enrolled,
     # rescheduled or resumed, so "schedule 08:30" at 17:00 means tomorrow, not now.
     not_before: str | None = None
+    # After a failed post, the next attempt waits until then (ISO UTC), so a broken
+    # channel is retried with backoff instead of on every tick.
+    retry_at: str | None = None
 
     @property
     def key(self) -> str:
@@ -146,6 +149,8 @@ class Topic:
     query: str
     added_by: str
     added_at: str
+    # Post a matching paper as soon as its upvotes reach this, not only in the daily post.
+    alert_upvotes: int | None = None
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)
@@ -165,6 +170,8 @@ class Delivery:
     at: str
     status: str = "sent"  # "pending" (intent recorded) or "sent"
     message_id: str | None = None
+    day: str | None = None  # the channel's local date of the post it belongs to
+    kind: str = "digest"  # "digest" or "alert"
 
     @property
     def key(self) -> str:

@@ -17,6 +17,7 @@ asyncio tasks can share a :class:`Store`.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import tempfile
 import threading
@@ -72,7 +73,7 @@ class AtomicJSONStorage(Storage):
                 "restore it from a backup or move it away to start afresh."
             )
         try:
-            data = orjson.loads(raw)
+            data = _loads_without_gc(raw)
         except orjson.JSONDecodeError as exc:
             raise StorageError(
                 f"{self.path}: not valid JSON ({exc}). The file was left untouched; "
@@ -106,6 +107,22 @@ class AtomicJSONStorage(Storage):
 
     def close(self) -> None:
         self._cache = None
+
+
+def _loads_without_gc(raw: bytes) -> Any:
+    """``orjson.loads`` with the cyclic GC paused.
+
+    Parsing creates millions of containers, and each allocation burst triggers a
+    collection that walks all of them again: at 100,000 papers the parse takes 1.1 s with
+    the GC on and 0.4 s with it off. JSON values cannot form cycles, so nothing is lost.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return orjson.loads(raw)
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -171,8 +188,11 @@ class Store:
         self.lock = threading.RLock()
         self._corpus, self.corpus_storage = _open_db(self.data_dir / "corpus.json", "corpus")
         self._state, self.state_storage = _open_db(self.data_dir / "state.json", "state")
+        # Paper objects built so far, for the corpus revision they came from. Built on
+        # demand: a search needs five, and building all 100,000 took 0.9 s of cold start.
         self._papers_cache: dict[str, Paper] = {}
         self._papers_cache_revision = -1
+        self._papers_cache_complete = False
 
     # ---- corpus ---------------------------------------------------------------------
 
@@ -193,18 +213,35 @@ class Store:
         with self.lock:
             return len(self._papers_table().raw())
 
+    def _current_cache(self) -> dict[str, Paper]:
+        """The Paper cache, emptied when the corpus changed. Call with the lock held."""
+        revision = self.corpus_revision
+        if revision != self._papers_cache_revision:
+            self._papers_cache = {}
+            self._papers_cache_revision = revision
+            self._papers_cache_complete = False
+        return self._papers_cache
+
     def _all_papers(self) -> dict[str, Paper]:
-        """Every paper as a model object, rebuilt only when the corpus changed."""
+        """Every paper as a model object (in corpus order), built once per corpus revision."""
         with self.lock:
-            revision = self.corpus_revision
-            if revision != self._papers_cache_revision:
+            cache = self._current_cache()
+            if not self._papers_cache_complete:
                 raw = self._papers_table().raw()
-                self._papers_cache = {pid: Paper.from_doc(doc) for pid, doc in raw.items()}
-                self._papers_cache_revision = revision
+                built = {pid: cache.get(pid) or Paper.from_doc(doc) for pid, doc in raw.items()}
+                self._papers_cache = built
+                self._papers_cache_complete = True
             return self._papers_cache
 
     def get_paper(self, paper_id: str) -> Paper | None:
-        return self._all_papers().get(paper_id)
+        with self.lock:
+            cache = self._current_cache()
+            paper = cache.get(paper_id)
+            if paper is None and not self._papers_cache_complete:
+                doc = self._papers_table().raw().get(paper_id)
+                if doc is not None:
+                    paper = cache[paper_id] = Paper.from_doc(doc)
+            return paper
 
     def papers(self) -> list[Paper]:
         return list(self._all_papers().values())
@@ -270,11 +307,18 @@ class Store:
 
     # ---- state: topics --------------------------------------------------------------
 
-    def add_topic(self, channel: str, query: str, added_by: str) -> Topic:
+    def add_topic(
+        self, channel: str, query: str, added_by: str, alert_upvotes: int | None = None
+    ) -> Topic:
         with self.lock:
             next_id = int(self.get_meta("next_topic_id", 1))
             topic = Topic(
-                id=next_id, channel=channel, query=query, added_by=added_by, added_at=utc_now()
+                id=next_id,
+                channel=channel,
+                query=query,
+                added_by=added_by,
+                added_at=utc_now(),
+                alert_upvotes=alert_upvotes,
             )
             tables = self.state_storage.read() or {}
             tables.setdefault("topics", {})[str(topic.id)] = topic.to_doc()
@@ -321,6 +365,35 @@ class Store:
     def delivered_ids(self, channel: str) -> set[str]:
         """Papers this channel has had, or that are on their way to it (pending)."""
         return {d.paper_id for d in self.deliveries(channel)}
+
+    def delivered_by_channel(self) -> dict[str, set[str]]:
+        """Every channel's delivered (or pending) paper ids, in one pass: for fan-out."""
+        with self.lock:
+            found: dict[str, set[str]] = {}
+            for doc in self._table("deliveries").raw().values():
+                found.setdefault(doc["channel"], set()).add(doc["paper_id"])
+            return found
+
+    def pending_deliveries(self, channel: str | None = None) -> list[Delivery]:
+        """Deliveries whose intent was recorded but whose completion was not (a crash)."""
+        return [d for d in self.deliveries(channel) if d.status == "pending"]
+
+    def remove_deliveries(self, deliveries: Iterable[Delivery]) -> None:
+        """Forget deliveries that were never sent (their post failed), in one write."""
+        keys = [d.key for d in deliveries]
+        if keys:
+            with self.lock:
+                table = self._table("deliveries")
+                present = [k for k in keys if k in table.raw()]
+                if present:
+                    table.remove(doc_ids=present)
+
+    def topics_by_channel(self) -> dict[str, list[Topic]]:
+        """Every channel's topics, in one pass: for fan-out over many channels."""
+        found: dict[str, list[Topic]] = {}
+        for topic in self.topics():
+            found.setdefault(topic.channel, []).append(topic)
+        return found
 
     def iter_state_tables(self) -> Iterator[str]:
         with self.lock:

@@ -1,0 +1,425 @@
+"""The heartbeat: which channels are due, and posting each digest exactly once.
+
+A tick asks one question of the stored state: *which channels are owed a post now?* A
+channel is owed its most recent slot (its local post time on a day it posts) when that
+slot has passed, is not before the channel's ``not_before`` and is after its
+``last_post_date``. Nothing lives only in memory, so a restart catches up (one late post,
+not one per missed day) instead of forgetting.
+
+Exactly once: before sending, the papers of a post are recorded as ``pending``
+deliveries; after each message they are marked ``sent`` with the platform's message id.
+A restart finds pending deliveries and re-posts just those. The one message that was in
+flight at the instant of a hard kill (sent by the platform, not yet recorded by us) is
+the only thing that can repeat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import schedule
+
+from bot.app import PapersBot, post_slot
+from bot.config import parse_hhmm
+from bot.delivery import Adapter, DeliveryError, PermanentDeliveryError
+from bot.digest import Digest
+from bot.models import Channel, Delivery, Paper, Topic
+from bot.query import QueryError, parse_query
+from bot.replies import PaperCard, Reply
+
+log = logging.getLogger(__name__)
+
+CARDS_PER_MESSAGE = 5  # one message stays well inside Slack's 50 blocks and Discord's 10 embeds
+LATE_AFTER = timedelta(minutes=15)
+RETRY_TRANSIENT = timedelta(minutes=5)
+RETRY_MAX = timedelta(hours=6)
+POST_TIMEOUT = 120.0  # seconds for one message, rate-limit waits included
+ALERT_WINDOW_DAYS = 7
+INGEST_RETRY = timedelta(minutes=30)
+
+IngestFn = Callable[[], Awaitable[object]]
+
+
+@dataclass(slots=True)
+class Due:
+    """A channel owed a post for its local ``day``; ``late`` when the slot is long past."""
+
+    channel: Channel
+    day: date
+    slot: datetime
+    late: bool
+
+
+def owed_slot(channel: Channel, now: datetime) -> Due | None:
+    """The post ``channel`` is owed at ``now``, if any (see the module docstring)."""
+    if channel.paused:
+        return None
+    if channel.retry_at and now < datetime.fromisoformat(channel.retry_at):
+        return None
+    today = now.astimezone(ZoneInfo(channel.timezone)).date()
+    for back in range(8):  # the most recent posting day whose slot has passed
+        day = today - timedelta(days=back)
+        if channel.skip_weekends and day.weekday() >= 5:
+            continue
+        slot = post_slot(channel, day)
+        if slot > now:
+            continue
+        if channel.last_post_date and channel.last_post_date >= day.isoformat():
+            return None
+        if channel.not_before and slot < datetime.fromisoformat(channel.not_before):
+            return None
+        return Due(channel, day, slot, late=now - slot > LATE_AFTER)
+    return None
+
+
+def retry_delay(failures: int) -> timedelta:
+    """5, 10, 20... minutes between attempts for a failing channel, at most 6 hours."""
+    return min(RETRY_TRANSIENT * (2 ** max(0, failures - 1)), RETRY_MAX)
+
+
+class Scheduler:
+    """Posts due digests (and topic alerts) through the adapters, one task per channel."""
+
+    def __init__(
+        self,
+        bot: PapersBot,
+        adapters: Mapping[str, Adapter],
+        *,
+        ingest: IngestFn | None = None,
+        max_concurrent_posts: int = 50,
+    ) -> None:
+        self.bot = bot
+        self.store = bot.store
+        self.config = bot.config
+        self.adapters = dict(adapters)
+        self.ingest = ingest
+        self._limits = {p: asyncio.Semaphore(max_concurrent_posts) for p in self.adapters}
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._started = False
+        self._alert_revision = -1
+        self._tick_requested = False
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.bot.clock
+
+    # ---- planning ---------------------------------------------------------------------
+
+    def plan(self, now: datetime | None = None) -> list[tuple[Due, Digest]]:
+        """Every owed channel with its digest. Pure computation over one state snapshot."""
+        now = now or self.clock()
+        self.bot.index.sync(self.store)
+        topics = self.store.topics_by_channel()
+        delivered = self.store.delivered_by_channel()
+        planned = []
+        for channel in self.store.channels():
+            if channel.platform not in self.adapters or channel.key in self._in_flight:
+                continue
+            due = owed_slot(channel, now)
+            if due is None:
+                continue
+            digest = self.bot.digests.build(
+                channel,
+                due.day.isoformat(),
+                topics=topics.get(channel.key, []),
+                delivered=delivered.get(channel.key, set()),
+            )
+            planned.append((due, digest))
+        return planned
+
+    # ---- the tick ---------------------------------------------------------------------
+
+    async def tick(self) -> list[asyncio.Task[None]]:
+        """Ingest if due, then start a task for every channel owed something.
+
+        Returns the tasks started, so a test (or shutdown) can wait for them; the next
+        tick does not wait, so one slow channel never holds up the others.
+        """
+        now = self.clock()
+        first = not self._started
+        self._started = True
+        await self._maybe_ingest(now, first)
+        tasks = []
+        for key in {d.channel for d in self.store.pending_deliveries()}:
+            channel = self.store.get_channel(key)
+            if channel and channel.platform in self.adapters and key not in self._in_flight:
+                tasks.append(self._spawn(channel.key, self._resume(channel)))
+        for due, digest in self.plan(now):
+            if due.channel.key in self._in_flight:
+                continue
+            if due.late and self.config.scheduler.catch_up == "none":
+                log.info("%s missed its %s post; catch_up=none, skipping", due.channel.key, due.day)
+                self._mark_posted(due.channel.key, due.day.isoformat(), None)
+                continue
+            tasks.append(self._spawn(due.channel.key, self._post_digest(due, digest)))
+        tasks += self._alerts(now)
+        return tasks
+
+    async def run_once(self) -> None:
+        """One tick, waiting for everything it started (tests, ``--once``)."""
+        tasks = await self.tick()
+        if tasks:
+            await asyncio.gather(*tasks)
+
+    def _spawn(self, key: str, work: Awaitable[None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(work)
+        self._in_flight[key] = task
+        task.add_done_callback(lambda _t: self._in_flight.pop(key, None))
+        return task
+
+    # ---- ingest -----------------------------------------------------------------------
+
+    async def _maybe_ingest(self, now: datetime, first: bool) -> None:
+        if self.ingest is None:
+            return
+        today = now.astimezone(UTC).date().isoformat()
+        if self.store.get_meta("scheduled_ingest_day") == today:
+            return
+        retry_at = self.store.get_meta("ingest_retry_at")
+        if retry_at and now < datetime.fromisoformat(retry_at):
+            return
+        hour, minute = parse_hhmm(self.config.scheduler.ingest_time)
+        at = now.astimezone(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if not first and now < at:
+            return
+        log.info("daily ingest starting (%s)", "at start-up" if first else "scheduled")
+        try:
+            await self.ingest()
+        except Exception as exc:  # a bad upstream day must not stop the posts
+            log.warning("ingest failed, retrying in %s: %s", INGEST_RETRY, exc)
+            self.store.set_meta("ingest_retry_at", (now + INGEST_RETRY).isoformat())
+            return
+        self.store.set_meta("scheduled_ingest_day", today)
+        self.store.set_meta("ingest_retry_at", None)
+
+    # ---- posting ----------------------------------------------------------------------
+
+    async def _post_digest(self, due: Due, digest: Digest) -> None:
+        channel, day = due.channel, due.day.isoformat()
+        if not digest.cards:
+            if self.config.bot.empty_day == "silent":
+                self._mark_posted(channel.key, day, None)
+                return
+            reply = self.bot.digest_reply(digest, late=due.late)
+            if await self._send(channel, reply, []):
+                self._mark_posted(channel.key, day, self.clock())
+            return
+        if await self._deliver(channel, day, digest.cards, self._titler(digest.day, due.late)):
+            self._mark_posted(channel.key, day, self.clock())
+
+    async def _resume(self, channel: Channel) -> None:
+        """Re-post the papers a crash left pending, then finish that day's post."""
+        pending = self.store.pending_deliveries(channel.key)
+        by_day: dict[str, list[Delivery]] = {}
+        for d in pending:
+            by_day.setdefault(d.day or "", []).append(d)
+        for day, items in sorted(by_day.items()):
+            papers = [p for d in items if (p := self.store.get_paper(d.paper_id)) is not None]
+            cards = [PaperCard(p, rank=n) for n, p in enumerate(papers, start=1)]
+            kind = items[0].kind
+            log.info("%s: resuming %d undelivered papers of %s", channel.key, len(cards), day)
+            title = f"Trending papers, {day} (resumed after a restart)"
+            sent = await self._deliver(channel, day, cards, lambda n, t=title: t, kind=kind)
+            if sent and kind == "digest" and day:
+                self._mark_posted(channel.key, day, self.clock())
+
+    def _titler(self, list_day: str | None, late: bool) -> Callable[[int], str]:
+        title = f"Trending papers, {list_day}"
+        if late:
+            title += " (late: the bot was offline at post time)"
+        return lambda n: title if n == 0 else f"{title} (continued)"
+
+    async def _deliver(
+        self,
+        channel: Channel,
+        day: str,
+        cards: list[PaperCard],
+        title: Callable[[int], str],
+        *,
+        kind: str = "digest",
+    ) -> bool:
+        """Record intent, send in messages of a few cards, record each completion."""
+        at = self.clock().isoformat()
+        intents = {
+            c.paper.id: Delivery(channel.key, c.paper.id, at, "pending", None, day, kind)
+            for c in cards
+        }
+        self.store.record_deliveries(intents.values())
+        chunks = [cards[i : i + CARDS_PER_MESSAGE] for i in range(0, len(cards), CARDS_PER_MESSAGE)]
+        for n, chunk in enumerate(chunks):
+            reply = self.bot.digest_reply(Digest(channel.key, day, chunk))
+            reply.title = title(n)
+            ids: list[str] = []
+            if not await self._send(channel, reply, ids):
+                unsent = [intents[c.paper.id] for part in chunks[n:] for c in part]
+                self.store.remove_deliveries(unsent)  # they stay eligible for the next post
+                return False
+            message_id = ids[0] if ids else None
+            self.store.record_deliveries(
+                Delivery(channel.key, c.paper.id, at, "sent", message_id, day, kind) for c in chunk
+            )
+        return True
+
+    async def _send(self, channel: Channel, reply: Reply, ids_out: list[str]) -> bool:
+        """Post one message; on failure record it on the channel and return False."""
+        adapter = self.adapters[channel.platform]
+        async with self._limits[channel.platform]:
+            try:
+                ids = await asyncio.wait_for(adapter.post(channel, reply), POST_TIMEOUT)
+            except PermanentDeliveryError as exc:
+                self._record_failure(channel.key, str(exc) or type(exc).__name__, permanent=True)
+                return False
+            except TimeoutError:
+                self._record_failure(
+                    channel.key, f"no answer in {POST_TIMEOUT:.0f} s", permanent=False
+                )
+                return False
+            except DeliveryError as exc:
+                self._record_failure(channel.key, str(exc) or type(exc).__name__, permanent=False)
+                return False
+            except Exception as exc:  # a bug in an adapter: log it, treat it as transient
+                log.exception("%s: unexpected error while posting", channel.key)
+                self._record_failure(channel.key, type(exc).__name__, permanent=False)
+                return False
+        ids_out.extend(ids)
+        return True
+
+    def _mark_posted(self, key: str, day: str, at: datetime | None) -> None:
+        def change(ch: Channel) -> None:
+            if not ch.last_post_date or day > ch.last_post_date:
+                ch.last_post_date = day
+            if at is not None:
+                ch.last_post_at = at.astimezone(UTC).replace(microsecond=0).isoformat()
+                ch.failures, ch.last_error, ch.retry_at = 0, None, None
+
+        self.store.update_channel(key, change)
+        log.info("%s: post for %s done", key, day)
+
+    def _record_failure(self, key: str, why: str, *, permanent: bool) -> None:
+        now = self.clock()
+        limit = self.config.scheduler.max_failures
+
+        def change(ch: Channel) -> None:
+            ch.last_error = why
+            if permanent:
+                ch.failures += 1
+                ch.retry_at = (now + retry_delay(ch.failures)).isoformat()
+                if ch.failures >= limit:
+                    ch.paused = True
+                    ch.pause_reason = f"paused after {ch.failures} failed posts in a row: {why}"
+            else:
+                ch.retry_at = (now + RETRY_TRANSIENT).isoformat()
+
+        channel = self.store.update_channel(key, change)
+        if channel and channel.paused:
+            log.warning("%s: %s (resume with /papers resume)", key, channel.pause_reason)
+        else:
+            log.warning("%s: post failed (%s); will retry", key, why)
+
+    # ---- alerts -----------------------------------------------------------------------
+
+    def _alerts(self, now: datetime) -> list[asyncio.Task[None]]:
+        """Post papers whose upvotes crossed a topic's alert threshold, once per channel."""
+        revision = self.store.corpus_revision
+        if revision == self._alert_revision:
+            return []
+        self._alert_revision = revision
+        topics = [t for t in self.store.topics() if t.alert_upvotes is not None]
+        if not topics:
+            return []
+        since = (now.date() - timedelta(days=ALERT_WINDOW_DAYS)).isoformat()
+        delivered = self.store.delivered_by_channel()
+        found: dict[str, list[tuple[Paper, Topic]]] = {}
+        for topic in topics:
+            channel = self.store.get_channel(topic.channel)
+            if channel is None or channel.paused or channel.platform not in self.adapters:
+                continue
+            try:
+                parsed = parse_query(topic.query)
+            except QueryError:
+                continue
+            have = delivered.get(topic.channel, set())
+            for pid in self.bot.index.matching_ids(parsed):
+                paper = self.store.get_paper(pid)
+                if (
+                    paper is None
+                    or pid in have
+                    or (paper.upvotes or 0) < (topic.alert_upvotes or 0)
+                    or (paper.list_date or "") < since
+                ):
+                    continue
+                have.add(pid)
+                found.setdefault(topic.channel, []).append((paper, topic))
+        tasks = []
+        for key, hits in found.items():
+            if key in self._in_flight:
+                self._alert_revision = -1  # look again next tick
+                continue
+            channel = self.store.get_channel(key)
+            assert channel is not None
+            tasks.append(self._spawn(key, self._post_alert(channel, hits, now)))
+        return tasks
+
+    async def _post_alert(
+        self, channel: Channel, hits: list[tuple[Paper, Topic]], now: datetime
+    ) -> None:
+        cards = [
+            PaperCard(
+                paper,
+                rank=n,
+                topic=topic.query,
+                matched_terms=self.bot.index.matched_terms(parse_query(topic.query), paper),
+            )
+            for n, (paper, topic) in enumerate(hits, start=1)
+        ]
+        thresholds = sorted({t.alert_upvotes for _, t in hits if t.alert_upvotes is not None})
+        title = f"🔔 Topic alert: {len(cards)} paper(s) reached {thresholds[0]}+ upvotes"
+        day = now.date().isoformat()
+        await self._deliver(channel, day, cards, lambda n: title, kind="alert")
+
+    # ---- the loop ---------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, *, grace: float = 20.0) -> None:
+        """Tick every ``scheduler.tick_seconds`` (driven by ``schedule``) until ``stop``.
+
+        On stop, posts in flight get ``grace`` seconds to finish; any still running are
+        cancelled and their pending deliveries are resumed at the next start.
+        """
+        jobs = schedule.Scheduler()
+        jobs.every(self.config.scheduler.tick_seconds).seconds.do(self._request_tick)
+        await self._safe_tick()
+        while not stop.is_set():
+            jobs.run_pending()
+            if self._tick_requested:
+                self._tick_requested = False
+                await self._safe_tick()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+        await self.drain(grace)
+
+    def _request_tick(self) -> None:
+        self._tick_requested = True
+
+    async def _safe_tick(self) -> None:
+        try:
+            await self.tick()
+        except Exception:
+            log.exception("scheduler tick failed; trying again next tick")
+
+    async def drain(self, grace: float) -> None:
+        tasks = list(self._in_flight.values())
+        if not tasks:
+            return
+        log.info("waiting up to %.0f s for %d posts in flight", grace, len(tasks))
+        _done, still = await asyncio.wait(tasks, timeout=grace)
+        for task in still:
+            task.cancel()
+        if still:
+            await asyncio.gather(*still, return_exceptions=True)
+            log.warning("%d posts cancelled; they resume at the next start", len(still))

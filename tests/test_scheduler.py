@@ -1,0 +1,314 @@
+"""The scheduler with a controllable clock: due times across zones and DST, exactly once,
+catch-up, failures, resume after a crash, alerts. No real waiting."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.models import Channel, Delivery
+from bot.replies import Request
+from bot.scheduler import Scheduler, owed_slot
+from tests.fakes.recording import RecordingAdapter
+
+T = datetime.fromisoformat
+
+
+def enroll(
+    bot,
+    channel_id: str,
+    time: str,
+    zone: str = "UTC",
+    since: str = "2026-06-11T12:00:00+00:00",
+    **changes,
+) -> Channel:
+    """A channel enrolled at ``since`` (yesterday noon by default) with these settings."""
+    bot.handle(Request(f"schedule {time} {zone}", channel_id=channel_id))
+    key = f"console:local:{channel_id}"
+
+    def change(ch: Channel) -> None:
+        ch.not_before = since
+        for name, value in changes.items():
+            setattr(ch, name, value)
+
+    return bot.store.update_channel(key, change)
+
+
+@pytest.fixture
+def adapter() -> RecordingAdapter:
+    return RecordingAdapter()
+
+
+@pytest.fixture
+def sched(demo_bot, adapter) -> Scheduler:
+    return Scheduler(demo_bot, {"console": adapter})
+
+
+async def at(sched: Scheduler, clock, when: str) -> None:
+    clock.now = T(when)
+    await sched.run_once()
+
+
+async def test_posts_once_at_its_time(demo_bot, sched, adapter, clock) -> None:
+    enroll(demo_bot, "lab", "09:00", "Europe/Berlin")
+    await at(sched, clock, "2026-06-12T06:59:00+00:00")  # 08:59 in Berlin
+    assert adapter.posts == []
+    await at(sched, clock, "2026-06-12T07:00:00+00:00")
+    (post,) = adapter.posts
+    assert post.reply.title == "Trending papers, 2026-06-12"
+    assert [c.paper.upvotes for c in post.reply.cards] == [118, 103, 74, 25, 10]
+    for minute in range(1, 30):
+        await at(sched, clock, f"2026-06-12T07:{minute:02d}:00+00:00")
+    assert len(adapter.posts) == 1
+    channel = demo_bot.store.get_channel("console:local:lab")
+    assert channel.last_post_date == "2026-06-12" and channel.last_post_at.startswith(
+        "2026-06-12T07:00"
+    )
+    sent = demo_bot.store.deliveries("console:local:lab")
+    assert {d.status for d in sent} == {"sent"} and {d.message_id for d in sent} == {"m1"}
+
+
+@pytest.mark.parametrize(
+    ("zone", "time", "day", "first_utc"),
+    [
+        ("Europe/Berlin", "09:00", "2026-03-29", "2026-03-29T07:00:00+00:00"),  # DST starts
+        (
+            "Europe/Berlin",
+            "02:30",
+            "2026-03-29",
+            "2026-03-29T01:30:00+00:00",
+        ),  # 02:30 does not exist
+        (
+            "Europe/Berlin",
+            "02:30",
+            "2026-10-25",
+            "2026-10-25T00:30:00+00:00",
+        ),  # 02:30 happens twice
+        ("America/New_York", "09:00", "2026-11-01", "2026-11-01T14:00:00+00:00"),
+        ("Asia/Kolkata", "09:00", "2026-06-12", "2026-06-12T03:30:00+00:00"),
+        ("Australia/Lord_Howe", "09:00", "2026-10-04", "2026-10-03T22:00:00+00:00"),  # +11 in DST
+        ("Australia/Lord_Howe", "09:00", "2026-04-05", "2026-04-04T22:30:00+00:00"),  # +10:30
+    ],
+)
+def test_due_time_across_zones_and_dst(demo_bot, zone, time, day, first_utc) -> None:
+    first = T(first_utc)
+    channel = enroll(demo_bot, "z", time, zone, since=(first - timedelta(hours=12)).isoformat())
+    assert owed_slot(channel, first - timedelta(seconds=1)) is None
+    due = owed_slot(channel, first)
+    assert due is not None and due.day.isoformat() == day and due.slot == first
+    channel.last_post_date = day
+    # Nothing more is owed that local day, even when a wall-clock hour repeats.
+    for hours in (1, 2, 5):
+        assert owed_slot(channel, first + timedelta(hours=hours)) is None
+
+
+async def test_fall_back_posts_once(demo_bot, sched, adapter, clock) -> None:
+    enroll(demo_bot, "lab", "02:30", "Europe/Berlin")
+    for when in [
+        "2026-10-25T00:30:00+00:00",
+        "2026-10-25T01:30:00+00:00",
+        "2026-10-25T02:30:00+00:00",
+    ]:
+        await at(sched, clock, when)
+    assert len(adapter.posts) == 1
+
+
+async def test_restart_after_post_time_posts_one_late_catch_up(demo_bot, adapter, clock) -> None:
+    enroll(demo_bot, "lab", "09:00", since="2026-06-01T00:00:00+00:00", last_post_date="2026-06-09")
+    # The bot was down for three posting days; it comes back at 14:00.
+    sched = Scheduler(demo_bot, {"console": adapter})
+    await at(sched, clock, "2026-06-12T14:00:00+00:00")
+    (post,) = adapter.posts
+    assert "late" in post.reply.title
+    await at(sched, clock, "2026-06-12T14:01:00+00:00")
+    await at(sched, clock, "2026-06-12T20:00:00+00:00")
+    assert len(adapter.posts) == 1
+    await at(sched, clock, "2026-06-13T09:00:00+00:00")  # the next day is on time again
+    assert len(adapter.posts) == 2 and "late" not in (adapter.posts[1].reply.title or "")
+
+
+async def test_catch_up_none_skips_missed_post(demo_bot, adapter, clock) -> None:
+    demo_bot.config.scheduler.catch_up = "none"
+    enroll(demo_bot, "lab", "09:00")
+    sched = Scheduler(demo_bot, {"console": adapter})
+    await at(sched, clock, "2026-06-12T14:00:00+00:00")
+    assert adapter.posts == []
+    assert demo_bot.store.get_channel("console:local:lab").last_post_date == "2026-06-12"
+
+
+async def test_new_schedule_after_todays_time_waits_for_tomorrow(
+    demo_bot, sched, adapter, clock
+) -> None:
+    clock.now = T("2026-06-12T15:00:00+00:00")
+    demo_bot.handle(Request("schedule 09:00 UTC", channel_id="fresh"))
+    await at(sched, clock, "2026-06-12T15:01:00+00:00")
+    assert adapter.posts == []
+    await at(sched, clock, "2026-06-13T09:00:00+00:00")
+    assert len(adapter.posts) == 1
+
+
+async def test_skip_weekends(demo_bot, sched, adapter, clock) -> None:
+    enroll(demo_bot, "lab", "09:00", skip_weekends=True, last_post_date="2026-06-12")
+    await at(sched, clock, "2026-06-13T09:00:00+00:00")  # Saturday
+    await at(sched, clock, "2026-06-14T09:00:00+00:00")  # Sunday
+    assert adapter.posts == []
+    await at(sched, clock, "2026-06-15T09:00:00+00:00")  # Monday
+    assert len(adapter.posts) == 1
+
+
+async def test_paused_channel_gets_nothing(demo_bot, sched, adapter, clock) -> None:
+    enroll(demo_bot, "lab", "09:00")
+    demo_bot.handle(Request("pause", channel_id="lab"))
+    await at(sched, clock, "2026-06-12T09:00:00+00:00")
+    assert adapter.posts == []
+
+
+async def test_empty_day_message_or_silence(demo_bot, sched, adapter, clock) -> None:
+    enroll(demo_bot, "lab", "09:00", min_upvotes=1000)
+    await at(sched, clock, "2026-06-12T09:00:00+00:00")
+    (post,) = adapter.posts
+    assert post.reply.text == "No new papers today (no new paper of 2026-06-12 has 1000+ upvotes)."
+    demo_bot.config.bot.empty_day = "silent"
+    await at(sched, clock, "2026-06-13T09:00:00+00:00")
+    assert len(adapter.posts) == 1
+    assert demo_bot.store.get_channel("console:local:lab").last_post_date == "2026-06-13"
+
+
+async def test_each_paper_once_across_days(demo_bot, sched, adapter, clock) -> None:
+    enroll(demo_bot, "lab", "09:00", max_papers=3)
+    for day in (12, 13, 14, 15):
+        await at(sched, clock, f"2026-06-{day}T09:00:00+00:00")
+    papers = adapter.papers_to("console:local:lab")
+    assert len(papers) == len(set(papers)) == 8  # the 8 papers of the latest list, then none
+    assert adapter.posts[-1].reply.text.startswith("No new papers today (every paper")
+
+
+async def test_failing_channel_does_not_hold_others_and_is_paused(demo_bot, adapter, clock) -> None:
+    demo_bot.config.scheduler.max_failures = 3
+    enroll(demo_bot, "gone", "09:00")
+    enroll(demo_bot, "ok", "09:00")
+    adapter.permanent["gone"] = "channel_not_found"
+    sched = Scheduler(demo_bot, {"console": adapter})
+    await at(sched, clock, "2026-06-12T09:00:00+00:00")
+    assert [p.channel for p in adapter.posts] == ["console:local:ok"]
+    gone = demo_bot.store.get_channel("console:local:gone")
+    assert gone.failures == 1 and gone.last_error == "channel_not_found" and not gone.paused
+    assert demo_bot.store.deliveries("console:local:gone") == []  # nothing half-recorded
+    await at(sched, clock, "2026-06-12T09:01:00+00:00")  # backing off: not retried yet
+    assert demo_bot.store.get_channel("console:local:gone").failures == 1
+    clock_at = T("2026-06-12T09:00:00+00:00")
+    for _ in range(2):
+        clock_at += timedelta(hours=7)
+        await at(sched, clock, clock_at.isoformat())
+    gone = demo_bot.store.get_channel("console:local:gone")
+    assert (
+        gone.paused
+        and "paused after 3 failed posts in a row: channel_not_found" in gone.pause_reason
+    )
+    status = demo_bot.handle(Request("status", channel_id="gone")).text
+    assert "paused (paused after 3 failed posts" in status and "channel_not_found" in status
+    del adapter.permanent["gone"]
+    demo_bot.handle(Request("resume", channel_id="gone"))
+    await at(sched, clock, "2026-06-13T09:00:00+00:00")
+    assert adapter.to("console:local:gone")
+
+
+async def test_transient_failure_mid_digest_resends_only_the_rest(demo_bot, adapter, clock) -> None:
+    enroll(demo_bot, "lab", "09:00", max_papers=12)
+    adapter.fail_on_message["lab"] = 2  # the second message of the digest fails
+    sched = Scheduler(demo_bot, {"console": adapter})
+    await at(sched, clock, "2026-06-12T09:00:00+00:00")
+    first = adapter.papers_to("console:local:lab")
+    assert len(first) == 5
+    assert {d.paper_id for d in demo_bot.store.deliveries("console:local:lab")} == set(first)
+    del adapter.fail_on_message["lab"]
+    await at(sched, clock, "2026-06-12T09:06:00+00:00")
+    everything = adapter.papers_to("console:local:lab")
+    assert len(everything) == len(set(everything)) == 8  # no gap, no repeat
+
+
+async def test_crash_between_messages_resumes_without_gap_or_repeat(
+    demo_bot, adapter, clock
+) -> None:
+    enroll(demo_bot, "lab", "09:00", max_papers=8)
+    key = "console:local:lab"
+    clock.now = T("2026-06-12T09:00:00+00:00")
+    sched = Scheduler(demo_bot, {"console": adapter})
+    ((_due, digest),) = sched.plan()
+    ids = [c.paper.id for c in digest.cards]
+    # What a crash after the first message leaves: 5 sent, 3 still pending.
+    demo_bot.store.record_deliveries(
+        [Delivery(key, pid, "t", "sent", "m0", "2026-06-12") for pid in ids[:5]]
+        + [Delivery(key, pid, "t", "pending", None, "2026-06-12") for pid in ids[5:]]
+    )
+    restarted = Scheduler(demo_bot, {"console": adapter})
+    await at(restarted, clock, "2026-06-12T09:02:00+00:00")
+    (post,) = adapter.posts
+    assert post.paper_ids == ids[5:] and "resumed" in post.reply.title
+    assert demo_bot.store.pending_deliveries() == []
+    assert demo_bot.store.get_channel(key).last_post_date == "2026-06-12"
+    await at(restarted, clock, "2026-06-12T10:00:00+00:00")
+    assert len(adapter.posts) == 1
+
+
+async def test_stop_during_a_post_leaves_it_to_resume(demo_bot, clock) -> None:
+    slow = RecordingAdapter(delay=30)
+    enroll(demo_bot, "lab", "09:00")
+    clock.now = T("2026-06-12T09:00:00+00:00")
+    sched = Scheduler(demo_bot, {"console": slow})
+    tasks = await sched.tick()
+    await slow.started.wait()
+    await sched.drain(grace=0.01)  # what SIGTERM does after its grace period
+    assert all(t.done() for t in tasks) and slow.posts == []
+    assert len(demo_bot.store.pending_deliveries()) == 5
+    fast = RecordingAdapter()
+    await Scheduler(demo_bot, {"console": fast}).run_once()
+    assert len(fast.papers_to("console:local:lab")) == 5 and "resumed" in fast.posts[0].reply.title
+
+
+async def test_topic_alert_posts_once_when_threshold_reached(
+    demo_bot, sched, adapter, clock
+) -> None:
+    enroll(demo_bot, "lab", "23:00", since="2026-06-12T00:00:00+00:00")
+    reply = demo_bot.handle(Request('subscribe "sparse attention" --alert 100', channel_id="lab"))
+    assert "100+ upvotes" in reply.text
+    assert "alert at 100+ upvotes" in demo_bot.handle(Request("topics", channel_id="lab")).text
+    await at(sched, clock, "2026-06-12T10:00:00+00:00")
+    (alert,) = adapter.posts
+    assert alert.reply.title.startswith("🔔 Topic alert") and alert.paper_ids == ["2606.13392"]
+    assert alert.reply.cards[0].topic == "sparse attention"
+    await at(sched, clock, "2026-06-12T10:01:00+00:00")
+    assert len(adapter.posts) == 1
+    await at(sched, clock, "2026-06-12T23:00:00+00:00")  # the daily post does not repeat it
+    assert "2606.13392" not in adapter.posts[-1].paper_ids
+
+
+async def test_ingest_runs_at_start_and_daily(demo_bot, adapter, clock) -> None:
+    calls: list[datetime] = []
+
+    async def ingest() -> None:
+        calls.append(clock.now)
+
+    sched = Scheduler(demo_bot, {"console": adapter}, ingest=ingest)
+    await at(sched, clock, "2026-06-12T03:00:00+00:00")  # start-up: today's is missing
+    await at(sched, clock, "2026-06-12T07:00:00+00:00")
+    await at(sched, clock, "2026-06-13T05:59:00+00:00")
+    assert len(calls) == 1
+    await at(sched, clock, "2026-06-13T06:00:00+00:00")  # scheduler.ingest_time
+    assert len(calls) == 2
+
+
+async def test_failed_ingest_does_not_stop_posts(demo_bot, adapter, clock) -> None:
+    async def broken() -> None:
+        raise RuntimeError("upstream down")
+
+    enroll(demo_bot, "lab", "09:00")
+    sched = Scheduler(demo_bot, {"console": adapter}, ingest=broken)
+    await at(sched, clock, "2026-06-12T09:00:00+00:00")
+    assert len(adapter.posts) == 1
+    assert demo_bot.store.get_meta("ingest_retry_at") == "2026-06-12T09:30:00+00:00"
+
+
+def test_now_is_aware(clock) -> None:
+    assert clock().tzinfo is UTC
