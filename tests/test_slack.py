@@ -12,6 +12,7 @@ import itertools
 import json
 import logging
 import random
+import socket
 import string
 import time
 from collections.abc import AsyncIterator
@@ -43,12 +44,18 @@ async def fake() -> AsyncIterator[FakeSlack]:
         yield server
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture
 def slack_config(config: Config, fake: FakeSlack) -> Config:
     config.slack.enabled = True
     config.slack.mode = "http"
     config.slack.host = "127.0.0.1"
-    config.slack.port = 0  # a free port; the adapter reports the one it got
+    config.slack.port = free_port()
     config.slack.api_base_url = fake.base_url
     config.secrets = Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET)
     return config
@@ -173,11 +180,14 @@ async def run_command(
 async def test_search_acks_fast_and_answers_ranked_results(
     adapter: SlackAdapter, fake: FakeSlack
 ) -> None:
+    assert adapter.port == adapter.config.slack.port  # the configured port
+    started = time.perf_counter()
     status, _body, seconds = await send(adapter, command_body(fake, "search diffusion"))
     assert status == 200
     assert seconds < 3.0, f"ack took {seconds:.2f}s"
     print(f"ack latency: {seconds * 1000:.0f} ms")
     await fake.wait_for(lambda: bool(fake.responses_to("r1")))
+    print(f"answer via response_url after: {(time.perf_counter() - started) * 1000:.0f} ms")
     payload = fake.responses_to("r1")[0].payload
     assert payload["response_type"] == "ephemeral"
     assert block_kit_problems(payload["blocks"]) == []

@@ -147,8 +147,12 @@ class SlackCommands:
     async def run(
         self, respond: AsyncRespond, text: str, who: dict[str, str], *, replace: bool = False
     ) -> None:
-        request = await self.request(text, **who)
-        reply = await self.bot.handle_async(request)
+        try:
+            request = await self.request(text, **who)
+            reply = await self.bot.handle_async(request)
+        except Exception:  # the core never raises; this guards our own wiring
+            log.exception("command %r failed in the Slack adapter", text[:200])
+            reply = Reply.error("Something went wrong on our side; it has been logged.")
         await self.answer(respond, reply, replace=replace and reply.ephemeral)
 
 
