@@ -10,15 +10,17 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 import orjson
 
 from bot import __version__
-from bot.app import PapersBot
+from bot.app import PapersBot, system_clock
 from bot.config import Config, ConfigError, load_config
 from bot.merge import apply_merge, plan_merge
 from bot.models import Channel, Delivery, Paper, channel_key
@@ -30,7 +32,7 @@ from bot.store import StorageError, Store, utc_now
 log = logging.getLogger("papers_bot")
 
 # Modules that add subcommands: each has ``register(subparsers)``.
-EXTRA_COMMAND_MODULES: list[str] = ["bot.ingest", "adapters.discord.cli"]
+EXTRA_COMMAND_MODULES: list[str] = ["bot.ingest", "adapters.discord.cli", "adapters.run"]
 
 
 class CliError(Exception):
@@ -57,7 +59,27 @@ def open_bot(args: argparse.Namespace) -> PapersBot:
     index = SearchIndex(data_dir / "index")
     index.sync(store)
     log.debug("data folder %s: %d papers", data_dir, store.paper_count())
-    return PapersBot(config, store, index)
+    return PapersBot(config, store, index, clock=clock_from_env())
+
+
+def clock_from_env() -> Callable[[], datetime]:
+    """The system clock, or one started at ``$PAPERS_BOT_FAKE_START`` (an ISO time).
+
+    A testing aid: the fake clock starts at that instant and advances in real time, so a
+    test can run the real process "at 08:59:58" or "the next day" without waiting.
+    """
+    start = os.environ.get("PAPERS_BOT_FAKE_START")
+    if not start:
+        return system_clock
+    try:
+        fake = datetime.fromisoformat(start.replace("Z", "+00:00"))
+    except ValueError:
+        raise CliError(f"PAPERS_BOT_FAKE_START: {start!r} is not an ISO date-time") from None
+    if fake.tzinfo is None:
+        fake = fake.replace(tzinfo=UTC)
+    offset = fake - datetime.now(UTC)
+    log.warning("using a fake clock that started at %s", fake.isoformat())
+    return lambda: datetime.now(UTC) + offset
 
 
 def demo_papers() -> list[Paper]:
@@ -198,7 +220,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(
             f"(first run: loaded the bundled demo corpus, {new} papers, into {bot.store.data_dir})\n"
         )
-    adapter = ConsoleAdapter(bot)
+    adapter = ConsoleAdapter(bot, channel_id=bot.config.console.channel)
     channel = bot.channel_for(adapter.request(""), create=False) or bot._unsaved_channel(
         adapter.request("")
     )

@@ -110,6 +110,12 @@ class DiscordSettings:
 
 
 @dataclass(slots=True)
+class ConsoleSettings:
+    enabled: bool = False  # `run` prints the posts of terminal channels to stdout
+    channel: str = "demo"
+
+
+@dataclass(slots=True)
 class Secrets:
     """Read from the environment only."""
 
@@ -140,6 +146,7 @@ class Config:
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
     slack: SlackSettings = field(default_factory=SlackSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
+    console: ConsoleSettings = field(default_factory=ConsoleSettings)
     secrets: Secrets = field(default_factory=Secrets)
     path: str | None = None  # where it was read from
 
