@@ -301,6 +301,13 @@ class Store:
             self.save_channel(channel)
             return channel
 
+    def save_channels(self, channels: Iterable[Channel]) -> None:
+        """Save many channels in one state-file write (imports, benchmarks)."""
+        docs = {c.key: c.to_doc() for c in channels}
+        if docs:
+            with self.lock:
+                self._table("channels").put_many(docs)
+
     def channels(self) -> list[Channel]:
         with self.lock:
             return [Channel.from_doc(dict(doc)) for doc in self._table("channels").raw().values()]
@@ -325,6 +332,23 @@ class Store:
             tables.setdefault("meta", {})["next_topic_id"] = {"value": next_id + 1}
             self.state_storage.write(tables)
             return topic
+
+    def add_topics(self, items: Iterable[tuple[str, str, str]]) -> list[Topic]:
+        """Add many (channel, query, added_by) topics in one state-file write."""
+        with self.lock:
+            next_id = int(self.get_meta("next_topic_id", 1))
+            now = utc_now()
+            added = [
+                Topic(id=next_id + n, channel=channel, query=query, added_by=by, added_at=now)
+                for n, (channel, query, by) in enumerate(items)
+            ]
+            tables = self.state_storage.read() or {}
+            topics = tables.setdefault("topics", {})
+            for topic in added:
+                topics[str(topic.id)] = topic.to_doc()
+            tables.setdefault("meta", {})["next_topic_id"] = {"value": next_id + len(added)}
+            self.state_storage.write(tables)
+            return added
 
     def topics(self, channel: str | None = None) -> list[Topic]:
         with self.lock:
