@@ -187,7 +187,7 @@ def make_papers(n: int, seed: int, vocab: Vocabulary | None = None) -> list[Pape
             for s in sentences
         )
         n_authors = min(len(authors), max(1, int(rng.expovariate(1 / 4))))
-        paper_authors = [authors[int(rng.paretovariate(1.2)) % len(authors)]]
+        paper_authors = [authors[int(len(authors) * rng.random() ** 2)]]  # a few prolific
         paper_authors += rng.sample(authors, n_authors - 1) if n_authors > 1 else []
         papers.append(
             Paper(
