@@ -46,6 +46,8 @@ class DigestBuilder:
         self._days_revision = -1
         self._trending_days: set[str] = set()
         self._topic_cache: dict[tuple[str, str], dict[str, float]] = {}
+        self._terms_cache: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._latest_cache: dict[str, str | None] = {}
 
     def _by_day(self) -> dict[str, list[Paper]]:
         revision = self.store.corpus_revision
@@ -62,6 +64,8 @@ class DigestBuilder:
             self._days = days
             self._days_revision = revision
             self._topic_cache.clear()
+            self._terms_cache.clear()
+            self._latest_cache.clear()
         return self._days
 
     def latest_day(self, today: str) -> str | None:
@@ -72,9 +76,11 @@ class DigestBuilder:
         listed that day, so arXiv-only papers reach channels whose topics they match.
         """
         by_day = self._by_day()
-        days = self._trending_days or by_day.keys()
-        candidates = [d for d in days if d <= today]
-        return max(candidates) if candidates else None
+        if today not in self._latest_cache:
+            days = self._trending_days or by_day.keys()
+            candidates = [d for d in days if d <= today]
+            self._latest_cache[today] = max(candidates) if candidates else None
+        return self._latest_cache[today]
 
     def papers_on(self, day: str) -> list[Paper]:
         return list(self._by_day().get(day, []))
@@ -91,10 +97,15 @@ class DigestBuilder:
         return self._topic_cache[key]
 
     def _matched_terms(self, topic_query: str, paper: Paper) -> tuple[str, ...]:
-        try:
-            return self.index.matched_terms(parse_query(topic_query), paper)
-        except QueryError:
-            return ()
+        """Cached: in a fan-out, many channels share a topic and a day's papers."""
+        key = (topic_query, paper.id)
+        if key not in self._terms_cache:
+            try:
+                terms = self.index.matched_terms(parse_query(topic_query), paper)
+            except QueryError:
+                terms = ()
+            self._terms_cache[key] = terms
+        return self._terms_cache[key]
 
     def build(
         self,

@@ -46,6 +46,14 @@ INGEST_RETRY = timedelta(minutes=30)
 IngestFn = Callable[[], Awaitable[object]]
 
 
+@dataclass(slots=True, frozen=True)
+class Failure:
+    """Why a post failed, and whether retrying can help."""
+
+    why: str
+    permanent: bool
+
+
 @dataclass(slots=True)
 class Due:
     """A channel owed a post for its local ``day``; ``late`` when the slot is long past."""
@@ -104,6 +112,8 @@ class Scheduler:
         self._started = False
         self._alert_revision = -1
         self._tick_requested = False
+        self._commits: list[tuple[Callable[[], None], asyncio.Future[None]]] = []
+        self._committer: asyncio.Future[None] | None = None
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -204,14 +214,15 @@ class Scheduler:
         channel, day = due.channel, due.day.isoformat()
         if not digest.cards:
             if self.config.bot.empty_day == "silent":
-                self._mark_posted(channel.key, day, None)
+                await self.commit(lambda: self._mark_posted(channel.key, day, None))
                 return
-            reply = self.bot.digest_reply(digest, late=due.late)
-            if await self._send(channel, reply, []):
-                self._mark_posted(channel.key, day, self.clock())
+            outcome = await self._send(channel, self.bot.digest_reply(digest, late=due.late))
+            if isinstance(outcome, Failure):
+                await self.commit(lambda: self._record_failure(channel.key, outcome))
+            else:
+                await self.commit(lambda: self._mark_posted(channel.key, day, self.clock()))
             return
-        if await self._deliver(channel, day, digest.cards, self._titler(digest.day, due.late)):
-            self._mark_posted(channel.key, day, self.clock())
+        await self._deliver(channel, day, digest.cards, self._titler(digest.day, due.late))
 
     async def _resume(self, channel: Channel) -> None:
         """Re-post the papers a crash left pending, then finish that day's post."""
@@ -225,9 +236,8 @@ class Scheduler:
             kind = items[0].kind
             log.info("%s: resuming %d undelivered papers of %s", channel.key, len(cards), day)
             title = f"Trending papers, {day} (resumed after a restart)"
-            sent = await self._deliver(channel, day, cards, lambda n, t=title: t, kind=kind)
-            if sent and kind == "digest" and day:
-                self._mark_posted(channel.key, day, self.clock())
+            if not await self._deliver(channel, day, cards, lambda n, t=title: t, kind=kind):
+                return
 
     def _titler(self, list_day: str | None, late: bool) -> Callable[[int], str]:
         title = f"Trending papers, {list_day}"
@@ -244,51 +254,95 @@ class Scheduler:
         *,
         kind: str = "digest",
     ) -> bool:
-        """Record intent, send in messages of a few cards, record each completion."""
+        """Record intent, send in messages of a few cards, record each completion.
+
+        A digest's last completion and the channel's "posted" mark are one write.
+        """
         at = self.clock().isoformat()
         intents = {
             c.paper.id: Delivery(channel.key, c.paper.id, at, "pending", None, day, kind)
             for c in cards
         }
-        self.store.record_deliveries(intents.values())
+        await self.commit(lambda: self.store.record_deliveries(intents.values()))
         chunks = [cards[i : i + CARDS_PER_MESSAGE] for i in range(0, len(cards), CARDS_PER_MESSAGE)]
         for n, chunk in enumerate(chunks):
             reply = self.bot.digest_reply(Digest(channel.key, day, chunk))
             reply.title = title(n)
-            ids: list[str] = []
-            if not await self._send(channel, reply, ids):
+            outcome = await self._send(channel, reply)
+            if isinstance(outcome, Failure):
                 unsent = [intents[c.paper.id] for part in chunks[n:] for c in part]
-                self.store.remove_deliveries(unsent)  # they stay eligible for the next post
+
+                def failed(outcome: Failure = outcome, unsent: list[Delivery] = unsent) -> None:
+                    self.store.remove_deliveries(unsent)  # they stay eligible for the next post
+                    self._record_failure(channel.key, outcome)
+
+                await self.commit(failed)
                 return False
-            message_id = ids[0] if ids else None
-            self.store.record_deliveries(
+            message_id = outcome[0] if outcome else None
+            sent = [
                 Delivery(channel.key, c.paper.id, at, "sent", message_id, day, kind) for c in chunk
-            )
+            ]
+            last = n == len(chunks) - 1
+
+            def done(sent: list[Delivery] = sent, last: bool = last) -> None:
+                self.store.record_deliveries(sent)
+                if last and kind == "digest" and day:
+                    self._mark_posted(channel.key, day, self.clock())
+
+            await self.commit(done)
         return True
 
-    async def _send(self, channel: Channel, reply: Reply, ids_out: list[str]) -> bool:
-        """Post one message; on failure record it on the channel and return False."""
+    async def _send(self, channel: Channel, reply: Reply) -> list[str] | Failure:
+        """Post one message: the platform's message ids, or what went wrong."""
         adapter = self.adapters[channel.platform]
         async with self._limits[channel.platform]:
             try:
-                ids = await asyncio.wait_for(adapter.post(channel, reply), POST_TIMEOUT)
+                return await asyncio.wait_for(adapter.post(channel, reply), POST_TIMEOUT)
             except PermanentDeliveryError as exc:
-                self._record_failure(channel.key, str(exc) or type(exc).__name__, permanent=True)
-                return False
+                return Failure(str(exc) or type(exc).__name__, permanent=True)
             except TimeoutError:
-                self._record_failure(
-                    channel.key, f"no answer in {POST_TIMEOUT:.0f} s", permanent=False
-                )
-                return False
+                return Failure(f"no answer in {POST_TIMEOUT:.0f} s", permanent=False)
             except DeliveryError as exc:
-                self._record_failure(channel.key, str(exc) or type(exc).__name__, permanent=False)
-                return False
+                return Failure(str(exc) or type(exc).__name__, permanent=False)
             except Exception as exc:  # a bug in an adapter: log it, treat it as transient
                 log.exception("%s: unexpected error while posting", channel.key)
-                self._record_failure(channel.key, type(exc).__name__, permanent=False)
-                return False
-        ids_out.extend(ids)
-        return True
+                return Failure(type(exc).__name__, permanent=False)
+
+    async def commit(self, change: Callable[[], None]) -> None:
+        """Apply a state change; return once it is on disk, written with its neighbours.
+
+        Group commit: changes from concurrent posts that arrive while one write is being
+        prepared go into the same atomic write, so a thousand channels cost tens of state
+        writes, not thousands, and no post proceeds before its record is durable.
+        """
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._commits.append((change, future))
+        if self._committer is None or self._committer.done():
+            self._committer = asyncio.ensure_future(self._commit_loop())
+        await future
+
+    async def _commit_loop(self) -> None:
+        while self._commits:
+            await asyncio.sleep(0)  # let every ready task queue its change first
+            batch, self._commits = self._commits, []
+            errors: list[BaseException | None] = []
+            try:
+                with self.store.batched_state_writes():
+                    for change, _future in batch:
+                        try:
+                            change()
+                            errors.append(None)
+                        except Exception as exc:
+                            errors.append(exc)
+            except Exception as exc:  # the write itself failed: nobody's change is durable
+                errors = [exc] * len(batch)
+            for (_change, future), error in zip(batch, errors, strict=True):
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(error)
 
     def _mark_posted(self, key: str, day: str, at: datetime | None) -> None:
         def change(ch: Channel) -> None:
@@ -301,13 +355,14 @@ class Scheduler:
         self.store.update_channel(key, change)
         log.info("%s: post for %s done", key, day)
 
-    def _record_failure(self, key: str, why: str, *, permanent: bool) -> None:
+    def _record_failure(self, key: str, failure: Failure) -> None:
         now = self.clock()
         limit = self.config.scheduler.max_failures
+        why = failure.why
 
         def change(ch: Channel) -> None:
             ch.last_error = why
-            if permanent:
+            if failure.permanent:
                 ch.failures += 1
                 ch.retry_at = (now + retry_delay(ch.failures)).isoformat()
                 if ch.failures >= limit:
