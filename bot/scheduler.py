@@ -155,6 +155,7 @@ class Scheduler:
         first = not self._started
         self._started = True
         await self._maybe_ingest(now, first)
+        self._maybe_prune(now)
         tasks = []
         for key in {d.channel for d in self.store.pending_deliveries()}:
             channel = self.store.get_channel(key)
@@ -208,6 +209,16 @@ class Scheduler:
         self.store.set_meta("scheduled_ingest_day", today)
         self.store.set_meta("ingest_retry_at", None)
 
+    def _maybe_prune(self, now: datetime) -> None:
+        today = now.date().isoformat()
+        if self.store.get_meta("pruned_day") == today:
+            return
+        keep = timedelta(days=self.config.scheduler.keep_deliveries_days)
+        removed = self.store.prune_deliveries((now - keep).isoformat())
+        self.store.set_meta("pruned_day", today)
+        if removed:
+            log.info("forgot %d delivery records older than %s", removed, keep)
+
     # ---- posting ----------------------------------------------------------------------
 
     async def _post_digest(self, due: Due, digest: Digest) -> None:
@@ -232,6 +243,11 @@ class Scheduler:
             by_day.setdefault(d.day or "", []).append(d)
         for day, items in sorted(by_day.items()):
             papers = [p for d in items if (p := self.store.get_paper(d.paper_id)) is not None]
+            gone = [d for d in items if self.store.get_paper(d.paper_id) is None]
+            if gone:  # removed from the corpus since: nothing to post for them
+                await self.commit(lambda gone=gone: self.store.remove_deliveries(gone))
+            if not papers:
+                continue
             cards = [PaperCard(p, rank=n) for n, p in enumerate(papers, start=1)]
             kind = items[0].kind
             log.info("%s: resuming %d undelivered papers of %s", channel.key, len(cards), day)

@@ -458,6 +458,19 @@ class Store:
                 if present:
                     table.delete_many(present)
 
+    def prune_deliveries(self, before: str) -> int:
+        """Forget sent deliveries recorded before ``before`` (ISO time); returns how many.
+
+        Keeps the state file from growing without end. A paper only returns to a digest
+        if it trends again after that long, which readers would welcome, not resent.
+        """
+        with self.lock:
+            table = self._table("deliveries")
+            old = [k for k, d in table.raw().items() if d["status"] == "sent" and d["at"] < before]
+            if old:
+                table.delete_many(old)
+            return len(old)
+
     def topics_by_channel(self) -> dict[str, list[Topic]]:
         """Every channel's topics, in one pass: for fan-out over many channels."""
         found: dict[str, list[Topic]] = {}

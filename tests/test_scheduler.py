@@ -312,3 +312,17 @@ async def test_failed_ingest_does_not_stop_posts(demo_bot, adapter, clock) -> No
 
 def test_now_is_aware(clock) -> None:
     assert clock().tzinfo is UTC
+
+
+async def test_old_delivery_records_are_pruned_daily(demo_bot, sched, clock) -> None:
+    key = "console:local:lab"
+    demo_bot.store.record_deliveries(
+        [
+            Delivery(key, "old", "2025-11-01T09:00:00+00:00"),
+            Delivery(key, "recent", "2026-06-01T09:00:00+00:00"),
+            Delivery(key, "stuck", "2025-11-01T09:00:00+00:00", status="pending"),
+        ]
+    )
+    await at(sched, clock, "2026-06-12T09:00:00+00:00")
+    assert {d.paper_id for d in demo_bot.store.deliveries(key)} == {"recent"}
+    # "stuck" was pending for a paper no longer in the corpus: dropped, not retried forever.
