@@ -315,7 +315,7 @@ def test_now_is_aware(clock) -> None:
 
 
 async def test_old_delivery_records_are_pruned_daily(demo_bot, sched, clock) -> None:
-    key = "console:local:lab"
+    key = enroll(demo_bot, "lab", "23:00").key
     demo_bot.store.record_deliveries(
         [
             Delivery(key, "old", "2025-11-01T09:00:00+00:00"),
