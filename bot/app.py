@@ -219,7 +219,10 @@ class PapersBot:
             if paper is None:  # index ahead of a corpus rollback; skip, it resyncs
                 continue
             cards.append(
-                self.card(paper, rank=n, matched_terms=self.index.matched_terms(parsed, paper))
+                # hit.terms: the index's stored analysis, so no per-hit re-analysis.
+                self.card(
+                    paper, rank=n, matched_terms=self.index.matched_terms(parsed, paper, hit.terms)
+                )
             )
         notes = [f"Results {first + 1}–{first + len(result.hits)} of {result.total} for “{shown}”."]
         if result.corrected:
