@@ -143,8 +143,11 @@ class ConsoleAdapter:
     async def stop(self) -> None:
         return None
 
-    async def post(self, channel: Channel, reply: Reply) -> list[str]:
-        self.write(render(reply))
+    async def post(self, channel: Channel, reply: Reply, *, thread: str | None = None) -> list[str]:
+        text = render(reply)
+        if thread:  # a thread reply: indented under its headline
+            text = "\n".join(f"  │ {line}" for line in text.splitlines())
+        self.write(text)
         self.posted += 1
         return [f"console-{self.posted}"]
 

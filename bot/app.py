@@ -17,10 +17,19 @@ from zoneinfo import ZoneInfo
 from bot.commands import Command, CommandError, help_text, parse_command, usage
 from bot.config import Config, check_timezone, parse_hhmm
 from bot.digest import Digest, DigestBuilder
-from bot.models import Channel, Paper, strip_version
+from bot.models import Channel, Feedback, Paper, strip_version
+from bot.preview import topic_preview
 from bot.query import QueryError, parse_query
 from bot.replies import Button, PaperCard, Reply, ReplyKind, Request
 from bot.search import SearchIndex
+from bot.settings_io import (
+    WEEKDAYS,
+    SettingsError,
+    apply_settings,
+    export_settings,
+    one_line,
+    parse_settings,
+)
 from bot.store import StorageError, Store, utc_now
 
 log = logging.getLogger(__name__)
@@ -34,6 +43,7 @@ _ARXIV_IN_TEXT = re.compile(
     re.IGNORECASE,
 )
 MAX_TOPICS = 20
+WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 MAX_TRENDING = 25
 
 
@@ -47,14 +57,14 @@ def parse_paper_ref(text: str) -> str | None:
     return strip_version(match.group("id")) if match else None
 
 
-def post_slot(channel: Channel, day: date) -> datetime:
-    """The channel's post time on local ``day``, as an aware UTC datetime.
+def post_slot(channel: Channel, day: date, time: str | None = None) -> datetime:
+    """The channel's post time (or ``time``) on local ``day``, as an aware UTC datetime.
 
     Correct across DST: a wall time that does not exist (spring forward) maps to the
     instant after the gap; one that exists twice (fall back) to its first occurrence.
     """
     zone = ZoneInfo(channel.timezone)
-    hour, minute = parse_hhmm(channel.post_time)
+    hour, minute = parse_hhmm(time or channel.post_time)
     return datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone).astimezone(UTC)
 
 
@@ -109,6 +119,12 @@ class PapersBot:
             "resume": self._resume,
             "digest": self._digest,
             "status": self._status,
+            "preview": self._preview,
+            "similar": self._similar,
+            "feedback": self._feedback,
+            "thread": self._thread,
+            "export": self._export,
+            "import": self._import,
         }
 
     # ---- entry points ---------------------------------------------------------------
@@ -156,6 +172,9 @@ class PapersBot:
         self.index.upsert(papers, self.store.corpus_revision)
 
     def _dispatch(self, request: Request, command: Command) -> Reply:
+        if command.name == "subscribe" and re.search(r"(?:^|\s)--preview(?:\s|$)", command.args):
+            topic = re.sub(r"(?:^|\s)--preview(?=\s|$)", " ", command.args)
+            command = Command("preview", re.sub(r"(?:^|\s)--alert[ =]\S+", " ", topic).strip())
         if command.spec.manages and not request.can_manage:
             return Reply.error(
                 f"You don't have permission to change this channel's papers settings "
@@ -187,9 +206,16 @@ class PapersBot:
             log.info("channel %s enrolled for daily posts", channel.key)
         return channel
 
-    def card(self, paper: Paper, **kwargs: object) -> PaperCard:
+    def card(self, paper: Paper, *, public: bool = False, **kwargs: object) -> PaperCard:
+        """A paper card with its buttons: Share and Similar on answers only the asker
+        sees; Similar and 👍/👎 (which tune the channel's ranking) on channel posts."""
         card = PaperCard(paper, **kwargs)  # type: ignore[arg-type]
-        card.buttons.append(Button("Share in channel", f"share {paper.id}"))
+        if not public:
+            card.buttons.append(Button("Share in channel", f"share {paper.id}"))
+        card.buttons.append(Button("Similar", f"similar {paper.id}"))
+        if public:
+            card.buttons.append(Button("👍", f"feedback up {paper.id}"))
+            card.buttons.append(Button("👎", f"feedback down {paper.id}"))
         return card
 
     # ---- read-only commands -----------------------------------------------------------
@@ -310,13 +336,15 @@ class PapersBot:
         if not topics:
             return Reply(
                 text="This channel has no topics: its posts carry all trending papers. "
-                'Add one with `/papers subscribe "speech recognition"`.'
+                'Add one with `/papers subscribe "speech recognition"`.\n'
+                "Feedback: " + self.digests.taste_for(request.channel).describe() + "."
             )
         lines = [
             f"{t.id}. {t.query}  (added by {t.added_by}"
             + (f"; alert at {t.alert_upvotes}+ upvotes)" if t.alert_upvotes else ")")
             for t in topics
         ]
+        lines.append("Feedback: " + self.digests.taste_for(request.channel).describe() + ".")
         return Reply(text="\n".join(lines), title="Topics of this channel")
 
     def digest_for(self, channel: Channel) -> Digest:
@@ -329,10 +357,12 @@ class PapersBot:
             text = f"No new papers today ({digest.reason})."
             return Reply(text=text, kind=ReplyKind.DIGEST, ephemeral=False)
         cards = [
-            self.card(c.paper, rank=c.rank, topic=c.topic, matched_terms=c.matched_terms)
+            self.card(
+                c.paper, public=True, rank=c.rank, topic=c.topic, matched_terms=c.matched_terms
+            )
             for c in digest.cards
         ]
-        title = f"Trending papers, {digest.day}"
+        title = digest.title
         if late:
             title += " (late: the bot was offline at post time)"
         return Reply(kind=ReplyKind.DIGEST, title=title, cards=cards, ephemeral=False)
@@ -378,11 +408,22 @@ class PapersBot:
                 if channel.paused
                 else "active"
             )
-            lines.append(
-                f"Daily post: {channel.post_time} {channel.timezone}, {state}, up to {channel.max_papers} papers."
-            )
+            if channel.daily:
+                lines.append(
+                    f"Daily post: {channel.post_time} {channel.timezone}, {state}, "
+                    f"up to {channel.max_papers} papers"
+                    + (", as a thread" if channel.thread_mode else "")
+                    + "."
+                )
+            else:
+                lines.append(f"Daily post: off ({state}).")
+            if channel.weekly_day is not None:
+                lines.append(
+                    f"Weekly digest: {WEEKDAY_NAMES[channel.weekly_day]} {channel.weekly_time} "
+                    f"{channel.timezone}; last {channel.last_weekly_date or 'none yet'}."
+                )
             lines.append(f"Last post: {channel.last_post_at or 'none yet'}.")
-            if not channel.paused:
+            if not channel.paused and channel.daily:
                 nxt = next_post_at(channel, self.clock()).astimezone(ZoneInfo(channel.timezone))
                 lines.append(f"Next post: {nxt:%Y-%m-%d %H:%M} {channel.timezone}.")
             if channel.last_error:
@@ -459,34 +500,195 @@ class PapersBot:
 
     def _schedule(self, request: Request, args: str) -> Reply:
         parts = args.split()
+        if parts and parts[0].lower() == "weekly":
+            return self._schedule_weekly(request, parts[1:])
+        if parts and parts[0].lower() == "daily":
+            return self._schedule_daily(request, parts[1:])
         if not parts or len(parts) > 2:
             raise CommandError("Give a time, and optionally a time zone.", usage("schedule"))
-        try:
-            parse_hhmm(parts[0])
-        except ValueError:
-            raise CommandError(
-                f"`{parts[0][:20]}` is not a time like 09:00.", usage("schedule")
-            ) from None
-        hour, minute = parse_hhmm(parts[0])
+        hour, minute = self._time_arg(parts[0])
+        zone = self._zone_arg(parts[1]) if len(parts) == 2 else None
         channel = self.channel_for(request, create=True)
         assert channel is not None
-        zone = channel.timezone
-        if len(parts) == 2:
-            try:
-                zone = str(check_timezone(parts[1]))
-            except ValueError as exc:
-                raise CommandError(f"{exc}.", usage("schedule")) from None
 
         def change(ch: Channel) -> None:
             ch.post_time = f"{hour:02d}:{minute:02d}"
-            ch.timezone = zone
+            ch.timezone = zone or ch.timezone
+            ch.daily = True
             ch.not_before = self.clock().isoformat()
 
         channel = self.store.update_channel(channel.key, change)
         assert channel is not None
-        nxt = next_post_at(channel, self.clock()).astimezone(ZoneInfo(zone))
+        nxt = next_post_at(channel, self.clock()).astimezone(ZoneInfo(channel.timezone))
         return Reply(
-            text=f"Daily post at {channel.post_time} {zone}. Next: {nxt:%a %Y-%m-%d %H:%M}.",
+            text=f"Daily post at {channel.post_time} {channel.timezone}. "
+            f"Next: {nxt:%a %Y-%m-%d %H:%M}.",
+            ephemeral=False,
+        )
+
+    def _time_arg(self, text: str) -> tuple[int, int]:
+        try:
+            return parse_hhmm(text)
+        except ValueError:
+            raise CommandError(
+                f"`{text[:20]}` is not a time like 09:00.", usage("schedule")
+            ) from None
+
+    def _zone_arg(self, text: str) -> str:
+        try:
+            return str(check_timezone(text))
+        except ValueError as exc:
+            raise CommandError(f"{exc}.", usage("schedule")) from None
+
+    def _schedule_weekly(self, request: Request, parts: list[str]) -> Reply:
+        if [p.lower() for p in parts] == ["off"]:
+            channel = self.channel_for(request)
+            if channel is not None:
+                self.store.update_channel(channel.key, lambda ch: setattr(ch, "weekly_day", None))
+            return Reply(text="Weekly digest off.", ephemeral=False)
+        if len(parts) not in (2, 3) or parts[0].lower()[:3] not in WEEKDAYS:
+            raise CommandError(
+                "Give a weekday and a time, e.g. `weekly mon 09:00`.", usage("schedule")
+            )
+        weekday = WEEKDAYS.index(parts[0].lower()[:3])
+        hour, minute = self._time_arg(parts[1])
+        zone = self._zone_arg(parts[2]) if len(parts) == 3 else None
+        channel = self.channel_for(request, create=True)
+        assert channel is not None
+
+        def change(ch: Channel) -> None:
+            ch.weekly_day, ch.weekly_time = weekday, f"{hour:02d}:{minute:02d}"
+            ch.timezone = zone or ch.timezone
+            ch.not_before = self.clock().isoformat()
+
+        channel = self.store.update_channel(channel.key, change)
+        assert channel is not None
+        also = "as well as the daily post" if channel.daily else "instead of a daily post"
+        return Reply(
+            text=f"Weekly digest of the week's top papers every {WEEKDAY_NAMES[weekday]} at "
+            f"{channel.weekly_time} {channel.timezone}, {also}.",
+            ephemeral=False,
+        )
+
+    def _schedule_daily(self, request: Request, parts: list[str]) -> Reply:
+        choice = [p.lower() for p in parts]
+        if choice not in (["on"], ["off"]):
+            raise CommandError(
+                "Say `schedule daily on` or `schedule daily off`.", usage("schedule")
+            )
+        channel = self.channel_for(request, create=True)
+        assert channel is not None
+        on = choice == ["on"]
+
+        def change(ch: Channel) -> None:
+            ch.daily = on
+            ch.not_before = self.clock().isoformat()
+
+        self.store.update_channel(channel.key, change)
+        if on:
+            return Reply(
+                text=f"Daily post on, at {channel.post_time} {channel.timezone}.", ephemeral=False
+            )
+        weekly = " The weekly digest stays on." if channel.weekly_day is not None else ""
+        return Reply(text="Daily post off." + weekly, ephemeral=False)
+
+    # ---- discovery and tuning ----------------------------------------------------------
+
+    def _preview(self, request: Request, args: str) -> Reply:
+        topic = args.strip()
+        if len(topic) >= 2 and topic[0] == topic[-1] and topic[0] in "\"'“”":
+            topic = topic[1:-1].strip()
+        if not topic:
+            raise CommandError("Preview what? Give a topic.", usage("preview"))
+        channel = self.channel_for(request) or self._unsaved_channel(request)
+        return topic_preview(self, channel, topic)
+
+    def _similar(self, request: Request, args: str) -> Reply:
+        paper = self._find_paper(args)
+        self.index.sync(self.store)
+        hits = self.index.similar(paper, limit=self.config.bot.search_page_size)
+        cards = [
+            self.card(p, rank=n)
+            for n, hit in enumerate(hits, start=1)
+            if (p := self.store.get_paper(hit.paper_id)) is not None
+        ]
+        if not cards:
+            return Reply(text=f"Nothing in the corpus is close to “{paper.title}”.")
+        return Reply(
+            text=f"The papers closest to “{paper.title}” ({paper.id}), by their title, abstract "
+            "and keywords.",
+            kind=ReplyKind.SEARCH,
+            title="Similar papers",
+            cards=cards,
+        )
+
+    def _feedback(self, request: Request, args: str) -> Reply:
+        parts = args.split()
+        if len(parts) != 2 or parts[0].lower() not in ("up", "down"):
+            raise CommandError("Say `feedback up <paper id>` or `feedback down <paper id>`.")
+        paper = self._find_paper(parts[1])
+        value = 1 if parts[0].lower() == "up" else -1
+        self.store.put_feedback(
+            Feedback(request.channel, paper.id, request.user_id, value, utc_now())
+        )
+        taste = self.digests.taste_for(request.channel)
+        mark = "👍" if value > 0 else "👎"
+        return Reply(
+            text=f"{mark} noted for “{paper.title}”. This channel's ranking now: {taste.describe()}."
+        )
+
+    def _thread(self, request: Request, args: str) -> Reply:
+        choice = args.strip().lower()
+        if choice not in ("on", "off"):
+            raise CommandError("Say `thread on` or `thread off`.", usage("thread"))
+        channel = self.channel_for(request, create=True)
+        assert channel is not None
+        self.store.update_channel(
+            channel.key, lambda ch: setattr(ch, "thread_mode", choice == "on")
+        )
+        if choice == "on":
+            text = "Posts now come as a headline with one reply per paper in its thread."
+        else:
+            text = "Posts now come as one compact message."
+        return Reply(text=text, ephemeral=False)
+
+    def _export(self, request: Request, args: str) -> Reply:
+        channel = self.channel_for(request) or self._unsaved_channel(request)
+        snippet = export_settings(channel, self.store.topics(request.channel))
+        return Reply(
+            text="Copy this and run `/papers import` with it in another channel, workspace or "
+            "platform:\n```\n" + snippet + "```\nOne line (for chat boxes without newlines):\n"
+            "`/papers import " + one_line(snippet) + "`",
+            title="Settings of this channel",
+        )
+
+    def _import(self, request: Request, args: str) -> Reply:
+        if not args.strip():
+            raise CommandError("Import what? Paste what `/papers export` gave.", usage("import"))
+        try:
+            snapshot = parse_settings(args)
+        except SettingsError as exc:
+            raise CommandError(f"Cannot import: {exc}.", usage("import")) from None
+        channel = self.channel_for(request, create=True)
+        assert channel is not None
+
+        def change(ch: Channel) -> None:
+            apply_settings(ch, snapshot.settings)
+            ch.not_before = self.clock().isoformat()
+
+        self.store.update_channel(channel.key, change)
+        existing = {t.query.lower() for t in self.store.topics(request.channel)}
+        new = [(q, a) for q, a in snapshot.topics if q.lower() not in existing]
+        room = MAX_TOPICS - len(existing)
+        added = new[: max(0, room)]
+        who = request.user_name or request.user_id
+        for query, alert in added:
+            self.store.add_topic(request.channel, query, who, alert_upvotes=alert)
+        skipped = len(snapshot.topics) - len(added)
+        return Reply(
+            text=f"Imported {len(snapshot.settings)} settings and {len(added)} topics"
+            + (f" ({skipped} already here or over the limit)" if skipped else "")
+            + ". See `/papers status` and `/papers topics`.",
             ephemeral=False,
         )
 

@@ -35,8 +35,9 @@ SPECS: dict[str, Spec] = {
         Spec("paper", "paper <arXiv id or URL>", "one paper's card"),
         Spec(
             "subscribe",
-            "subscribe <topic query> [--alert N]",
-            "keep this channel's posts to a topic; --alert N also posts a paper on it as soon as it reaches N upvotes",
+            "subscribe <topic query> [--alert N] [--preview]",
+            "keep this channel's posts to a topic; --alert N also posts a paper on it as soon "
+            "as it reaches N upvotes; --preview shows what it would post, without subscribing",
             True,
         ),
         Spec(
@@ -44,16 +45,28 @@ SPECS: dict[str, Spec] = {
         ),
         Spec("topics", "topics", "this channel's topics"),
         Spec(
+            "preview",
+            "preview <topic query>",
+            "what a topic would have posted on each of the last 7 days, before subscribing",
+        ),
+        Spec(
             "schedule",
-            "schedule <HH:MM> [IANA time zone]",
-            "when this channel gets its daily post, e.g. schedule 09:00 Europe/Berlin",
+            "schedule <HH:MM> [IANA time zone] | schedule weekly <mon..sun> <HH:MM> [zone] | "
+            "schedule weekly off | schedule daily on|off",
+            "when this channel gets its daily post (e.g. schedule 09:00 Europe/Berlin) "
+            "and an optional weekly digest of the week's top papers",
             True,
         ),
+        Spec("thread", "thread on|off", "post each paper as a reply in a thread under a headline", True),
+        Spec("similar", "similar <arXiv id or URL>", "the papers closest to one paper"),
+        Spec("export", "export", "this channel's topics and settings as a snippet to copy"),
+        Spec("import", "import <snippet from export>", "apply exported topics and settings here", True),
         Spec("pause", "pause", "stop the daily posts here", True),
         Spec("resume", "resume", "start the daily posts again", True),
         Spec("digest", "digest", "show this channel's next post now (nothing is marked as posted)"),
         Spec("status", "status", "corpus size, last ingest, last and next post, topics"),
         Spec("share", "share <paper id>", "post a paper's card to the channel", hidden=True),
+        Spec("feedback", "feedback up|down <paper id>", "👍/👎 on a posted paper", hidden=True),
     ]
 }
 

@@ -32,6 +32,11 @@ class Adapter(Protocol):
     async def stop(self) -> None:
         """Disconnect cleanly."""
 
-    async def post(self, channel: Channel, reply: Reply) -> list[str]:
-        """Post ``reply`` to ``channel``; return the platform message ids, in order."""
+    async def post(self, channel: Channel, reply: Reply, *, thread: str | None = None) -> list[str]:
+        """Post ``reply`` to ``channel``; return the platform message ids, in order.
+
+        With ``thread`` (the id of a message this adapter returned earlier), post it as a
+        reply in that message's thread (Slack ``thread_ts``; a Discord thread started on
+        that message). The scheduler passes it only to channels in thread mode.
+        """
         ...

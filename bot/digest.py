@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
+from bot.feedback import Taste, learn, weight
 from bot.models import Channel, Paper, Topic
 from bot.query import QueryError, parse_query
 from bot.replies import PaperCard
@@ -24,6 +26,13 @@ class Digest:
     day: str | None  # the trending day the papers come from
     cards: list[PaperCard] = field(default_factory=list)
     reason: str | None = None  # why it is empty, in words a channel can read
+    start: str | None = None  # a weekly digest's first day (``day`` is its last)
+
+    @property
+    def title(self) -> str:
+        if self.start:
+            return f"Top papers of the week, {self.start} to {self.day}"
+        return f"Trending papers, {self.day}"
 
 
 def rank_key(paper: Paper) -> tuple[int, str, str]:
@@ -107,6 +116,12 @@ class DigestBuilder:
             self._terms_cache[key] = terms
         return self._terms_cache[key]
 
+    def taste_for(self, channel_key: str) -> Taste:
+        """What the channel's 👍/👎 have taught (see :mod:`bot.feedback`)."""
+        return learn(
+            self.store.feedback(channel_key), self.store.get_paper, self.index.feedback_terms
+        )
+
     def build(
         self,
         channel: Channel,
@@ -114,29 +129,47 @@ class DigestBuilder:
         *,
         topics: Iterable[Topic] | None = None,
         delivered: set[str] | None = None,
+        taste: Taste | None = None,
+        weekly: bool = False,
     ) -> Digest:
+        """The channel's next post: the latest trending day's papers (``weekly``: the seven
+        days up to it), ranked, kept to its topics, minus what it already had, capped."""
         topics = list(self.store.topics(channel.key) if topics is None else topics)
-        delivered = self.store.delivered_ids(channel.key) if delivered is None else delivered
+        if delivered is None:
+            delivered = self.store.delivered_ids(channel.key, weekly=weekly)
+        taste = self.taste_for(channel.key) if taste is None else taste
         day = self.latest_day(today)
         if day is None:
             return Digest(channel.key, None, reason="no trending papers have been fetched yet")
-        papers = self._by_day()[day]
+        days = [day]
+        if weekly:
+            first = (date.fromisoformat(day) - timedelta(days=6)).isoformat()
+            days = sorted(d for d in self._by_day() if first <= d <= day)
+        papers = [p for d in days for p in self._by_day()[d]]
+        label = day if not weekly else f"{days[0]} to {day}"
         matched_topic: dict[str, Topic] = {}
         if topics:
             best: dict[str, float] = {}
             for topic in topics:
-                for pid, score in self.topic_matches(topic.query, day).items():
-                    if score > best.get(pid, -1.0):  # name the topic it matches best
-                        best[pid], matched_topic[pid] = score, topic
+                for d in days:
+                    for pid, score in self.topic_matches(topic.query, d).items():
+                        if score > best.get(pid, -1.0):  # name the topic it matches best
+                            best[pid], matched_topic[pid] = score, topic
             if not matched_topic:
                 return Digest(
                     channel.key,
                     day,
-                    reason=f"none of the {len(papers)} papers of {day} matched this channel's topics",
+                    reason=f"none of the {len(papers)} papers of {label} matched this channel's topics",
+                    start=days[0] if weekly else None,
                 )
+        if weekly:
+            papers.sort(key=rank_key)
+        if not taste.empty:
+            terms = self.index.feedback_terms
+            papers = sorted(papers, key=lambda p: (-weight(taste, p, terms), *rank_key(p)[1:]))
         cards: list[PaperCard] = []
         skipped_delivered = skipped_votes = 0
-        for paper in papers:  # already in rank order
+        for paper in papers:
             if topics and paper.id not in matched_topic:
                 continue
             if paper.id in delivered:
@@ -159,9 +192,9 @@ class DigestBuilder:
         reason = None
         if not cards:
             if skipped_delivered and not skipped_votes:
-                reason = f"every paper of {day} was already posted here"
+                reason = f"every paper of {label} was already posted here"
             elif skipped_votes:
-                reason = f"no new paper of {day} has {channel.min_upvotes}+ upvotes"
+                reason = f"no new paper of {label} has {channel.min_upvotes}+ upvotes"
             else:
-                reason = f"no papers for {day}"
-        return Digest(channel.key, day, cards, reason)
+                reason = f"no papers for {label}"
+        return Digest(channel.key, day, cards, reason, start=days[0] if weekly else None)

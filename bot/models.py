@@ -126,6 +126,11 @@ class Channel:
     # After a failed post, the next attempt waits until then (ISO UTC), so a broken
     # channel is retried with backoff instead of on every tick.
     retry_at: str | None = None
+    daily: bool = True  # the daily post; a channel may keep only the weekly one
+    weekly_day: int | None = None  # 0 = Monday ... 6 = Sunday; None: no weekly digest
+    weekly_time: str = "09:00"
+    last_weekly_date: str | None = None
+    thread_mode: bool = False  # a headline message with one reply per paper in its thread
 
     @property
     def key(self) -> str:
@@ -171,16 +176,41 @@ class Delivery:
     status: str = "sent"  # "pending" (intent recorded) or "sent"
     message_id: str | None = None
     day: str | None = None  # the channel's local date of the post it belongs to
-    kind: str = "digest"  # "digest" or "alert"
+    kind: str = "digest"  # "digest", "alert" or "weekly"
 
     @property
     def key(self) -> str:
-        return f"{self.channel}|{self.paper_id}"
+        # A weekly recap may repeat a paper the daily post had; everything else is once.
+        suffix = "|weekly" if self.kind == "weekly" else ""
+        return f"{self.channel}|{self.paper_id}{suffix}"
 
     def to_doc(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Delivery:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+
+@dataclass(slots=True)
+class Feedback:
+    """One person's 👍 (+1) or 👎 (-1) on a paper in a channel; the latest one counts."""
+
+    channel: str
+    paper_id: str
+    user: str
+    value: int
+    at: str
+
+    @property
+    def key(self) -> str:
+        return f"{self.channel}|{self.paper_id}|{self.user}"
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Feedback:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in doc.items() if k in known})

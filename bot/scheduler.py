@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -29,9 +29,10 @@ from bot.app import PapersBot, post_slot
 from bot.config import parse_hhmm
 from bot.delivery import Adapter, DeliveryError, PermanentDeliveryError
 from bot.digest import Digest
-from bot.models import Channel, Delivery, Paper, Topic
+from bot.feedback import Taste, learn
+from bot.models import Channel, Delivery, Feedback, Paper, Topic
 from bot.query import QueryError, parse_query
-from bot.replies import PaperCard, Reply
+from bot.replies import PaperCard, Reply, ReplyKind
 
 log = logging.getLogger(__name__)
 
@@ -62,28 +63,57 @@ class Due:
     day: date
     slot: datetime
     late: bool
+    weekly: bool = False
+
+    @property
+    def kind(self) -> str:
+        return "weekly" if self.weekly else "digest"
 
 
 def owed_slot(channel: Channel, now: datetime) -> Due | None:
-    """The post ``channel`` is owed at ``now``, if any (see the module docstring)."""
-    if channel.paused:
-        return None
-    if channel.retry_at and now < datetime.fromisoformat(channel.retry_at):
+    """The daily post ``channel`` is owed at ``now``, if any (see the module docstring)."""
+    if channel.paused or not channel.daily or _backing_off(channel, now):
         return None
     today = now.astimezone(ZoneInfo(channel.timezone)).date()
     for back in range(8):  # the most recent posting day whose slot has passed
         day = today - timedelta(days=back)
         if channel.skip_weekends and day.weekday() >= 5:
             continue
-        slot = post_slot(channel, day)
+        return _owed(channel, day, post_slot(channel, day), channel.last_post_date, now)
+    return None
+
+
+def owed_weekly(channel: Channel, now: datetime) -> Due | None:
+    """The weekly digest ``channel`` is owed at ``now``, if it has one."""
+    if channel.paused or channel.weekly_day is None or _backing_off(channel, now):
+        return None
+    today = now.astimezone(ZoneInfo(channel.timezone)).date()
+    for back in range(8):
+        day = today - timedelta(days=back)
+        if day.weekday() != channel.weekly_day:
+            continue
+        slot = post_slot(channel, day, channel.weekly_time)
         if slot > now:
             continue
-        if channel.last_post_date and channel.last_post_date >= day.isoformat():
-            return None
-        if channel.not_before and slot < datetime.fromisoformat(channel.not_before):
-            return None
-        return Due(channel, day, slot, late=now - slot > LATE_AFTER)
+        due = _owed(channel, day, slot, channel.last_weekly_date, now)
+        return None if due is None else Due(channel, day, slot, due.late, weekly=True)
     return None
+
+
+def _backing_off(channel: Channel, now: datetime) -> bool:
+    return bool(channel.retry_at) and now < datetime.fromisoformat(channel.retry_at)  # type: ignore[arg-type]
+
+
+def _owed(
+    channel: Channel, day: date, slot: datetime, last: str | None, now: datetime
+) -> Due | None:
+    if slot > now:
+        return None  # today's slot is still ahead; yesterday's was handled or skipped
+    if last and last >= day.isoformat():
+        return None
+    if channel.not_before and slot < datetime.fromisoformat(channel.not_before):
+        return None
+    return Due(channel, day, slot, late=now - slot > LATE_AFTER)
 
 
 def retry_delay(failures: int) -> timedelta:
@@ -127,20 +157,36 @@ class Scheduler:
         self.bot.index.sync(self.store)
         topics = self.store.topics_by_channel()
         delivered = self.store.delivered_by_channel()
+        delivered_weekly: dict[str, set[str]] | None = None
+        votes: dict[str, list[Feedback]] = {}
+        for vote in self.store.feedback():
+            votes.setdefault(vote.channel, []).append(vote)
+        no_taste = Taste()
         planned = []
         for channel in self.store.channels():
             if channel.platform not in self.adapters or channel.key in self._in_flight:
                 continue
-            due = owed_slot(channel, now)
-            if due is None:
+            dues = [d for d in (owed_slot(channel, now), owed_weekly(channel, now)) if d]
+            if not dues:
                 continue
-            digest = self.bot.digests.build(
-                channel,
-                due.day.isoformat(),
-                topics=topics.get(channel.key, []),
-                delivered=delivered.get(channel.key, set()),
+            taste = (
+                learn(votes[channel.key], self.store.get_paper, self.bot.index.feedback_terms)
+                if channel.key in votes
+                else no_taste
             )
-            planned.append((due, digest))
+            for due in dues:
+                if due.weekly and delivered_weekly is None:
+                    delivered_weekly = self.store.delivered_by_channel(weekly=True)
+                had = (delivered_weekly if due.weekly else delivered) or {}
+                digest = self.bot.digests.build(
+                    channel,
+                    due.day.isoformat(),
+                    topics=topics.get(channel.key, []),
+                    delivered=had.get(channel.key, set()),
+                    taste=taste,
+                    weekly=due.weekly,
+                )
+                planned.append((due, digest))
         return planned
 
     # ---- the tick ---------------------------------------------------------------------
@@ -166,7 +212,7 @@ class Scheduler:
                 continue
             if due.late and self.config.scheduler.catch_up == "none":
                 log.info("%s missed its %s post; catch_up=none, skipping", due.channel.key, due.day)
-                self._mark_posted(due.channel.key, due.day.isoformat(), None)
+                self._mark_posted(due.channel.key, due.day.isoformat(), None, due.kind)
                 continue
             tasks.append(self._spawn(due.channel.key, self._post_digest(due, digest)))
         tasks += self._alerts(now)
@@ -222,18 +268,19 @@ class Scheduler:
     # ---- posting ----------------------------------------------------------------------
 
     async def _post_digest(self, due: Due, digest: Digest) -> None:
-        channel, day = due.channel, due.day.isoformat()
+        channel, day, kind = due.channel, due.day.isoformat(), due.kind
         if not digest.cards:
             if self.config.bot.empty_day == "silent":
-                await self.commit(lambda: self._mark_posted(channel.key, day, None))
+                await self.commit(lambda: self._mark_posted(channel.key, day, None, kind))
                 return
             outcome = await self._send(channel, self.bot.digest_reply(digest, late=due.late))
             if isinstance(outcome, Failure):
                 await self.commit(lambda: self._record_failure(channel.key, outcome))
             else:
-                await self.commit(lambda: self._mark_posted(channel.key, day, self.clock()))
+                await self.commit(lambda: self._mark_posted(channel.key, day, self.clock(), kind))
             return
-        await self._deliver(channel, day, digest.cards, self._titler(digest.day, due.late))
+        title = self._titler(digest.title, due.late)
+        await self._deliver(channel, day, digest.cards, title, kind=kind)
 
     async def _resume(self, channel: Channel) -> None:
         """Re-post the papers a crash left pending, then finish that day's post."""
@@ -251,12 +298,12 @@ class Scheduler:
             cards = [PaperCard(p, rank=n) for n, p in enumerate(papers, start=1)]
             kind = items[0].kind
             log.info("%s: resuming %d undelivered papers of %s", channel.key, len(cards), day)
-            title = f"Trending papers, {day} (resumed after a restart)"
+            name = "Top papers of the week" if kind == "weekly" else "Trending papers"
+            title = f"{name}, {day} (resumed after a restart)"
             if not await self._deliver(channel, day, cards, lambda n, t=title: t, kind=kind):
                 return
 
-    def _titler(self, list_day: str | None, late: bool) -> Callable[[int], str]:
-        title = f"Trending papers, {list_day}"
+    def _titler(self, title: str, late: bool) -> Callable[[int], str]:
         if late:
             title += " (late: the bot was offline at post time)"
         return lambda n: title if n == 0 else f"{title} (continued)"
@@ -272,7 +319,8 @@ class Scheduler:
     ) -> bool:
         """Record intent, send in messages of a few cards, record each completion.
 
-        A digest's last completion and the channel's "posted" mark are one write.
+        A digest's last completion and the channel's "posted" mark are one write. In
+        thread mode a headline goes first and every paper is its own reply under it.
         """
         at = self.clock().isoformat()
         intents = {
@@ -280,19 +328,33 @@ class Scheduler:
             for c in cards
         }
         await self.commit(lambda: self.store.record_deliveries(intents.values()))
-        chunks = [cards[i : i + CARDS_PER_MESSAGE] for i in range(0, len(cards), CARDS_PER_MESSAGE)]
+        thread: str | None = None
+        if channel.thread_mode:
+            headline = Reply(
+                title=title(0),
+                text=f"{len(cards)} papers, one per reply in this thread.",
+                kind=ReplyKind.DIGEST,
+                ephemeral=False,
+            )
+            outcome = await self._send(channel, headline)
+            if isinstance(outcome, Failure):
+                await self.commit(lambda: self._failed(channel.key, outcome, intents.values()))
+                return False
+            thread = outcome[0] if outcome else None
+            chunks = [[c] for c in cards]
+        else:
+            chunks = [
+                cards[i : i + CARDS_PER_MESSAGE] for i in range(0, len(cards), CARDS_PER_MESSAGE)
+            ]
         for n, chunk in enumerate(chunks):
             reply = self.bot.digest_reply(Digest(channel.key, day, chunk))
-            reply.title = title(n)
-            outcome = await self._send(channel, reply)
+            reply.title = None if thread else title(n)
+            outcome = await self._send(channel, reply, thread=thread)
             if isinstance(outcome, Failure):
                 unsent = [intents[c.paper.id] for part in chunks[n:] for c in part]
-
-                def failed(outcome: Failure = outcome, unsent: list[Delivery] = unsent) -> None:
-                    self.store.remove_deliveries(unsent)  # they stay eligible for the next post
-                    self._record_failure(channel.key, outcome)
-
-                await self.commit(failed)
+                await self.commit(
+                    lambda o=outcome, u=unsent: self._failed(channel.key, o, u)  # type: ignore[misc]
+                )
                 return False
             message_id = outcome[0] if outcome else None
             sent = [
@@ -302,18 +364,27 @@ class Scheduler:
 
             def done(sent: list[Delivery] = sent, last: bool = last) -> None:
                 self.store.record_deliveries(sent)
-                if last and kind == "digest" and day:
-                    self._mark_posted(channel.key, day, self.clock())
+                if last and kind in ("digest", "weekly") and day:
+                    self._mark_posted(channel.key, day, self.clock(), kind)
 
             await self.commit(done)
         return True
 
-    async def _send(self, channel: Channel, reply: Reply) -> list[str] | Failure:
+    def _failed(self, key: str, failure: Failure, unsent: Iterable[Delivery]) -> None:
+        self.store.remove_deliveries(unsent)  # they stay eligible for the next post
+        self._record_failure(key, failure)
+
+    async def _send(
+        self, channel: Channel, reply: Reply, *, thread: str | None = None
+    ) -> list[str] | Failure:
         """Post one message: the platform's message ids, or what went wrong."""
         adapter = self.adapters[channel.platform]
+        post = (
+            adapter.post(channel, reply, thread=thread) if thread else adapter.post(channel, reply)
+        )
         async with self._limits[channel.platform]:
             try:
-                return await asyncio.wait_for(adapter.post(channel, reply), POST_TIMEOUT)
+                return await asyncio.wait_for(post, POST_TIMEOUT)
             except PermanentDeliveryError as exc:
                 return Failure(str(exc) or type(exc).__name__, permanent=True)
             except TimeoutError:
@@ -360,9 +431,12 @@ class Scheduler:
                 else:
                     future.set_exception(error)
 
-    def _mark_posted(self, key: str, day: str, at: datetime | None) -> None:
+    def _mark_posted(self, key: str, day: str, at: datetime | None, kind: str = "digest") -> None:
         def change(ch: Channel) -> None:
-            if not ch.last_post_date or day > ch.last_post_date:
+            if kind == "weekly":
+                if not ch.last_weekly_date or day > ch.last_weekly_date:
+                    ch.last_weekly_date = day
+            elif not ch.last_post_date or day > ch.last_post_date:
                 ch.last_post_date = day
             if at is not None:
                 ch.last_post_at = at.astimezone(UTC).replace(microsecond=0).isoformat()

@@ -133,6 +133,7 @@ class SearchIndex:
         self._text = _text_analyzer()
         self._names = _name_analyzer()
         self.index = self._open()
+        self._feedback_terms: dict[str, set[str]] = {}
         self.revision = self._read_revision()
 
     # ---- lifecycle ------------------------------------------------------------------
@@ -166,6 +167,7 @@ class SearchIndex:
 
     def _write_revision(self, revision: int) -> None:
         self.revision = revision
+        self._feedback_terms.clear()
         if self.path is not None:
             tmp = self.path / (_STATE_FILE + ".tmp")
             tmp.write_text(json.dumps({"format": INDEX_FORMAT, "revision": revision}))
@@ -402,6 +404,56 @@ class SearchIndex:
             ):
                 found.append(word)
         return tuple(found)
+
+    def count(self, parsed: ParsedQuery) -> int:
+        """How many papers match all of ``parsed`` (topic previews)."""
+        query, _ = self.build_query(parsed)
+        return int(self.index.searcher().search(query, limit=1, count=True).count or 0)
+
+    def similar(self, paper: Paper, limit: int = 5) -> list[Hit]:
+        """The papers closest to ``paper``: tantivy's more-like-this over its title,
+        abstract and keywords (the terms that are frequent in it and rare elsewhere)."""
+        Q = tantivy.Query
+        fields = {
+            "title": [americanize_text(paper.title)],
+            "abstract": [americanize_text(paper.abstract or paper.title)],
+        }
+        if paper.ai_keywords:
+            fields["keywords"] = [americanize_text(" ; ".join(paper.ai_keywords))]
+        like = Q.more_like_this_document_fields_query(
+            self.schema,
+            fields,
+            min_doc_frequency=1,
+            min_term_frequency=1,
+            max_query_terms=25,
+            min_word_length=3,
+        )
+        query = Q.boolean_query(
+            [
+                (tantivy.Occur.Must, like),
+                (tantivy.Occur.MustNot, Q.term_query(self.schema, "id", paper.id)),
+            ]
+        )
+        searcher = self.index.searcher()
+        result = searcher.search(query, limit=limit, count=False)
+        return [Hit(searcher.doc(a).get_first("id"), float(s)) for s, a in result.hits]
+
+    def feedback_terms(self, paper: Paper) -> set[str]:
+        """A paper's distinctive terms for feedback: stems of its title and keywords,
+        without those in more than a tenth of the corpus (see :mod:`bot.feedback`)."""
+        cached = self._feedback_terms.get(paper.id)
+        if cached is not None:
+            return cached
+        searcher = self.index.searcher()
+        limit = max(2, searcher.num_docs // 10)
+        stems = set(self.stems(f"{paper.title} {' '.join(paper.ai_keywords)}"))
+        terms = {
+            t
+            for t in stems
+            if len(t) > 2 and not t.isdigit() and searcher.doc_freq("title", t) <= limit
+        }
+        self._feedback_terms[paper.id] = terms
+        return terms
 
 
 def _within_distance(a: str, b: str, limit: int) -> bool:

@@ -31,7 +31,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
-from bot.models import Channel, Delivery, Paper, Topic
+from bot.models import Channel, Delivery, Feedback, Paper, Topic
 
 SCHEMA_VERSION = 1
 META_TABLE = "_meta"
@@ -432,16 +432,20 @@ class Store:
                 if channel is None or d["channel"] == channel
             ]
 
-    def delivered_ids(self, channel: str) -> set[str]:
-        """Papers this channel has had, or that are on their way to it (pending)."""
-        return {d.paper_id for d in self.deliveries(channel)}
+    def delivered_ids(self, channel: str, *, weekly: bool = False) -> set[str]:
+        """Papers this channel has had, or that are on their way to it (pending).
 
-    def delivered_by_channel(self) -> dict[str, set[str]]:
+        Daily posts and alerts share one "already had" set; the weekly recap has its own.
+        """
+        return {d.paper_id for d in self.deliveries(channel) if (d.kind == "weekly") == weekly}
+
+    def delivered_by_channel(self, *, weekly: bool = False) -> dict[str, set[str]]:
         """Every channel's delivered (or pending) paper ids, in one pass: for fan-out."""
         with self.lock:
             found: dict[str, set[str]] = {}
             for doc in self._table("deliveries").raw().values():
-                found.setdefault(doc["channel"], set()).add(doc["paper_id"])
+                if (doc.get("kind") == "weekly") == weekly:
+                    found.setdefault(doc["channel"], set()).add(doc["paper_id"])
             return found
 
     def pending_deliveries(self, channel: str | None = None) -> list[Delivery]:
@@ -470,6 +474,22 @@ class Store:
             if old:
                 table.delete_many(old)
             return len(old)
+
+    # ---- state: feedback -------------------------------------------------------------
+
+    def put_feedback(self, feedback: Feedback) -> None:
+        """Record a 👍/👎; a person's new vote on a paper replaces their old one."""
+        with self.lock:
+            self._table("feedback").put(feedback.key, feedback.to_doc())
+
+    def feedback(self, channel: str | None = None) -> list[Feedback]:
+        with self.lock:
+            docs = self._table("feedback").raw().values()
+            return [
+                Feedback.from_doc(dict(d))
+                for d in docs
+                if channel is None or d["channel"] == channel
+            ]
 
     def topics_by_channel(self) -> dict[str, list[Topic]]:
         """Every channel's topics, in one pass: for fan-out over many channels."""

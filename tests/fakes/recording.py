@@ -18,6 +18,7 @@ from bot.replies import Reply
 class Posted:
     channel: str
     reply: Reply
+    thread: str | None = None
 
     @property
     def paper_ids(self) -> list[str]:
@@ -41,7 +42,7 @@ class RecordingAdapter:
     async def stop(self) -> None:
         return None
 
-    async def post(self, channel: Channel, reply: Reply) -> list[str]:
+    async def post(self, channel: Channel, reply: Reply, *, thread: str | None = None) -> list[str]:
         self.started.set()
         if self.delay:
             await asyncio.sleep(self.delay)
@@ -53,7 +54,7 @@ class RecordingAdapter:
         if self.fail_on_message.get(channel.channel_id) == sent_here + 1:
             raise DeliveryError("server error 500")
         self.counter += 1
-        self.posts.append(Posted(channel.key, reply))
+        self.posts.append(Posted(channel.key, reply, thread))
         return [f"m{self.counter}"]
 
     def to(self, channel_key: str) -> list[Posted]:

@@ -1,0 +1,71 @@
+"""Topic preview: what a topic would have posted over the last seven trending days.
+
+People tune a topic before they commit to it: a count per day, the top three papers,
+and a warning when the topic matches nothing or nearly the whole corpus.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import TYPE_CHECKING
+
+from bot.commands import CommandError, usage
+from bot.models import Channel
+from bot.query import parse_query
+from bot.replies import Button, Reply, ReplyKind
+
+if TYPE_CHECKING:
+    from bot.app import PapersBot
+
+DAYS = 7
+BROAD_SHARE = 0.5
+
+
+def topic_preview(bot: PapersBot, channel: Channel, topic: str) -> Reply:
+    parsed = parse_query(topic)
+    if parsed.is_empty:
+        raise CommandError("Preview what? Give a topic.", usage("preview"))
+    bot.index.sync(bot.store)
+    last = bot.digests.latest_day(bot.today_for(channel))
+    if last is None:
+        return Reply(text="No trending papers yet, so there is nothing to preview against.")
+    end = date.fromisoformat(last)
+    days = [(end - timedelta(days=n)).isoformat() for n in range(DAYS - 1, -1, -1)]
+    lines, matched = [], {}
+    for day in days:
+        hits = bot.digests.topic_matches(topic, day)
+        listed = len(bot.digests.papers_on(day))
+        posted = min(len(hits), channel.max_papers)
+        lines.append(f"{day}: {len(hits)} of {listed} papers match, {posted} would be posted")
+        matched.update(hits)
+    total = sum(1 for _ in matched)
+    corpus = max(1, bot.store.paper_count())
+    share = bot.index.count(parsed) / corpus
+    warnings = []
+    if total == 0:
+        warnings.append(
+            "⚠ This topic matched nothing in these seven days: check the spelling, use fewer "
+            "words, or drop a filter."
+        )
+    if share > BROAD_SHARE:
+        warnings.append(
+            f"⚠ This topic matches {share:.0%} of the whole corpus: it will let nearly "
+            "everything through. Add a word or a phrase to narrow it."
+        )
+    papers = [p for pid in matched if (p := bot.store.get_paper(pid)) is not None]
+    papers.sort(key=lambda p: (-(p.upvotes or 0), p.id))
+    cards = [
+        bot.card(p, rank=n, topic=topic, matched_terms=bot.index.matched_terms(parsed, p))
+        for n, p in enumerate(papers[:3], start=1)
+    ]
+    text = "\n".join(
+        [*warnings, *lines, f"Top {len(cards)} of {total} matching papers:" if cards else ""]
+    )
+    return Reply(
+        text=text.strip(),
+        kind=ReplyKind.SEARCH,
+        title=f"Preview of “{topic}”, {days[0]} to {days[-1]}",
+        cards=cards,
+        buttons=[Button("Subscribe", f"subscribe {topic}", primary=True)] if total else [],
+        footer="Nothing was subscribed.",
+    )

@@ -1,0 +1,167 @@
+"""A channel's topics and settings as a small TOML snippet, to move between channels,
+workspaces and platforms (``/papers export`` / ``/papers import``, and the CLI).
+
+Chat boxes that flatten newlines (Discord options, one-line terminals) can carry the
+snippet on one line: entries separated by ``;`` outside quotes are read as lines.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.config import check_timezone, parse_hhmm
+from bot.models import Channel, Topic
+
+WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+_SETTINGS = {
+    "post_time": str,
+    "timezone": str,
+    "max_papers": int,
+    "min_upvotes": int,
+    "skip_weekends": bool,
+    "daily": bool,
+    "weekly": str,  # "mon 09:00" or "off"
+    "thread_mode": bool,
+}
+
+
+class SettingsError(ValueError):
+    """The snippet cannot be imported; the message names the key."""
+
+
+@dataclass(slots=True)
+class Snapshot:
+    settings: dict[str, Any] = field(default_factory=dict)
+    topics: list[tuple[str, int | None]] = field(default_factory=list)
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def export_settings(channel: Channel, topics: list[Topic]) -> str:
+    weekly = (
+        "off"
+        if channel.weekly_day is None
+        else f"{WEEKDAYS[channel.weekly_day]} {channel.weekly_time}"
+    )
+    lines = [
+        "[channel]",
+        f"post_time = {_quote(channel.post_time)}",
+        f"timezone = {_quote(channel.timezone)}",
+        f"max_papers = {channel.max_papers}",
+        f"min_upvotes = {channel.min_upvotes}",
+        f"skip_weekends = {str(channel.skip_weekends).lower()}",
+        f"daily = {str(channel.daily).lower()}",
+        f"weekly = {_quote(weekly)}",
+        f"thread_mode = {str(channel.thread_mode).lower()}",
+    ]
+    for topic in topics:
+        lines += ["[[topics]]", f"query = {_quote(topic.query)}"]
+        if topic.alert_upvotes:
+            lines.append(f"alert_upvotes = {topic.alert_upvotes}")
+    return "\n".join(lines) + "\n"
+
+
+def one_line(snippet: str) -> str:
+    return "; ".join(line for line in snippet.splitlines() if line.strip())
+
+
+def _split_one_line(text: str) -> str:
+    out, quoted, escaped = [], False, False
+    for ch in text:
+        if escaped:
+            escaped = False
+        elif ch == "\\" and quoted:
+            escaped = True
+        elif ch == '"':
+            quoted = not quoted
+        elif ch == ";" and not quoted:
+            out.append("\n")
+            continue
+        out.append(ch)
+    return "".join(out)
+
+
+def parse_settings(text: str) -> Snapshot:
+    text = text.strip().strip("`").strip()
+    if text.startswith("toml\n"):
+        text = text[5:]
+    if "\n" not in text:
+        text = _split_one_line(text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(
+            f"not a settings snippet ({exc}); paste what `/papers export` gave"
+        ) from None
+    unknown = set(data) - {"channel", "topics"}
+    if unknown:
+        raise SettingsError(f"unknown section {sorted(unknown)[0]!r}")
+    snap = Snapshot()
+    for key, value in (data.get("channel") or {}).items():
+        kind = _SETTINGS.get(key)
+        if kind is None:
+            raise SettingsError(f"channel.{key}: unknown setting")
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise SettingsError(f"channel.{key}: expected {kind.__name__}, got {value!r}")
+        snap.settings[key] = value
+    _check(snap.settings)
+    for n, item in enumerate(data.get("topics") or []):
+        query = item.get("query") if isinstance(item, dict) else None
+        alert = item.get("alert_upvotes") if isinstance(item, dict) else None
+        if not isinstance(query, str) or not query.strip():
+            raise SettingsError(f"topics[{n}].query: expected a topic query")
+        if alert is not None and (
+            not isinstance(alert, int) or isinstance(alert, bool) or alert < 1
+        ):
+            raise SettingsError(f"topics[{n}].alert_upvotes: expected a positive number")
+        snap.topics.append((query.strip(), alert))
+    return snap
+
+
+def _check(settings: dict[str, Any]) -> None:
+    try:
+        if "post_time" in settings:
+            parse_hhmm(settings["post_time"])
+        if "timezone" in settings:
+            check_timezone(settings["timezone"])
+    except ValueError as exc:
+        raise SettingsError(f"channel: {exc}") from None
+    if not 1 <= settings.get("max_papers", 5) <= 25:
+        raise SettingsError("channel.max_papers: must be between 1 and 25")
+    if settings.get("min_upvotes", 0) < 0:
+        raise SettingsError("channel.min_upvotes: must be 0 or more")
+    if "weekly" in settings:
+        parse_weekly(settings["weekly"])
+
+
+def parse_weekly(value: str) -> tuple[int, str] | None:
+    """``"mon 09:00"`` -> (0, "09:00"); ``"off"`` -> None."""
+    parts = value.lower().split()
+    if parts == ["off"]:
+        return None
+    if len(parts) != 2 or parts[0][:3] not in WEEKDAYS:
+        raise SettingsError(f'channel.weekly: {value!r} is not like "mon 09:00" or "off"')
+    try:
+        hour, minute = parse_hhmm(parts[1])
+    except ValueError as exc:
+        raise SettingsError(f"channel.weekly: {exc}") from None
+    return WEEKDAYS.index(parts[0][:3]), f"{hour:02d}:{minute:02d}"
+
+
+def apply_settings(channel: Channel, settings: dict[str, Any]) -> None:
+    """Change ``channel`` in place; ``settings`` was checked by :func:`parse_settings`."""
+    for key, value in settings.items():
+        if key == "weekly":
+            weekly = parse_weekly(value)
+            channel.weekly_day, channel.weekly_time = (
+                (None, channel.weekly_time) if weekly is None else weekly
+            )
+        elif key == "post_time":
+            hour, minute = parse_hhmm(value)
+            channel.post_time = f"{hour:02d}:{minute:02d}"
+        else:
+            setattr(channel, key, value)
