@@ -151,8 +151,12 @@ class SlackAdapter:
 
     # ---- posting --------------------------------------------------------------------
 
-    async def post(self, channel: Channel, reply: Reply) -> list[str]:
+    async def post(self, channel: Channel, reply: Reply, *, thread: str | None = None) -> list[str]:
         """Post ``reply`` to ``channel`` as one or more messages; return their ``ts``.
+
+        With ``thread`` (the ``ts`` of a message posted earlier, e.g. a digest's headline)
+        every message of the reply goes into that message's thread (``thread_ts``), so a
+        reply split over several messages still stays together under its headline.
 
         Raises :class:`PermanentDeliveryError` (message: Slack's error code) when the
         channel is gone or closed to us, :class:`DeliveryError` for anything else.
@@ -163,6 +167,7 @@ class SlackAdapter:
         async with lock:
             for message in render(reply):
                 await self._pace(target)
+                extra = {"thread_ts": thread} if thread else {}
                 try:
                     answer = await self.client.chat_postMessage(
                         channel=target,
@@ -170,6 +175,7 @@ class SlackAdapter:
                         blocks=message["blocks"],
                         unfurl_links=False,
                         unfurl_media=False,
+                        **extra,
                     )
                 except SlackApiError as exc:
                     code = str(exc.response.get("error") or "unknown_error")

@@ -130,7 +130,12 @@ class SlackCommands:
             await asyncio.wait(set(self._tasks), timeout=timeout)
 
     async def answer(self, respond: AsyncRespond, reply: Reply, *, replace: bool) -> None:
-        """Send ``reply`` through ``response_url``: one post per rendered message."""
+        """Send ``reply`` through ``response_url``: one post per rendered message.
+
+        ``replace_original`` is always sent explicitly (``False`` unless replacing), since
+        an answer to a button on a public digest must add an ephemeral message for the
+        presser, never overwrite the digest everyone sees.
+        """
         messages = render(reply)
         if len(messages) > MAX_RESPONSES:
             log.warning("reply needs %d messages; sending the first %d", len(messages), 5)
@@ -156,6 +161,27 @@ class SlackCommands:
         await self.answer(respond, reply, replace=replace and reply.ephemeral)
 
 
+def unescape(text: str) -> str:
+    """Slash command ``text`` as the user typed it.
+
+    Slack sends ``&``, ``<`` and ``>`` in command text as ``&amp;``, ``&lt;`` and
+    ``&gt;``; an imported settings snippet or a search for "R&D" needs them back.
+    ``&amp;`` goes last so ``&amp;lt;`` becomes ``&lt;``, not ``<``.
+    """
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def replaces_original(action: dict[str, Any], container: dict[str, Any]) -> bool:
+    """Whether the answer to a button press should replace the message the button is on.
+
+    Only a paging button on an ephemeral list (a search result) does: the list is the
+    presser's own. A press on a public message (a channel digest: Similar, 👍, 👎) must
+    never edit what everyone sees, so its answer is always a new message.
+    """
+    paging = str(action.get("action_id", "")).startswith(ACTION_NAV)
+    return paging and bool(container.get("is_ephemeral"))
+
+
 def user_name(user: dict[str, Any]) -> str:
     return user.get("username") or user.get("name") or user.get("id", "")
 
@@ -177,7 +203,8 @@ def build_app(
     @app.command(COMMAND)
     async def on_command(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
-        text = body.get("text") or ""
+        # Newlines survive (a multi-line ``import`` snippet); entities are undone.
+        text = unescape(body.get("text") or "")
         who = {
             "team_id": body.get("team_id", ""),
             "channel_id": body.get("channel_id", ""),
@@ -198,8 +225,9 @@ def build_app(
             "user_id": user.get("id", ""),
             "user_name": user_name(user),
         }
-        # Paging buttons replace the list they sit on; a card's "Share" posts anew.
-        replace = action.get("action_id", "").startswith(ACTION_NAV)
+        # Paging buttons replace the list they sit on; everything else answers anew, and
+        # a press on a public digest never touches the digest (see replaces_original).
+        replace = replaces_original(action, body.get("container") or {})
         commands.spawn(
             lambda: commands.run(respond, text, who, replace=replace), f"button {text[:80]!r}"
         )

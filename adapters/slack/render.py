@@ -37,14 +37,26 @@ AUTHORS_CHARS = 250
 SUMMARY_CHARS = 600
 
 # action_id prefixes the bolt app listens for (see adapters.slack.app).
-ACTION_COMMAND = "papers_cmd"  # a card's button: runs a command, answer is a new message
-ACTION_NAV = "papers_nav"  # a reply's own button (paging): the answer replaces the message
+ACTION_COMMAND = "papers_cmd"  # runs a command; the answer is a new message
+ACTION_NAV = "papers_nav"  # a paging button: on an ephemeral list the answer replaces it
 ACTION_LINK = "papers_link"  # a URL button: Slack opens the link, we only ack
 
 Block = dict[str, Any]
 Message = dict[str, Any]  # {"text": fallback, "blocks": [...]}
 
 _URL_RE = re.compile(r"^https?://[^\s<>|\"'`\\]+$", re.IGNORECASE)
+# Characters that are mrkdwn syntax (bold, italic, strike, code) or that escaping rewrites:
+# a matched term holding one is never highlighted, since wrapping it in ``*`` could pair
+# with its own asterisk or land inside an ``&amp;`` entity.
+_UNSAFE_TERM = frozenset("*_~`<>&|")
+# Lookalikes shown instead of mrkdwn syntax characters in the topic / matched-terms line,
+# where Slack offers no way to escape them: a topic ``*a`` next to a term ``b*`` must not
+# turn the text between them bold.
+_DEFANG = str.maketrans({"*": "∗", "_": "ˍ", "~": "∼", "`": "ˋ"})
+# An entity produced by escape(): highlighting skips over it so ``amp`` in ``&amp;`` is
+# never taken for a word.
+_ENTITY = r"&(?:amp|lt|gt);"
+MAX_HIGHLIGHT_TERMS = 20
 
 
 def escape(text: str | None) -> str:
@@ -137,6 +149,46 @@ def split_text(text: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
     return [c for c in chunks if c.strip()]
 
 
+def defang(text: str) -> str:
+    """``text`` with mrkdwn's formatting characters replaced by harmless lookalikes."""
+    return text.translate(_DEFANG)
+
+
+def highlight_pattern(terms: tuple[str, ...] | list[str]) -> re.Pattern[str] | None:
+    """A regex finding ``terms`` as whole words in *escaped* text, or None if none qualify.
+
+    Terms come from the user's topic, so they are matched literally (``re.escape``),
+    case-insensitively and on word boundaries, with a plain plural on either side
+    ("network" also finds "networks") because the search matched them by stem. Terms
+    holding mrkdwn or escaping characters are skipped rather than risk broken formatting.
+    Group 1 is an entity to skip over, group 2 a word to bold.
+    """
+    words: set[str] = set()
+    for term in list(terms)[:MAX_HIGHLIGHT_TERMS]:
+        term = " ".join(term.split())
+        if len(term) < 2 or len(term) > 100 or _UNSAFE_TERM & set(term):
+            continue
+        words.add(term)
+        words.add(term[:-1] if term.lower().endswith("s") and len(term) > 3 else term + "s")
+    if not words:
+        return None
+    # Longest first so "sparse attention" wins over "sparse".
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"({_ENTITY})|(?<!\w)({alternatives})(?!\w)", re.IGNORECASE)
+
+
+def highlight(escaped: str, pattern: re.Pattern[str] | None) -> str:
+    """Bold (``*word*``) each match of ``pattern`` in already-escaped mrkdwn text.
+
+    It runs after :func:`escape`, so the only markup added is our own asterisks around
+    words (word characters at both ends, which is what Slack needs to see bold), and
+    nothing upstream wrote can turn into a mention or link.
+    """
+    if pattern is None:
+        return escaped
+    return pattern.sub(lambda m: m.group(1) or f"*{m.group(2)}*", escaped)
+
+
 def facts(paper: Paper) -> list[str]:
     """Upvotes, comments and stars, only those that are known."""
     out = []
@@ -164,6 +216,15 @@ def command_button(button: Button, action_id: str) -> Block:
     return element
 
 
+def is_paging(button: Button) -> bool:
+    """Whether ``button`` pages through the list it sits on (its answer replaces the list).
+
+    Other buttons of a reply, like a preview's "Subscribe", answer in a new message so
+    the preview stays and a refusal does not wipe it.
+    """
+    return re.search(r"(?:^|\s)--page\s", button.command) is not None
+
+
 def link_button(label: str, url: str, action_id: str) -> Block:
     return {
         "type": "button",
@@ -189,14 +250,16 @@ def card_blocks(card: PaperCard, index: int) -> list[Block]:
         lines.append(fit(authors, AUTHORS_CHARS))
     summary = paper.ai_summary or paper.abstract
     if summary:
-        lines.append(fit(summary, SUMMARY_CHARS))
+        # The title is bold as a whole (Slack cannot nest bold), so "why this matched"
+        # shows in the summary; every matched term is also named in the context line.
+        lines.append(highlight(fit(summary, SUMMARY_CHARS), highlight_pattern(card.matched_terms)))
     blocks = [section("\n".join(lines))]
 
     context = facts(paper)
     if card.topic:
-        context.append("topic: " + fit(card.topic, 200))
+        context.append("topic: " + defang(fit(card.topic, 200)))
     if card.matched_terms:
-        context.append("matched: " + fit(", ".join(card.matched_terms), 200))
+        context.append("matched: " + defang(fit(", ".join(card.matched_terms), 200)))
     if context:
         text = fit_lines(" · ".join(context), MAX_CONTEXT_TEXT)
         blocks.append({"type": "context", "elements": [mrkdwn(text)]})
@@ -266,7 +329,7 @@ def render(reply: Reply) -> list[Message]:
         groups.append([{"type": "context", "elements": [mrkdwn(fit(reply.footer, 1000))]}])
     if reply.buttons:
         nav = [
-            command_button(b, f"{ACTION_NAV}_{n}")
+            command_button(b, f"{ACTION_NAV if is_paging(b) else ACTION_COMMAND + '_r'}_{n}")
             for n, b in enumerate(reply.buttons[:MAX_ACTIONS])
         ]
         groups.append([{"type": "actions", "elements": nav}])

@@ -123,6 +123,7 @@ class Post:
     ts: str
     at: float  # time.monotonic() when it arrived
     payload: dict[str, Any] = field(default_factory=dict)
+    thread_ts: str | None = None  # the parent message's ts for a reply in a thread
 
 
 @dataclass
@@ -308,6 +309,7 @@ class FakeSlack:
                 ts=ts,
                 at=time.monotonic(),
                 payload=payload,
+                thread_ts=payload.get("thread_ts") or None,
             )
         )
         self._notify()
