@@ -87,20 +87,28 @@ def child(engine: str, data: Path, queries_file: Path) -> None:
     print(json.dumps({"maxrss_mb": _hwm_mb(), "ru_maxrss_mb": _maxrss_mb()}), flush=True)
 
 
-def cold_start(engine: str, data: Path, queries_file: Path) -> dict[str, float]:
+def cold_start(engine: str, data: Path, queries_file: Path, runs: int = 3) -> dict[str, Any]:
+    """Median of ``runs`` fresh processes (one start is at the mercy of the machine)."""
     env = {**os.environ, "PYTHONPATH": str(HERE.parent)}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child", engine, "--data", str(data)]
     cmd += ["--queries-file", str(queries_file)]
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    ready = time.perf_counter() - t0
-    if line.strip() != "ready":
-        raise RuntimeError(f"cold-start child for {engine} failed: {line!r}")
-    stats = json.loads(proc.stdout.readline())
-    proc.wait()
-    return {"cold_start_s": ready, "serving_maxrss_mb": stats["maxrss_mb"]}
+    starts: list[float] = []
+    rss: list[float] = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=env)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        starts.append(time.perf_counter() - t0)
+        if line.strip() != "ready":
+            raise RuntimeError(f"cold-start child for {engine} failed: {line!r}")
+        rss.append(json.loads(proc.stdout.readline())["maxrss_mb"])
+        proc.wait()
+    return {
+        "cold_start_s": statistics.median(starts),
+        "cold_start_runs_s": starts,
+        "serving_maxrss_mb": max(rss),
+    }
 
 
 # ---- latency -----------------------------------------------------------------------
