@@ -93,6 +93,11 @@ def render_card(card: PaperCard) -> str:
     ]
     if links:
         lines.append("   " + "  ".join(clean(u) for u in links))
+    if card.buttons:
+        lines.append(
+            "   "
+            + "  ".join(f"[{clean(b.label)}] /papers {clean(b.command)}" for b in card.buttons)
+        )
     return "\n".join(lines)
 
 

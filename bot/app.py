@@ -686,7 +686,8 @@ class PapersBot:
             self.store.add_topic(request.channel, query, who, alert_upvotes=alert)
         skipped = len(snapshot.topics) - len(added)
         return Reply(
-            text=f"Imported {len(snapshot.settings)} settings and {len(added)} topics"
+            text=f"Imported {len(snapshot.settings)} settings and {len(added)} topic"
+            + ("" if len(added) == 1 else "s")
             + (f" ({skipped} already here or over the limit)" if skipped else "")
             + ". See `/papers status` and `/papers topics`.",
             ephemeral=False,

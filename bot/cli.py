@@ -25,7 +25,9 @@ from bot.config import Config, ConfigError, load_config
 from bot.merge import apply_merge, plan_merge
 from bot.models import Channel, Delivery, Paper, channel_key
 from bot.query import QueryError, parse_query
+from bot.replies import ReplyKind, Request
 from bot.search import SearchIndex
+from bot.settings_io import export_settings
 from bot.sources import huggingface
 from bot.store import StorageError, Store, utc_now
 
@@ -187,6 +189,39 @@ def resolve_channel(bot: PapersBot, ref: str) -> Channel:
     return channel
 
 
+def cmd_export_settings(args: argparse.Namespace) -> int:
+    bot = open_bot(args)
+    channel = resolve_channel(bot, args.channel)
+    snippet = export_settings(channel, bot.store.topics(channel.key))
+    if args.out:
+        Path(args.out).write_text(snippet, encoding="utf-8")
+        print(f"wrote the settings of {channel.key} to {args.out}")
+    else:
+        print(snippet, end="")
+    return 0
+
+
+def cmd_import_settings(args: argparse.Namespace) -> int:
+    """Apply a snippet through the same ``import`` command the chat platforms use."""
+    bot = open_bot(args)
+    try:
+        text = Path(args.file).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"{args.file}: {exc.strerror}") from None
+    platform, workspace, channel_id = (
+        args.channel.split(":", 2)
+        if args.channel.count(":") >= 2
+        else ("console", "local", args.channel)
+    )
+    reply = bot.handle(
+        Request(f"import {text}", platform, workspace, channel_id, user_id="cli", user_name="cli")
+    )
+    if reply.kind == ReplyKind.ERROR:
+        raise CliError(reply.text.splitlines()[0])
+    print(f"{channel_key(platform, workspace, channel_id)}: {reply.text}")
+    return 0
+
+
 def cmd_digest(args: argparse.Namespace) -> int:
     from adapters.console import render
 
@@ -277,6 +312,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--dry-run", action="store_true", help="print only; record nothing as delivered")
     p.set_defaults(func=cmd_digest)
+
+    p = sub.add_parser("export-settings", help="print a channel's topics and settings as TOML")
+    p.add_argument(
+        "--channel", required=True, help="channel key (slack:T1:C1) or a terminal channel name"
+    )
+    p.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout")
+    p.set_defaults(func=cmd_export_settings, log_level="WARNING")
+
+    p = sub.add_parser("import-settings", help="apply exported topics and settings to a channel")
+    p.add_argument(
+        "--channel",
+        required=True,
+        help="channel key (slack:T1:C1, discord:G:C) or a terminal channel name",
+    )
+    p.add_argument("file", help="a snippet written by export-settings or /papers export")
+    p.set_defaults(func=cmd_import_settings, log_level="WARNING")
 
     import importlib
 

@@ -141,12 +141,12 @@ class DigestBuilder:
         day = self.latest_day(today)
         if day is None:
             return Digest(channel.key, None, reason="no trending papers have been fetched yet")
-        days = [day]
+        days, first = [day], day
         if weekly:
             first = (date.fromisoformat(day) - timedelta(days=6)).isoformat()
             days = sorted(d for d in self._by_day() if first <= d <= day)
         papers = [p for d in days for p in self._by_day()[d]]
-        label = day if not weekly else f"{days[0]} to {day}"
+        label = day if not weekly else f"{first} to {day}"
         matched_topic: dict[str, Topic] = {}
         if topics:
             best: dict[str, float] = {}
@@ -160,7 +160,7 @@ class DigestBuilder:
                     channel.key,
                     day,
                     reason=f"none of the {len(papers)} papers of {label} matched this channel's topics",
-                    start=days[0] if weekly else None,
+                    start=first if weekly else None,
                 )
         if weekly:
             papers.sort(key=rank_key)
@@ -197,4 +197,4 @@ class DigestBuilder:
                 reason = f"no new paper of {label} has {channel.min_upvotes}+ upvotes"
             else:
                 reason = f"no papers for {label}"
-        return Digest(channel.key, day, cards, reason, start=days[0] if weekly else None)
+        return Digest(channel.key, day, cards, reason, start=first if weekly else None)

@@ -443,7 +443,7 @@ class Scheduler:
                 ch.failures, ch.last_error, ch.retry_at = 0, None, None
 
         self.store.update_channel(key, change)
-        log.info("%s: post for %s done", key, day)
+        log.info("%s: %s post for %s done", key, "weekly" if kind == "weekly" else "daily", day)
 
     def _record_failure(self, key: str, failure: Failure) -> None:
         now = self.clock()

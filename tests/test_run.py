@@ -107,7 +107,7 @@ def test_posts_at_its_minute_once_across_kill_and_catches_up_after_a_day(tmp_pat
 
     first = Running(config, data, when="2026-12-01T08:59:57Z")
     assert first.wait_for("== Trending papers, 2026-06-12 =="), first.stdout() + "".join(first.err)
-    assert first.wait_for("post for 2026-12-01 done")
+    assert first.wait_for("daily post for 2026-12-01 done")
     first.kill(signal.SIGKILL)
     assert first.stdout().count("== Trending papers") == 1
     assert "late" not in first.stdout()
