@@ -17,8 +17,11 @@ import asyncio
 import logging
 import time
 import zoneinfo
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import discord
@@ -34,6 +37,7 @@ from adapters.discord.render import (
     CommandIds,
     MessagePayload,
     build_view,
+    cut,
     render,
 )
 from bot.app import MAX_TRENDING, PapersBot
@@ -47,6 +51,8 @@ PLATFORM = "discord"
 # Discord drops an interaction not answered within 3 s; past this we defer and follow up.
 ACK_DEADLINE = 2.0
 NO_MENTIONS = discord.AllowedMentions.none()
+THREAD_NAME_LIMIT = 100  # Discord's limit on a thread's name
+REMEMBERED_THREADS = 10_000  # headline -> thread ids kept; a restart falls back to code 160004
 
 
 @cache
@@ -66,11 +72,50 @@ def timezone_choices(current: str, limit: int = 25) -> list[app_commands.Choice[
     return [app_commands.Choice(name=z, value=z) for z in names]
 
 
+WEEKDAY_CHOICES = [
+    app_commands.Choice(name=name, value=name[:3].lower())
+    for name in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+] + [app_commands.Choice(name="off", value="off")]
+
+
 def configure_endpoints(settings: DiscordSettings) -> None:
     """Point discord.py's REST and gateway at ``settings`` (Discord itself by default)."""
     Route.BASE = settings.api_base_url.rstrip("/")
     if settings.gateway_url:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.gateway_url)
+
+
+def _remember(cache: "OrderedDict[str, Any]", key: str, value: Any) -> None:
+    """Keep ``value`` in a bounded map: old headlines drop out first."""
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > REMEMBERED_THREADS:
+        cache.popitem(last=False)
+
+
+@asynccontextmanager
+async def _delivery_errors(channel_id: int) -> AsyncIterator[None]:
+    """discord.py and network errors as the scheduler's delivery errors: permanent when
+    the bot can never post there as things are, transient otherwise."""
+    try:
+        yield
+    except discord.Forbidden as exc:
+        raise PermanentDeliveryError(
+            f"Discord refused the post to channel {channel_id} (403, code {exc.code}: "
+            f"{exc.text}): the bot lacks access, or Send Messages/Embed Links (or Create "
+            "Public Threads, in thread mode) there."
+        ) from exc
+    except discord.NotFound as exc:
+        raise PermanentDeliveryError(
+            f"Discord channel {channel_id} not found (404, code {exc.code}): it was "
+            "deleted or the bot was removed from the server."
+        ) from exc
+    except discord.HTTPException as exc:
+        raise DeliveryError(
+            f"Discord returned {exc.status} posting to channel {channel_id}: {exc.text}"
+        ) from exc
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise DeliveryError(f"Could not reach Discord: {exc!r}") from exc
 
 
 def _send_kwargs(payload: MessagePayload) -> dict[str, Any]:
@@ -142,6 +187,8 @@ class DiscordAdapter:
         self.tree.add_command(self.group)
         self._task: asyncio.Task[None] | None = None
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
+        self._headlines: OrderedDict[str, str] = OrderedDict()  # message id -> title
+        self._threads: OrderedDict[str, int] = OrderedDict()  # headline id -> thread id
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -206,40 +253,61 @@ class DiscordAdapter:
 
     # ---- posting --------------------------------------------------------------------
 
-    async def post(self, channel: Channel, reply: Reply) -> list[str]:
-        """Post ``reply`` to a channel (a digest); return the message ids in order."""
+    async def post(self, channel: Channel, reply: Reply, *, thread: str | None = None) -> list[str]:
+        """Post ``reply`` to a channel (a digest); return the message ids in order.
+
+        With ``thread`` (a message id this adapter returned, the headline of a thread-mode
+        post) the reply goes into a thread started on that message: started once, then
+        reused for every paper under the same headline.
+        """
         if self.client.is_closed() or self.client.user is None:
             raise DeliveryError("The Discord adapter is not connected.")
         try:
             channel_id = int(channel.channel_id)
             guild_id = int(channel.workspace) if channel.workspace.isdigit() else None
+            headline = int(thread) if thread is not None else None
         except ValueError:
             raise PermanentDeliveryError(
-                f"{channel.channel_id!r} is not a Discord channel id."
+                f"{channel.channel_id!r} is not a Discord channel id (or {thread!r} is not "
+                "a message id)."
             ) from None
-        target = self.client.get_partial_messageable(channel_id, guild_id=guild_id)
+        target_id = channel_id
+        if headline is not None:
+            target_id = await self._thread_for(channel_id, headline)
+        target = self.client.get_partial_messageable(target_id, guild_id=guild_id)
         ids = []
         for payload in render(reply, self.ids):
-            try:
+            async with _delivery_errors(target_id):
                 message = await target.send(**_send_kwargs(payload))
-            except discord.Forbidden as exc:
-                raise PermanentDeliveryError(
-                    f"Discord refused the post to channel {channel_id} (403, code {exc.code}: "
-                    f"{exc.text}): the bot lacks access, or Send Messages/Embed Links there."
-                ) from exc
-            except discord.NotFound as exc:
-                raise PermanentDeliveryError(
-                    f"Discord channel {channel_id} not found (404, code {exc.code}): it was "
-                    "deleted or the bot was removed from the server."
-                ) from exc
-            except discord.HTTPException as exc:
-                raise DeliveryError(
-                    f"Discord returned {exc.status} posting to channel {channel_id}: {exc.text}"
-                ) from exc
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                raise DeliveryError(f"Could not reach Discord: {exc!r}") from exc
             ids.append(str(message.id))
+        if headline is None and ids and reply.title:
+            _remember(self._headlines, ids[0], reply.title)
         return ids
+
+    async def _thread_for(self, channel_id: int, message_id: int) -> int:
+        """The thread on a headline message: started on first use, then remembered.
+
+        A thread started on a message has that message's id, so if Discord says one exists
+        already (code 160004: we started it before a restart) we post into that.
+        """
+        key = str(message_id)
+        known = self._threads.get(key)
+        if known is not None:
+            return known
+        name = cut(self._headlines.get(key) or "Papers", THREAD_NAME_LIMIT)
+        try:
+            async with _delivery_errors(channel_id):
+                data = await self.client.http.start_thread_with_message(
+                    channel_id, message_id, name=name, auto_archive_duration=1440
+                )
+            thread_id = int(data["id"])
+        except DeliveryError as exc:
+            cause = exc.__cause__
+            if not (isinstance(cause, discord.HTTPException) and cause.code == 160004):
+                raise
+            thread_id = message_id
+        _remember(self._threads, key, thread_id)
+        return thread_id
 
     # ---- interactions ---------------------------------------------------------------
 
@@ -303,7 +371,7 @@ class DiscordAdapter:
         reply = task.result()
         payloads = render(reply, self.ids)
         first, rest = payloads[0], payloads[1:]
-        if component and self._replaces_pressed(interaction, reply, payloads):
+        if component and self._replaces_pressed(interaction, request, reply, payloads):
             kwargs = _send_kwargs(first)
             kwargs.setdefault("view", None)  # a last page has no buttons: remove the old ones
             kwargs.setdefault("content", None)
@@ -318,12 +386,20 @@ class DiscordAdapter:
 
     @staticmethod
     def _replaces_pressed(
-        interaction: discord.Interaction, reply: Reply, payloads: list[MessagePayload]
+        interaction: discord.Interaction,
+        request: Request,
+        reply: Reply,
+        payloads: list[MessagePayload],
     ) -> bool:
-        """Paging edits the ephemeral results in place instead of stacking new messages."""
+        """Paging edits the ephemeral results in place instead of stacking new messages.
+
+        Only paging: "Similar" or "Subscribe" on ephemeral results answers with a new
+        message, and nothing ever edits a public message (a digest) for one presser.
+        """
         message = interaction.message
         return (
-            reply.kind is ReplyKind.SEARCH
+            request.text.startswith("search ")
+            and reply.kind is ReplyKind.SEARCH
             and reply.ephemeral
             and len(payloads) == 1
             and message is not None
@@ -372,11 +448,84 @@ def build_group(adapter: DiscordAdapter) -> app_commands.Group:
         await run(interaction, f"paper {paper_id}")
 
     @group.command(name="subscribe", description="Keep this channel's daily posts to a topic")
-    @app_commands.describe(topic='A search query, e.g. "speech recognition" or cat:cs.CL')
+    @app_commands.describe(
+        topic='A search query, e.g. "speech recognition" or cat:cs.CL',
+        alert="Also post a paper on this topic as soon as it reaches this many upvotes",
+        preview="Only show what this topic would post, without subscribing",
+    )
     async def subscribe(
+        interaction: discord.Interaction,
+        topic: app_commands.Range[str, 1, 500],
+        alert: app_commands.Range[int, 1, 100_000] | None = None,
+        preview: bool = False,
+    ) -> None:
+        text = f"subscribe {topic}"
+        if alert is not None:
+            text += f" --alert {alert}"
+        if preview:
+            text += " --preview"
+        await run(interaction, text)
+
+    @group.command(name="preview", description="What a topic would post, day by day")
+    @app_commands.describe(topic='A search query, e.g. "speech recognition" or cat:cs.CL')
+    async def preview(
         interaction: discord.Interaction, topic: app_commands.Range[str, 1, 500]
     ) -> None:
-        await run(interaction, f"subscribe {topic}")
+        await run(interaction, f"preview {topic}")
+
+    @group.command(name="similar", description="The papers closest to one paper")
+    @app_commands.rename(paper_id="id")
+    @app_commands.describe(paper_id="arXiv id or link, e.g. 2605.05242")
+    async def similar(interaction: discord.Interaction, paper_id: str) -> None:
+        await run(interaction, f"similar {paper_id}")
+
+    @group.command(name="thread", description="Post each paper in a thread under a headline")
+    @app_commands.describe(mode="on: a headline and one thread message per paper; off: compact")
+    async def thread(interaction: discord.Interaction, mode: Literal["on", "off"]) -> None:
+        await run(interaction, f"thread {mode}")
+
+    @group.command(name="export", description="This channel's topics and settings, to copy")
+    async def export(interaction: discord.Interaction) -> None:
+        await run(interaction, "export")
+
+    @group.command(name="import", description="Apply settings from /papers export here")
+    @app_commands.describe(snippet="The one-line form /papers export shows")
+    async def import_(
+        interaction: discord.Interaction, snippet: app_commands.Range[str, 1, 6000]
+    ) -> None:
+        await run(interaction, f"import {snippet}")
+
+    @group.command(name="weekly", description="A weekly digest of the week's top papers")
+    @app_commands.describe(
+        day="The weekday, or off to stop the weekly digest",
+        time="HH:MM, e.g. 17:00",
+        timezone="IANA time zone, e.g. Europe/Berlin",
+    )
+    @app_commands.choices(day=WEEKDAY_CHOICES)
+    async def weekly(
+        interaction: discord.Interaction,
+        day: app_commands.Choice[str],
+        time: app_commands.Range[str, 1, 5] | None = None,
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+    ) -> None:
+        if day.value == "off":
+            await run(interaction, "schedule weekly off")
+            return
+        await run(
+            interaction,
+            " ".join(["schedule weekly", day.value, time or "", timezone or ""]).strip(),
+        )
+
+    @weekly.autocomplete("timezone")
+    async def weekly_timezones(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return timezone_choices(current)
+
+    @group.command(name="daily", description="Turn the daily post on or off")
+    @app_commands.describe(mode="off keeps only the weekly digest and alerts")
+    async def daily(interaction: discord.Interaction, mode: Literal["on", "off"]) -> None:
+        await run(interaction, f"schedule daily {mode}")
 
     @group.command(name="unsubscribe", description="Drop one of this channel's topics")
     @app_commands.describe(topic="The topic to drop, or all")

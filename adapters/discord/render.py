@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import quote
 
 import discord
@@ -69,6 +69,25 @@ def safe_mentions(text: str | None) -> str:
     """Our own text (which may use Markdown on purpose) with mentions defused."""
     text = discord.utils.escape_mentions(text or "")
     return _MENTION_RE.sub(lambda m: "<\u200b" + m.group(1), text)
+
+
+def highlight(escaped: str, terms: tuple[str, ...] | list[str]) -> str:
+    """Bold the matched ``terms`` (``**word**``) where they occur in already-escaped text.
+
+    Runs after :func:`escape`, on the escaped form of each term, so a term or a text with
+    Markdown or mention syntax in it cannot inject formatting: only our ``**`` pairs are
+    added. Matches are case-insensitive on word boundaries (never inside a word or right
+    after an escaping backslash); one pass over all terms, longest first, so bold spans
+    never nest or overlap. A phrase matches across any run of spaces.
+    """
+    patterns = []
+    for term in sorted({t.strip() for t in terms if t and t.strip()}, key=len, reverse=True):
+        words = [re.escape(escape(w)) for w in term.split()]
+        patterns.append(r"\s+".join(words))
+    if not patterns or not escaped:
+        return escaped
+    regex = re.compile(r"(?<![\w\\])(?:" + "|".join(patterns) + r")(?!\w)", re.IGNORECASE)
+    return regex.sub(lambda m: f"**{m.group(0)}**", escaped)
 
 
 def cut(text: str, limit: int) -> str:
@@ -134,7 +153,7 @@ def card_embed(card: PaperCard, colour: discord.Colour = _DEFAULT_COLOUR) -> dis
         lines.append(cut("Matched: " + ", ".join(escape(t) for t in card.matched_terms), 300))
     summary = paper.ai_summary or paper.abstract
     if summary:
-        lines.append(escape(shorten(summary, SUMMARY_CHARS)))
+        lines.append(highlight(escape(shorten(summary, SUMMARY_CHARS)), card.matched_terms))
     links = paper_links(paper)
     if links:
         lines.append(links)
@@ -179,6 +198,7 @@ class ButtonSpec:
     label: str
     custom_id: str
     primary: bool = False
+    row: int | None = None  # None: rows fill in order, five buttons each
 
 
 @dataclass(slots=True)
@@ -189,6 +209,7 @@ class MessagePayload:
     embeds: list[discord.Embed] = field(default_factory=list)
     buttons: list[ButtonSpec] = field(default_factory=list)
     ephemeral: bool = True
+    cards: list[PaperCard] = field(default_factory=list)  # the cards its embeds show
 
     def embed_chars(self) -> int:
         return sum(len(e) for e in self.embeds)
@@ -213,7 +234,10 @@ def build_view(buttons: list[ButtonSpec]) -> discord.ui.View | None:
         style = discord.ButtonStyle.primary if spec.primary else discord.ButtonStyle.secondary
         view.add_item(
             discord.ui.Button(
-                label=spec.label, custom_id=spec.custom_id, style=style, row=n // BUTTONS_PER_ROW
+                label=spec.label,
+                custom_id=spec.custom_id,
+                style=style,
+                row=n // BUTTONS_PER_ROW if spec.row is None else spec.row,
             )
         )
     return view
@@ -236,8 +260,8 @@ def _split_text(text: str, limit: int) -> list[str]:
 
 
 def _buttons(reply: Reply, ids: CommandIds) -> list[ButtonSpec]:
+    """An answer's buttons: the reply's own, then each card's (numbered by rank)."""
     specs: list[tuple[Button, str]] = [(b, b.label) for b in reply.buttons]
-    # "Share in channel" on a card only makes sense where the card is not public yet.
     if reply.ephemeral:
         for card in reply.cards:
             for b in card.buttons:
@@ -251,6 +275,21 @@ def _buttons(reply: Reply, ids: CommandIds) -> list[ButtonSpec]:
         seen.add(button.command)
         out.append(ButtonSpec(cut(label, LABEL_LIMIT), ids.encode(button.command), button.primary))
     return out[:BUTTONS_PER_MESSAGE]
+
+
+def _public_card_buttons(card: PaperCard, ids: CommandIds, row: int) -> list[ButtonSpec]:
+    """A posted card's buttons (Similar, 👍, 👎) on one row of the message that shows it.
+
+    "Share in channel" is dropped: the card is public already. Presses answer the presser
+    ephemerally and never change the channel's message.
+    """
+    out: list[ButtonSpec] = []
+    for b in card.buttons:
+        if b.command.startswith("share "):
+            continue
+        label = f"{b.label} #{card.rank}" if card.rank else b.label
+        out.append(ButtonSpec(cut(label, LABEL_LIMIT), ids.encode(b.command), b.primary, row))
+    return out[:BUTTONS_PER_ROW]
 
 
 def render(reply: Reply, ids: CommandIds) -> list[MessagePayload]:
@@ -277,21 +316,37 @@ def render(reply: Reply, ids: CommandIds) -> list[MessagePayload]:
         else:
             contents = _split_text("\n".join([*contents, f"-# {footer}"]), CONTENT_LIMIT)
 
+    # A public post carries each card's buttons on its own row of the message showing the
+    # card, so at most five cards go in one message (four when the reply has buttons too).
+    per_card = not reply.ephemeral and any(c.buttons for c in reply.cards)
+    cards_per_message = BUTTONS_PER_ROW - (1 if reply.buttons else 0)
+
     messages: list[MessagePayload] = [MessagePayload(content=c) for c in contents]
     if not messages:
         messages.append(MessagePayload())
     current = messages[-1]
-    for embed in embeds:
+    for card, embed in zip(reply.cards, embeds, strict=True):
         if (
             len(current.embeds) >= EMBEDS_PER_MESSAGE
             or current.embed_chars() + len(embed) > EMBED_TOTAL_LIMIT
+            or (per_card and len(current.cards) >= cards_per_message)
         ):
             current = MessagePayload()
             messages.append(current)
         current.embeds.append(embed)
+        current.cards.append(card)
     for message in messages:
         message.ephemeral = reply.ephemeral
-    messages[-1].buttons = _buttons(reply, ids)
-    if messages[-1].content is None and not messages[-1].embeds and not messages[-1].buttons:
-        messages[-1].content = "(nothing to show)"
+        if per_card:
+            for row, card in enumerate(message.cards):
+                message.buttons.extend(_public_card_buttons(card, ids, row))
+    last = messages[-1]
+    reply_buttons = _buttons(reply, ids)
+    if per_card:  # the reply's own buttons get the row under the last card
+        row = len(last.cards)
+        last.buttons.extend(replace(b, row=row) for b in reply_buttons[:BUTTONS_PER_ROW])
+    else:
+        last.buttons = reply_buttons
+    if last.content is None and not last.embeds and not last.buttons:
+        last.content = "(nothing to show)"
     return messages

@@ -9,6 +9,11 @@ request is recorded in :attr:`FakeDiscord.requests` so tests assert on what reac
 
 Failures can be injected per channel (``fake.channel_errors[channel_id] = (403, 50013,
 "Missing Permissions")``).
+
+Threads: ``POST /channels/{channel_id}/messages/{message_id}/threads`` starts a thread on a
+message; like Discord, the thread channel's id is the message's id, a second start on the
+same message fails with code 160004, and messages go to the thread with the usual
+``POST /channels/{thread_id}/messages``. Started threads are kept in :attr:`FakeDiscord.threads`.
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ class FakeDiscord:
         self.requests: list[Recorded] = []
         self.gateway_frames: list[dict[str, Any]] = []  # what the client sent on the gateway
         self.channel_errors: dict[int, tuple[int, int, str]] = {}
+        self.threads: dict[int, dict[str, Any]] = {}  # thread id (= message id) -> channel
         self.identified = asyncio.Event()
         self._ids = itertools.count(910000000000000000)
         self._seq = itertools.count(1)
@@ -258,9 +264,36 @@ class FakeDiscord:
             "rate_limit_per_user": 0,
         }
 
+    def thread(self, thread_id: int, parent_id: int, name: str) -> dict[str, Any]:
+        """A public thread channel (type 11) under ``parent_id``."""
+        return {
+            "id": str(thread_id),
+            "type": 11,
+            "guild_id": str(GUILD_ID),
+            "parent_id": str(parent_id),
+            "owner_id": str(BOT_USER_ID),
+            "name": name,
+            "last_message_id": None,
+            "rate_limit_per_user": 0,
+            "message_count": 0,
+            "member_count": 1,
+            "thread_metadata": {
+                "archived": False,
+                "auto_archive_duration": 1440,
+                "archive_timestamp": datetime.now(UTC).isoformat(),
+                "locked": False,
+            },
+        }
+
     # ---- interactions ---------------------------------------------------------------
 
-    def _interaction_base(self, kind: int, permissions: int, channel_id: int) -> dict[str, Any]:
+    def _interaction_base(
+        self,
+        kind: int,
+        permissions: int,
+        channel_id: int,
+        user: tuple[int, str] = (USER_ID, "alice"),
+    ) -> dict[str, Any]:
         return {
             "id": str(self.next_id()),
             "application_id": str(APP_ID),
@@ -271,7 +304,7 @@ class FakeDiscord:
             "channel_id": str(channel_id),
             "channel": self.channel(channel_id),
             "member": {
-                "user": _user(USER_ID, "alice"),
+                "user": _user(*user),
                 "roles": [],
                 "permissions": str(permissions),
                 "joined_at": "2026-01-01T00:00:00+00:00",
@@ -297,6 +330,7 @@ class FakeDiscord:
         permissions: int = MEMBER_PERMISSIONS | MANAGE_CHANNELS,
         channel_id: int = CHANNEL_ID,
         focused: str | None = None,
+        user: tuple[int, str] = (USER_ID, "alice"),
     ) -> dict[str, Any]:
         """``/papers <subcommand> <options>`` as an APPLICATION_COMMAND interaction.
 
@@ -309,7 +343,7 @@ class FakeDiscord:
             | ({"focused": True} if name == focused else {})
             for name, value in (options or {}).items()
         ]
-        data = self._interaction_base(4 if focused else 2, permissions, channel_id)
+        data = self._interaction_base(4 if focused else 2, permissions, channel_id, user)
         data["data"] = {
             "id": str(APP_ID + 1),
             "name": "papers",
@@ -326,9 +360,11 @@ class FakeDiscord:
         *,
         permissions: int = MEMBER_PERMISSIONS | MANAGE_CHANNELS,
         channel_id: int = CHANNEL_ID,
+        user: tuple[int, str] = (USER_ID, "alice"),
     ) -> dict[str, Any]:
-        """A button press on ``message`` (a message object as the fake returned it)."""
-        data = self._interaction_base(3, permissions, channel_id)
+        """A button press on ``message`` (a message object as the fake returned it) by
+        ``user`` (id, name)."""
+        data = self._interaction_base(3, permissions, channel_id, user)
         data["message"] = message
         data["data"] = {"custom_id": custom_id, "component_type": 2}
         return data
@@ -399,6 +435,14 @@ class FakeDiscord:
                 if (err := self.channel_errors.get(int(channel_id))) is not None:
                     return self._error(*err)
                 return _json(self.channel(int(channel_id)))
+            case "POST", ["channels", channel_id, "messages", message_id, "threads"]:
+                if (err := self.channel_errors.get(int(channel_id))) is not None:
+                    return self._error(*err)
+                if int(message_id) in self.threads:
+                    return self._error(400, 160004, "A thread has already been created")
+                thread = self.thread(int(message_id), int(channel_id), str(body.get("name")))
+                self.threads[int(message_id)] = thread
+                return _json(thread)
             case "POST", ["channels", channel_id, "messages"]:
                 if (err := self.channel_errors.get(int(channel_id))) is not None:
                     return self._error(*err)
