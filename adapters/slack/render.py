@@ -87,18 +87,6 @@ def fit(text: str | None, limit: int) -> str:
             return "…"
 
 
-def fit_lines(text: str | None, limit: int) -> str:
-    """As :func:`fit`, but keeps line breaks (help texts, status lines)."""
-    escaped = escape(text)
-    if len(escaped) <= limit:
-        return escaped
-    out = escaped[: limit - 1]
-    amp = out.rfind("&")
-    if amp != -1 and ";" not in out[amp:]:  # do not leave half an entity
-        out = out[:amp]
-    return out + "…"
-
-
 def safe_url(url: str | None) -> str | None:
     """``url`` if it is a plain http(s) URL that cannot break out of ``<url|label>``."""
     if not url or len(url) > MAX_URL or not _URL_RE.match(url):
@@ -261,7 +249,10 @@ def card_blocks(card: PaperCard, index: int) -> list[Block]:
     if card.matched_terms:
         context.append("matched: " + defang(fit(", ".join(card.matched_terms), 200)))
     if context:
-        text = fit_lines(" · ".join(context), MAX_CONTEXT_TEXT)
+        # Each part is escaped already (and short): escaping the joined line again would
+        # show "&amp;lt;" to users where a topic had a "<".
+        text = " · ".join(context)
+        assert len(text) <= MAX_CONTEXT_TEXT
         blocks.append({"type": "context", "elements": [mrkdwn(text)]})
 
     elements: list[Block] = []
