@@ -103,7 +103,7 @@ def test_search_pages_with_buttons(demo_bot) -> None:
     (next_button,) = first.buttons
     assert next_button.command == "search --page 2 language models"
     second = ask(demo_bot, next_button.command)
-    assert [c.rank for c in second.cards][0] == 6
+    assert next(c.rank for c in second.cards) == 6
     assert {c.paper.id for c in second.cards}.isdisjoint({c.paper.id for c in first.cards})
     assert any(b.command.startswith("search --page 1 ") for b in second.buttons)
     assert all(any(b.command == f"share {c.paper.id}" for b in c.buttons) for c in first.cards)

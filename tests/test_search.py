@@ -47,7 +47,7 @@ def test_word_forms_spelling_typos(demo_bot, query: str, must_contain: str) -> N
 def test_typo_and_word_form_together_put_relevant_first(demo_bot) -> None:
     top = titles(demo_bot, "transfomer quantization", 3)
     assert all("quantiz" in t.lower() or "transformer" in t.lower() for t in top)
-    assert "Boost Vision Transformer with GPU-Friendly Sparsity and Quantization" == top[0]
+    assert top[0] == "Boost Vision Transformer with GPU-Friendly Sparsity and Quantization"
 
 
 def test_correct_words_are_not_fuzzed(demo_bot) -> None:
