@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 MAX_QUERY_CHARS = 500
+SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 
 _TOKEN_RE = re.compile(r'(-?)(?:(\w+):)?(?:"([^"]*)"|(\S+))')
 _FILTERS = {"author", "cat", "since"}
@@ -52,7 +53,8 @@ class ParsedQuery:
 
 def parse_query(text: str) -> ParsedQuery:
     """Parse the user's query. Raises :class:`QueryError` with a helpful message."""
-    text = text.strip()
+    # Chat clients (macOS and iOS autocorrect) turn "straight" quotes into “curly” ones.
+    text = text.translate(SMART_QUOTES).strip()
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(f"That query is {len(text):,} characters; the limit is {MAX_QUERY_CHARS}.")
     if text.count('"') % 2:

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.config import check_timezone, parse_hhmm
 from bot.models import Channel, Topic
+from bot.query import SMART_QUOTES
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 _SETTINGS = {
@@ -86,7 +87,7 @@ def _split_one_line(text: str) -> str:
 
 
 def parse_settings(text: str) -> Snapshot:
-    text = text.strip().strip("`").strip()
+    text = text.translate(SMART_QUOTES).strip().strip("`").strip()
     if text.startswith("toml\n"):
         text = text[5:]
     if "\n" not in text:
