@@ -393,3 +393,24 @@ def test_public_digest_of_many_cards_keeps_buttons_with_their_cards(
         ranks = {b.label.split("#")[1] for b in m.buttons}
         assert ranks == {c.rank and str(c.rank) for c in m.cards}
         assert {b.row for b in m.buttons} == set(range(len(m.cards)))
+
+
+async def test_import_without_snippet_opens_a_form_for_the_multi_line_snippet(
+    fake: FakeDiscord, adapter: DiscordAdapter, demo_bot: PapersBot
+) -> None:
+    snippet = '[channel]\npost_time = "06:45"\n\n[[topics]]\nquery = "graph networks"\n'
+    refused = await command(fake, "import", permissions=MEMBER_PERMISSIONS)
+    assert "permission" in refused["content"]
+    callback, latency = await run_command(fake, "import")
+    assert callback.body["type"] == 9 and latency < 3.0  # MODAL
+    modal = callback.body["data"]
+    (row,) = modal["components"]
+    (box,) = row["components"] if row["type"] == 1 else [row["component"]]
+    assert box["type"] == 4 and box["style"] == 2  # a paragraph text input
+    submit = fake.modal_submit_interaction(modal, {box["custom_id"]: snippet})
+    await fake.dispatch_interaction(submit)
+    answer = await fake.wait_for(is_callback(submit))
+    check_message(answer.body["data"])
+    assert "Imported 1 settings and 1 topic." in answer.body["data"]["content"]
+    assert demo_bot.store.get_channel(KEY).post_time == "06:45"
+    assert [t.query for t in demo_bot.store.topics(KEY)] == ["graph networks"]

@@ -407,6 +407,26 @@ class DiscordAdapter:
         )
 
 
+class ImportModal(discord.ui.Modal):
+    """A form with a paragraph box for the multi-line TOML snippet of ``/papers export``:
+    slash command options cannot hold newlines. Submitting runs ``import <snippet>`` for
+    the submitter, with the same permission rule as the slash command."""
+
+    def __init__(self, adapter: DiscordAdapter) -> None:
+        super().__init__(title="Import papers-bot settings", timeout=900)
+        self.adapter = adapter
+        self.snippet: discord.ui.TextInput[ImportModal] = discord.ui.TextInput(
+            label="Snippet from /papers export",
+            style=discord.TextStyle.paragraph,
+            placeholder='[channel]\npost_time = "09:00"\n...',
+            max_length=4000,
+        )
+        self.add_item(self.snippet)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        await self.adapter.run(interaction, f"import {self.snippet.value}")
+
+
 def build_group(adapter: DiscordAdapter) -> app_commands.Group:
     """``/papers`` and its subcommands; each only builds the text the core parser reads."""
     group = app_commands.Group(
@@ -489,11 +509,19 @@ def build_group(adapter: DiscordAdapter) -> app_commands.Group:
         await run(interaction, "export")
 
     @group.command(name="import", description="Apply settings from /papers export here")
-    @app_commands.describe(snippet="The one-line form /papers export shows")
+    @app_commands.describe(
+        snippet="The one-line form /papers export shows; leave out to paste the multi-line one"
+    )
     async def import_(
-        interaction: discord.Interaction, snippet: app_commands.Range[str, 1, 6000]
+        interaction: discord.Interaction,
+        snippet: app_commands.Range[str, 1, 6000] | None = None,
     ) -> None:
-        await run(interaction, f"import {snippet}")
+        if snippet is not None:
+            await run(interaction, f"import {snippet}")
+        elif not adapter.request_for(interaction, "import").can_manage:
+            await run(interaction, "import")  # the core's permission refusal, not a form
+        else:
+            await interaction.response.send_modal(ImportModal(adapter))
 
     @group.command(name="weekly", description="A weekly digest of the week's top papers")
     @app_commands.describe(

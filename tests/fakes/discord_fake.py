@@ -369,6 +369,25 @@ class FakeDiscord:
         data["data"] = {"custom_id": custom_id, "component_type": 2}
         return data
 
+    def modal_submit_interaction(
+        self,
+        modal: dict[str, Any],
+        values: dict[str, str],
+        *,
+        permissions: int = MEMBER_PERMISSIONS | MANAGE_CHANNELS,
+        channel_id: int = CHANNEL_ID,
+        user: tuple[int, str] = (USER_ID, "alice"),
+    ) -> dict[str, Any]:
+        """The submit of a modal the bot opened (``modal``: the callback's ``data``), with
+        ``values`` by text input custom id; same user as the one who opened it."""
+        data = self._interaction_base(5, permissions, channel_id, user)
+        rows = [
+            {"type": 1, "components": [{"type": 4, "custom_id": cid, "value": value}]}
+            for cid, value in values.items()
+        ]
+        data["data"] = {"custom_id": modal["custom_id"], "components": rows}
+        return data
+
     # ---- REST -----------------------------------------------------------------------
 
     def message(
