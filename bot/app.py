@@ -47,6 +47,10 @@ WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturd
 MAX_TRENDING = 25
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def system_clock() -> datetime:
     return datetime.now(UTC)
 
@@ -686,8 +690,8 @@ class PapersBot:
             self.store.add_topic(request.channel, query, who, alert_upvotes=alert)
         skipped = len(snapshot.topics) - len(added)
         return Reply(
-            text=f"Imported {len(snapshot.settings)} settings and {len(added)} topic"
-            + ("" if len(added) == 1 else "s")
+            text=f"Imported {_count(len(snapshot.settings), 'setting')} and "
+            f"{_count(len(added), 'topic')}"
             + (f" ({skipped} already here or over the limit)" if skipped else "")
             + ". See `/papers status` and `/papers topics`.",
             ephemeral=False,

@@ -411,6 +411,6 @@ async def test_import_without_snippet_opens_a_form_for_the_multi_line_snippet(
     await fake.dispatch_interaction(submit)
     answer = await fake.wait_for(is_callback(submit))
     check_message(answer.body["data"])
-    assert "Imported 1 settings and 1 topic." in answer.body["data"]["content"]
+    assert "Imported 1 setting and 1 topic." in answer.body["data"]["content"]
     assert demo_bot.store.get_channel(KEY).post_time == "06:45"
     assert [t.query for t in demo_bot.store.topics(KEY)] == ["graph networks"]

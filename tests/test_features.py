@@ -218,7 +218,7 @@ def test_import_rejects_bad_snippets(demo_bot, snippet: str, message: str) -> No
 
 def test_curly_quotes_from_autocorrect_are_understood(demo_bot) -> None:
     reply = ask(demo_bot, "import [channel]\npost_time = “08:15”\n[[topics]]\nquery = “agents”")
-    assert "Imported 1 settings and 1 topic" in reply.text
+    assert "Imported 1 setting and 1 topic" in reply.text
     assert demo_bot.store.get_channel("console:local:lab").post_time == "08:15"
     phrase = ask(demo_bot, "search “sparse attention”")
     assert phrase.cards[0].paper.title == "MiniMax Sparse Attention"
