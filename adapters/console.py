@@ -15,7 +15,7 @@ from typing import TextIO
 
 from bot.app import PapersBot
 from bot.models import Channel, Paper
-from bot.replies import PaperCard, Reply, ReplyKind, Request
+from bot.replies import PaperCard, Reply, ReplyKind, Request, paper_facts
 
 PLATFORM = "console"
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-9;?]*[ -/]*[@-~]")
@@ -44,15 +44,7 @@ def author_line(authors: list[str], shown: int = 3) -> str:
 
 
 def facts(paper: Paper) -> list[str]:
-    out = []
-    if paper.upvotes is not None:
-        out.append(f"▲ {paper.upvotes}")
-    if paper.comments is not None:
-        out.append(f"💬 {paper.comments}")
-    if paper.github_stars is not None:
-        out.append(f"★ {paper.github_stars}")
-    if paper.list_date:
-        out.append(paper.list_date)
+    out = paper_facts(paper)
     if paper.categories:
         out.append(" ".join(paper.categories[:3]))
     return out

@@ -33,21 +33,17 @@ def check_startup(config: Config) -> None:
             "nothing to run: enable [slack], [discord] or [console] in the config "
             "(see config.example.toml)"
         )
-    secrets = config.secrets
-    if config.slack.enabled:
-        needed = {"SLACK_BOT_TOKEN": secrets.slack_bot_token}
-        if config.slack.mode == "http":
-            needed["SLACK_SIGNING_SECRET"] = secrets.slack_signing_secret
-        else:
-            needed["SLACK_APP_TOKEN"] = secrets.slack_app_token
-        missing = [name for name, value in needed.items() if not value]
+    for platform in ("slack", "discord"):
+        if not getattr(config, platform).enabled:
+            continue
+        missing = config.secrets.missing(platform, config.slack.mode)
         if missing:
+            mode = f" ({config.slack.mode} mode)" if platform == "slack" else ""
+            verb = "is" if len(missing) == 1 else "are"
             raise CliError(
-                f"slack.enabled is true ({config.slack.mode} mode) but "
-                f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set in the environment"
+                f"{platform}.enabled is true{mode} but {' and '.join(missing)} {verb} "
+                "not set in the environment"
             )
-    if config.discord.enabled and not secrets.discord_token:
-        raise CliError("discord.enabled is true but DISCORD_TOKEN is not set in the environment")
 
 
 def build_adapters(bot: PapersBot, config: Config) -> dict[str, Adapter]:

@@ -129,6 +129,20 @@ class Secrets:
         shown = {f.name: ("set" if getattr(self, f.name) else "unset") for f in fields(self)}
         return f"Secrets({shown})"
 
+    def missing(self, platform: str, slack_mode: str = "socket") -> list[str]:
+        """The environment variables ``platform`` needs that are not set."""
+        if platform == "slack":
+            needed = {"SLACK_BOT_TOKEN": self.slack_bot_token}
+            if slack_mode == "http":
+                needed["SLACK_SIGNING_SECRET"] = self.slack_signing_secret
+            else:
+                needed["SLACK_APP_TOKEN"] = self.slack_app_token
+        elif platform == "discord":
+            needed = {"DISCORD_TOKEN": self.discord_token}
+        else:
+            needed = {}
+        return [name for name, value in needed.items() if not value]
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
         env = dict(os.environ if env is None else env)

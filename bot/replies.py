@@ -40,6 +40,23 @@ class ReplyKind(StrEnum):
     PAPER = "paper"
 
 
+def paper_facts(paper: Paper) -> list[str]:
+    """A paper's known numbers and date as every platform shows them, unescaped.
+
+    Unknown facts are left out, never shown as zero.
+    """
+    facts = []
+    if paper.upvotes is not None:
+        facts.append(f"▲ {paper.upvotes:,} upvotes")
+    if paper.comments is not None:
+        facts.append(f"💬 {paper.comments:,} comments")
+    if paper.github_stars is not None:
+        facts.append(f"★ {paper.github_stars:,} GitHub stars")
+    if paper.list_date:
+        facts.append(paper.list_date[:10])
+    return facts
+
+
 @dataclass(slots=True, frozen=True)
 class Button:
     """A button that runs another ``/papers`` command when pressed.

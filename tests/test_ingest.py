@@ -18,7 +18,7 @@ from bot.ingest import IngestError, ingest, make_arxiv_lookup
 from bot.query import parse_query
 from bot.replies import Request
 from tests.conftest import REPO
-from tests.fakes.upstream import EMPTY_RSS, HF_BY_DATE, Canned, FakeUpstream
+from tests.fakes.upstream import EMPTY_RSS, HF_BY_DATE, Canned, FakeUpstream, point_sources_at
 
 MAY8 = date(2026, 5, 8)
 BY_DATE = {"2605.05242": 86, "2605.06548": 68, "2605.06130": 67}
@@ -32,17 +32,7 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture
 def cfg(config: Config, upstream: FakeUpstream) -> Config:
-    s = config.sources
-    s.retries = 1
-    s.retry_backoff = 0.01
-    s.huggingface.base_url = upstream.url
-    s.huggingface.timeout = 2.0
-    s.arxiv.base_url = upstream.url
-    s.arxiv.api_base_url = upstream.url
-    s.arxiv.categories = ["cs.CL", "cs.LG"]
-    s.arxiv.timeout = 2.0
-    s.arxiv.min_interval = 0.0
-    return config
+    return point_sources_at(config, upstream.url, retries=1)
 
 
 @pytest.fixture

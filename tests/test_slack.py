@@ -385,7 +385,9 @@ def test_hostile_text_is_escaped() -> None:
     assert "&lt;!channel&gt; &lt;@U123&gt; &lt;https://evil|click&gt; &amp; &lt;!here&gt;" in mrkdwn
     assert "Ada &amp; Bob" in mrkdwn
     assert "+2" in mrkdwn  # three authors shown, then +N
-    assert "▲ 42" in mrkdwn and "💬 3" in mrkdwn and "★ 1200" in mrkdwn
+    assert (
+        "▲ 42 upvotes" in mrkdwn and "💬 3 comments" in mrkdwn and "★ 1,200 GitHub stars" in mrkdwn
+    )
     urls = [e.get("url") for e in buttons(message["blocks"]) if e.get("url")]
     assert "https://github.com/x/y|<!channel>" not in urls  # not a plain URL: no Code link
     assert "https://example.org/p?a=1&b=2" in urls

@@ -14,7 +14,14 @@ import pytest
 from bot.config import Config
 from bot.sources.fetch import fetch_arxiv_listing, fetch_huggingface, lookup_arxiv
 from bot.sources.http import HttpClient, RequestFailed, Throttle, retry_after_seconds
-from tests.fakes.upstream import EMPTY_RSS, HF_BY_DATE, HF_LATEST, Canned, FakeUpstream
+from tests.fakes.upstream import (
+    EMPTY_RSS,
+    HF_BY_DATE,
+    HF_LATEST,
+    Canned,
+    FakeUpstream,
+    point_sources_at,
+)
 
 SEEN = "2026-05-11T00:00:00+00:00"
 
@@ -27,17 +34,7 @@ def upstream() -> Iterator[FakeUpstream]:
 
 @pytest.fixture
 def cfg(config: Config, upstream: FakeUpstream) -> Config:
-    s = config.sources
-    s.retries = 2
-    s.retry_backoff = 0.01
-    s.huggingface.base_url = upstream.url
-    s.huggingface.timeout = 2.0
-    s.arxiv.base_url = upstream.url
-    s.arxiv.api_base_url = upstream.url
-    s.arxiv.categories = ["cs.CL", "cs.LG"]
-    s.arxiv.timeout = 2.0
-    s.arxiv.min_interval = 0.0
-    return config
+    return point_sources_at(config, upstream.url, retries=2)
 
 
 async def hf_day(cfg: Config, day: str = "2026-05-08"):

@@ -24,7 +24,7 @@ import discord
 
 from adapters.console import author_line, shorten
 from bot.models import Paper
-from bot.replies import Button, PaperCard, Reply, ReplyKind
+from bot.replies import Button, PaperCard, Reply, ReplyKind, paper_facts
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -119,19 +119,6 @@ def paper_links(paper: Paper) -> str:
     return " · ".join(shown)
 
 
-def paper_facts(paper: Paper) -> str:
-    facts = []
-    if paper.upvotes is not None:
-        facts.append(f"▲ {paper.upvotes:,} upvotes")
-    if paper.comments is not None:
-        facts.append(f"💬 {paper.comments:,} comments")
-    if paper.github_stars is not None:
-        facts.append(f"★ {paper.github_stars:,} GitHub stars")
-    if paper.list_date:
-        facts.append(paper.list_date)
-    return " · ".join(facts)
-
-
 def card_embed(card: PaperCard, colour: discord.Colour = _DEFAULT_COLOUR) -> discord.Embed:
     """One paper as an embed: the facts of a Slack card, within the embed limits."""
     paper = card.paper
@@ -141,7 +128,7 @@ def card_embed(card: PaperCard, colour: discord.Colour = _DEFAULT_COLOUR) -> dis
     authors = author_line([escape(a) for a in paper.authors])
     if authors:
         lines.append(cut(authors, 300))
-    facts = paper_facts(paper)
+    facts = " · ".join(paper_facts(paper))
     if facts:
         lines.append(facts)
     if card.topic:

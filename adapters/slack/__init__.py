@@ -65,12 +65,7 @@ class SlackAdapter:
     def __init__(self, bot: PapersBot, config: Config) -> None:
         secrets = config.secrets
         self.mode = config.slack.mode
-        needed = {"SLACK_BOT_TOKEN": secrets.slack_bot_token}
-        if self.mode == "http":
-            needed["SLACK_SIGNING_SECRET"] = secrets.slack_signing_secret
-        else:
-            needed["SLACK_APP_TOKEN"] = secrets.slack_app_token
-        missing = [name for name, value in needed.items() if not value]
+        missing = secrets.missing("slack", self.mode)
         if missing:
             raise SlackConfigError(
                 f"Slack {self.mode} mode needs {' and '.join(missing)} in the environment"

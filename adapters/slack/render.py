@@ -17,7 +17,7 @@ from typing import Any
 
 from adapters.console import author_line, shorten
 from bot.models import Paper
-from bot.replies import Button, PaperCard, Reply, ReplyKind
+from bot.replies import Button, PaperCard, Reply, ReplyKind, paper_facts
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -178,17 +178,8 @@ def highlight(escaped: str, pattern: re.Pattern[str] | None) -> str:
 
 
 def facts(paper: Paper) -> list[str]:
-    """Upvotes, comments and stars, only those that are known."""
-    out = []
-    if paper.upvotes is not None:
-        out.append(f"▲ {paper.upvotes} upvotes")
-    if paper.comments is not None:
-        out.append(f"💬 {paper.comments} comments")
-    if paper.github_stars is not None:
-        out.append(f"★ {paper.github_stars} stars")
-    if paper.list_date:
-        out.append(escape(paper.list_date[:10]))
-    return out
+    """Upvotes, comments, stars and the list date, only those that are known."""
+    return [escape(fact) for fact in paper_facts(paper)]
 
 
 def command_button(button: Button, action_id: str) -> Block:

@@ -18,6 +18,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from bot.config import Config
+
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "upstream"
 HF_BY_DATE = FIXTURES / "hf_daily_papers_by_date_sample.json"
 HF_LATEST = FIXTURES / "hf_daily_papers_sample.json"
@@ -165,3 +167,18 @@ class FakeUpstream:
     def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def point_sources_at(config: Config, url: str, *, retries: int) -> Config:
+    """Aim every source of ``config`` at the fake, with quick retries and no throttle."""
+    s = config.sources
+    s.retries = retries
+    s.retry_backoff = 0.01
+    s.huggingface.base_url = url
+    s.huggingface.timeout = 2.0
+    s.arxiv.base_url = url
+    s.arxiv.api_base_url = url
+    s.arxiv.categories = ["cs.CL", "cs.LG"]
+    s.arxiv.timeout = 2.0
+    s.arxiv.min_interval = 0.0
+    return config
