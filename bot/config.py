@@ -85,7 +85,7 @@ class SchedulerSettings:
     tick_seconds: int = 30
     catch_up: str = "one"  # "one": one late post after downtime; "none"
     max_failures: int = 5  # permanent failures in a row before a channel is paused
-    keep_deliveries_days: int = 180  # delivery records older than this are forgotten
+    keep_deliveries_days: int = 60  # delivery records older than this are forgotten
 
 
 @dataclass(slots=True)
