@@ -1,0 +1,174 @@
+"""`papers-bot --config C run` as a real process against a local fake Slack and a local
+fake Discord: it answers a /papers search over each platform's real protocol within
+3 seconds, and posts a due channel's digest (the issues' "done when", end to end)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, FakeDiscord
+from tests.fakes.slack_api import FakeSlack, block_kit_problems
+from tests.test_discord import check_message, is_callback
+from tests.test_slack import SECRET, TEAM, command_body, free_port, sign
+
+SLACK_TOKEN = "xoxb-test-token-not-real"
+COMMON = """
+[scheduler]
+tick_seconds = 1
+[sources.huggingface]
+enabled = false
+[sources.arxiv]
+enabled = false
+"""
+SETTINGS = '[channel]\npost_time = "09:00"\ntimezone = "UTC"\n'
+
+
+def env_for(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "DISCORD_"))}
+    env.pop("PAPERS_BOT_FAKE_START", None)
+    return env | extra
+
+
+async def cli(config: Path, data: Path, *args: str, env: dict[str, str]) -> str:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        "--db",
+        str(data),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode == 0, err.decode()
+    return out.decode()
+
+
+async def prepare(tmp_path: Path, config_text: str, channel_key: str) -> tuple[Path, Path]:
+    """The demo corpus and one channel due at 09:00 UTC, enrolled at 08:00 on 2026-12-01."""
+    config, data = tmp_path / "config.toml", tmp_path / "data"
+    config.write_text(COMMON + config_text)
+    settings = tmp_path / "settings.toml"
+    settings.write_text(SETTINGS)
+    await cli(config, data, "import", "--demo", env=env_for())
+    enrolled = env_for(PAPERS_BOT_FAKE_START="2026-12-01T08:00:00Z")
+    await cli(
+        config, data, "import-settings", "--channel", channel_key, str(settings), env=enrolled
+    )
+    return config, data
+
+
+async def start_run(config: Path, data: Path, **env: str) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "--config",
+        str(config),
+        "--db",
+        str(data),
+        "run",
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+        env=env_for(PAPERS_BOT_FAKE_START="2026-12-01T08:59:57Z", **env),
+    )
+
+
+async def stop(proc: asyncio.subprocess.Process) -> int:
+    proc.terminate()
+    return await asyncio.wait_for(proc.wait(), 30)
+
+
+async def test_run_with_slack_http_mode(tmp_path: Path) -> None:
+    async with FakeSlack(token=SLACK_TOKEN, team_id=TEAM) as fake:
+        port = free_port()
+        config, data = await prepare(
+            tmp_path,
+            f'[slack]\nenabled = true\nmode = "http"\nhost = "127.0.0.1"\nport = {port}\n'
+            f'api_base_url = "{fake.base_url}"\n',
+            f"slack:{TEAM}:C1",
+        )
+        proc = await start_run(
+            config, data, SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET=SECRET
+        )
+        try:
+            url = f"http://127.0.0.1:{port}/slack/events"
+            body = command_body(fake, "search transfomer quantization")
+            async with aiohttp.ClientSession() as session:
+                for _ in range(200):  # until the process listens
+                    try:
+                        async with session.get(f"http://127.0.0.1:{port}/healthz") as r:
+                            if r.status == 200:
+                                break
+                    except aiohttp.ClientError:
+                        await asyncio.sleep(0.05)
+                ts = int(time.time())
+                headers = {
+                    "Content-Type": "application/x-www-form-urlencoded",
+                    "X-Slack-Request-Timestamp": str(ts),
+                    "X-Slack-Signature": sign(body, ts),
+                }
+                started = time.perf_counter()
+                async with session.post(url, data=body, headers=headers) as r:
+                    status = r.status
+                ack = time.perf_counter() - started
+            assert status == 200 and ack < 3.0
+            await fake.wait_for(lambda: bool(fake.responses_to("r1")), timeout=10)
+            answer = json.dumps(fake.responses_to("r1")[0].payload)
+            assert "Boost Vision Transformer with GPU-Friendly Sparsity and Quantization" in answer
+            await fake.wait_for(lambda: bool(fake.posts_to("C1")), timeout=20)
+            (digest,) = fake.posts_to("C1")
+            assert block_kit_problems(digest.blocks) == []
+            assert "Trending papers, 2026-06-12" in json.dumps(digest.blocks)
+        finally:
+            assert await stop(proc) == 0
+
+
+async def test_run_with_discord(tmp_path: Path) -> None:
+    fake = FakeDiscord()
+    await fake.start()
+    try:
+        config, data = await prepare(
+            tmp_path,
+            f'[discord]\nenabled = true\napi_base_url = "{fake.api_base_url}"\n'
+            f'gateway_url = "{fake.gateway_url}"\n',
+            f"discord:{GUILD_ID}:{CHANNEL_ID}",
+        )
+        proc = await start_run(config, data, DISCORD_TOKEN="fake-token-secret")
+        try:
+            for _ in range(400):  # until the client has identified on the gateway
+                if fake._sockets and fake.find("GET", "/users/@me"):
+                    break
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+            interaction = fake.command_interaction("search", {"query": "transfomer quantization"})
+            sent = await fake.dispatch_interaction(interaction)
+            callback = await fake.wait_for(is_callback(interaction), timeout=10)
+            assert callback.at - sent < 3.0
+            check_message(callback.body["data"])
+            titles = [e["title"] for e in callback.body["data"]["embeds"]]
+            assert (
+                titles[0]
+                == "1. Boost Vision Transformer with GPU-Friendly Sparsity and Quantization"
+            )
+            post = await fake.wait_for(
+                lambda r: r.method == "POST" and r.path == f"/channels/{CHANNEL_ID}/messages",
+                timeout=20,
+            )
+            check_message(post.body)
+            assert "Trending papers, 2026-06-12" in json.dumps(post.body)
+        finally:
+            assert await stop(proc) == 0
+    finally:
+        await fake.stop()
