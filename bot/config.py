@@ -83,7 +83,7 @@ class SourcesSettings:
 class SchedulerSettings:
     ingest_time: str = "06:00"  # UTC
     tick_seconds: int = 30
-    catch_up: str = "one"  # "one": one late post after downtime; "none"
+    catch_up: str = "one"  # after downtime: "one" late post, "all" missed days (a week), "none"
     max_failures: int = 5  # permanent failures in a row before a channel is paused
     keep_deliveries_days: int = 60  # delivery records older than this are forgotten
 
@@ -231,7 +231,7 @@ def _validate(config: Config) -> None:
             raise ConfigError(f"{key}: {exc}") from None
     choices = {
         "bot.empty_day": (config.bot.empty_day, {"message", "silent"}),
-        "scheduler.catch_up": (config.scheduler.catch_up, {"one", "none"}),
+        "scheduler.catch_up": (config.scheduler.catch_up, {"one", "all", "none"}),
         "slack.mode": (config.slack.mode, {"socket", "http"}),
     }
     for key, (value, allowed) in choices.items():

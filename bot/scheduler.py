@@ -70,17 +70,30 @@ class Due:
         return "weekly" if self.weekly else "digest"
 
 
-def owed_slot(channel: Channel, now: datetime) -> Due | None:
-    """The daily post ``channel`` is owed at ``now``, if any (see the module docstring)."""
+def owed_slot(channel: Channel, now: datetime, catch_up: str = "one") -> Due | None:
+    """The daily post ``channel`` is owed at ``now``, if any (see the module docstring).
+
+    After downtime that is the most recent missed day (``catch_up="one"``), or with
+    ``"all"`` the oldest missed day of the last week, so each missed day gets its post.
+    """
     if channel.paused or not channel.daily or _backing_off(channel, now):
         return None
     today = now.astimezone(ZoneInfo(channel.timezone)).date()
-    for back in range(8):  # the most recent posting day whose slot has passed
+    owed: list[Due] = []
+    for back in range(8):
         day = today - timedelta(days=back)
         if channel.skip_weekends and day.weekday() >= 5:
             continue
-        return _owed(channel, day, post_slot(channel, day), channel.last_post_date, now)
-    return None
+        slot = post_slot(channel, day)
+        if slot > now:
+            continue  # today's slot is still ahead: yesterday's may be owed
+        due = _owed(channel, day, slot, channel.last_post_date, now)
+        if due is None:
+            break  # posted (or before the channel existed): so is every day before it
+        owed.append(due)
+        if catch_up != "all":
+            break
+    return owed[-1] if owed else None
 
 
 def owed_weekly(channel: Channel, now: datetime) -> Due | None:
@@ -107,8 +120,6 @@ def _backing_off(channel: Channel, now: datetime) -> bool:
 def _owed(
     channel: Channel, day: date, slot: datetime, last: str | None, now: datetime
 ) -> Due | None:
-    if slot > now:
-        return None  # today's slot is still ahead; yesterday's was handled or skipped
     if last and last >= day.isoformat():
         return None
     if channel.not_before and slot < datetime.fromisoformat(channel.not_before):
@@ -166,7 +177,8 @@ class Scheduler:
         for channel in self.store.channels():
             if channel.platform not in self.adapters or channel.key in self._in_flight:
                 continue
-            dues = [d for d in (owed_slot(channel, now), owed_weekly(channel, now)) if d]
+            daily = owed_slot(channel, now, self.config.scheduler.catch_up)
+            dues = [d for d in (daily, owed_weekly(channel, now)) if d]
             if not dues:
                 continue
             taste = (

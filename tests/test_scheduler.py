@@ -326,3 +326,30 @@ async def test_old_delivery_records_are_pruned_daily(demo_bot, sched, clock) -> 
     await at(sched, clock, "2026-06-12T09:00:00+00:00")
     assert {d.paper_id for d in demo_bot.store.deliveries(key)} == {"recent"}
     # "stuck" was pending for a paper no longer in the corpus: dropped, not retried forever.
+
+
+async def test_back_before_todays_time_posts_yesterdays_late(demo_bot, adapter, clock) -> None:
+    enroll(demo_bot, "lab", "09:00", since="2026-06-01T00:00:00+00:00", last_post_date="2026-06-10")
+    sched = Scheduler(demo_bot, {"console": adapter})
+    await at(sched, clock, "2026-06-12T07:00:00+00:00")  # missed 06-11's post; 06-12's is ahead
+    (late,) = adapter.posts
+    assert "late" in late.reply.title
+    assert demo_bot.store.get_channel("console:local:lab").last_post_date == "2026-06-11"
+    await at(sched, clock, "2026-06-12T09:00:00+00:00")
+    assert len(adapter.posts) == 2 and "late" not in adapter.posts[1].reply.title
+
+
+async def test_catch_up_all_posts_each_missed_day_oldest_first(demo_bot, adapter, clock) -> None:
+    demo_bot.config.scheduler.catch_up = "all"
+    enroll(demo_bot, "lab", "09:00", since="2026-06-01T00:00:00+00:00", last_post_date="2026-06-09")
+    sched = Scheduler(demo_bot, {"console": adapter})
+    for minute in range(4):
+        await at(sched, clock, f"2026-06-12T14:0{minute}:00+00:00")
+    assert len(adapter.posts) == 3  # 06-10, 06-11 and 06-12, one per tick
+    first, second, third = (p.reply for p in adapter.posts)
+    assert first.title == "Trending papers, 2026-05-08 (late: the bot was offline at post time)"
+    assert second.text.startswith("No new papers today (every paper of 2026-05-08")
+    assert third.title.startswith("Trending papers, 2026-06-12 (late")
+    assert demo_bot.store.get_channel("console:local:lab").last_post_date == "2026-06-12"
+    ids = adapter.papers_to("console:local:lab")
+    assert len(ids) == len(set(ids))  # still each paper once
