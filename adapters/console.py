@@ -8,6 +8,7 @@ or recolour the terminal.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 import textwrap
@@ -149,15 +150,19 @@ class ConsoleAdapter:
         return [f"console-{self.posted}"]
 
     def run_lines(self, source: TextIO, interactive: bool) -> int:
-        """Answer each command line from ``source`` until EOF or ``quit``; return the count."""
+        """Answer each command line from ``source`` until EOF or ``quit``; return the count.
+
+        At a terminal the prompt uses ``input()`` with readline, so arrow keys edit the
+        line and recall earlier commands; from a pipe, lines are read and echoed.
+        """
+        if interactive:
+            with contextlib.suppress(ImportError):
+                import readline  # noqa: F401 - imported for its effect on input()
         count = 0
         while True:
-            if interactive:
-                self.out.write("papers> ")
-                self.out.flush()
             try:
-                line = source.readline()
-            except KeyboardInterrupt:
+                line = input("papers> ") + "\n" if interactive else source.readline()
+            except (EOFError, KeyboardInterrupt):
                 line = ""
             if line == "":
                 if interactive:
