@@ -432,6 +432,8 @@ class PapersBot:
                 lines.append(f"Next post: {nxt:%Y-%m-%d %H:%M} {channel.timezone}.")
             if channel.last_error:
                 lines.append(f"Last delivery problem: {channel.last_error}.")
+            if channel.retry_at and not channel.paused:
+                lines.append(f"Retrying after {channel.retry_at[:16].replace('T', ' ')} UTC.")
         lines.append(f"Topics: {len(self.store.topics(request.channel))}.")
         return Reply(text="\n".join(lines), title="Status")
 
@@ -716,6 +718,7 @@ class PapersBot:
 
         def change(ch: Channel) -> None:
             ch.paused, ch.pause_reason, ch.failures, ch.last_error = False, None, 0, None
+            ch.retry_at = None
             ch.not_before = self.clock().isoformat()
 
         self.store.update_channel(channel.key, change)

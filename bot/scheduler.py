@@ -43,6 +43,7 @@ RETRY_MAX = timedelta(hours=6)
 POST_TIMEOUT = 120.0  # seconds for one message, rate-limit waits included
 ALERT_WINDOW_DAYS = 7
 INGEST_RETRY = timedelta(minutes=30)
+INGEST_GRACE = 20.0  # seconds a tick waits for a fresh ingest before posting anyway
 
 IngestFn = Callable[[], Awaitable[object]]
 
@@ -151,7 +152,8 @@ class Scheduler:
         self._limits = {p: asyncio.Semaphore(max_concurrent_posts) for p in self.adapters}
         self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._started = False
-        self._alert_revision = -1
+        self._alert_key: tuple[object, ...] | None = None
+        self._ingest_task: asyncio.Task[None] | None = None
         self._tick_requested = False
         self._commits: list[tuple[Callable[[], None], asyncio.Future[None]]] = []
         self._committer: asyncio.Future[None] | None = None
@@ -165,6 +167,16 @@ class Scheduler:
     def plan(self, now: datetime | None = None) -> list[tuple[Due, Digest]]:
         """Every owed channel with its digest. Pure computation over one state snapshot."""
         now = now or self.clock()
+        owed: list[tuple[Channel, list[Due]]] = []
+        for channel in self.store.channels():
+            if channel.platform not in self.adapters or channel.key in self._in_flight:
+                continue
+            daily = owed_slot(channel, now, self.config.scheduler.catch_up)
+            dues = [d for d in (daily, owed_weekly(channel, now)) if d]
+            if dues:
+                owed.append((channel, dues))
+        if not owed:  # the usual tick: nobody is due, so load nothing else
+            return []
         self.bot.index.sync(self.store)
         topics = self.store.topics_by_channel()
         delivered = self.store.delivered_by_channel()
@@ -174,13 +186,7 @@ class Scheduler:
             votes.setdefault(vote.channel, []).append(vote)
         no_taste = Taste()
         planned = []
-        for channel in self.store.channels():
-            if channel.platform not in self.adapters or channel.key in self._in_flight:
-                continue
-            daily = owed_slot(channel, now, self.config.scheduler.catch_up)
-            dues = [d for d in (daily, owed_weekly(channel, now)) if d]
-            if not dues:
-                continue
+        for channel, dues in owed:
             taste = (
                 learn(votes[channel.key], self.store.get_paper, self.bot.index.feedback_terms)
                 if channel.key in votes
@@ -212,12 +218,23 @@ class Scheduler:
         now = self.clock()
         first = not self._started
         self._started = True
-        await self._maybe_ingest(now, first)
+        tasks: list[asyncio.Task[None]] = []
+        ingest = self._maybe_ingest(now, first)
+        if ingest is not None:
+            tasks.append(ingest)
+            # A normal ingest takes seconds: let today's posts carry its papers. A slow
+            # or failing upstream holds the posts up for INGEST_GRACE at most, once.
+            await asyncio.wait({ingest}, timeout=INGEST_GRACE)
         self._maybe_prune(now)
-        tasks = []
-        for key in {d.channel for d in self.store.pending_deliveries()}:
+        for key in self.store.pending_channels():
             channel = self.store.get_channel(key)
-            if channel and channel.platform in self.adapters and key not in self._in_flight:
+            if (
+                channel
+                and channel.platform in self.adapters
+                and key not in self._in_flight
+                and not channel.paused
+                and not _backing_off(channel, now)
+            ):
                 tasks.append(self._spawn(channel.key, self._resume(channel)))
         for due, digest in self.plan(now):
             if due.channel.key in self._in_flight:
@@ -239,32 +256,48 @@ class Scheduler:
     def _spawn(self, key: str, work: Awaitable[None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
         self._in_flight[key] = task
-        task.add_done_callback(lambda _t: self._in_flight.pop(key, None))
+
+        def finished(task: asyncio.Task[None]) -> None:
+            self._in_flight.pop(key, None)
+            if not task.cancelled() and (error := task.exception()) is not None:
+                log.error("%s: posting failed: %r", key, error, exc_info=error)
+
+        task.add_done_callback(finished)
         return task
 
     # ---- ingest -----------------------------------------------------------------------
 
-    async def _maybe_ingest(self, now: datetime, first: bool) -> None:
-        if self.ingest is None:
-            return
+    def _maybe_ingest(self, now: datetime, first: bool) -> asyncio.Task[None] | None:
+        """Start the daily ingest in the background when it is due (and at start-up when
+        today's has not run), unless one is running already."""
+        if self.ingest is None or (self._ingest_task and not self._ingest_task.done()):
+            return None
         today = now.astimezone(UTC).date().isoformat()
         if self.store.get_meta("scheduled_ingest_day") == today:
-            return
+            return None
         retry_at = self.store.get_meta("ingest_retry_at")
         if retry_at and now < datetime.fromisoformat(retry_at):
-            return
+            return None
         hour, minute = parse_hhmm(self.config.scheduler.ingest_time)
         at = now.astimezone(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
         if not first and now < at:
-            return
-        log.info("daily ingest starting (%s)", "at start-up" if first else "scheduled")
+            return None
+        log.info("daily ingest starting (%s)", "scheduled" if now >= at else "at start-up")
+        self._ingest_task = asyncio.ensure_future(self._run_ingest(now, today, now >= at))
+        return self._ingest_task
+
+    async def _run_ingest(self, now: datetime, today: str, scheduled: bool) -> None:
+        assert self.ingest is not None
         try:
             await self.ingest()
         except Exception as exc:  # a bad upstream day must not stop the posts
             log.warning("ingest failed, retrying in %s: %s", INGEST_RETRY, exc)
             self.store.set_meta("ingest_retry_at", (now + INGEST_RETRY).isoformat())
             return
-        self.store.set_meta("scheduled_ingest_day", today)
+        # A start-up ingest before ingest_time does not count for the day: the day's
+        # list is still to come, so the scheduled one runs as well.
+        if scheduled:
+            self.store.set_meta("scheduled_ingest_day", today)
         self.store.set_meta("ingest_retry_at", None)
 
     def _maybe_prune(self, now: datetime) -> None:
@@ -297,10 +330,10 @@ class Scheduler:
     async def _resume(self, channel: Channel) -> None:
         """Re-post the papers a crash left pending, then finish that day's post."""
         pending = self.store.pending_deliveries(channel.key)
-        by_day: dict[str, list[Delivery]] = {}
+        groups: dict[tuple[str, str], list[Delivery]] = {}
         for d in pending:
-            by_day.setdefault(d.day or "", []).append(d)
-        for day, items in sorted(by_day.items()):
+            groups.setdefault((d.day or "", d.kind), []).append(d)
+        for (day, kind), items in sorted(groups.items()):
             papers = [p for d in items if (p := self.store.get_paper(d.paper_id)) is not None]
             gone = [d for d in items if self.store.get_paper(d.paper_id) is None]
             if gone:  # removed from the corpus since: nothing to post for them
@@ -308,9 +341,10 @@ class Scheduler:
             if not papers:
                 continue
             cards = [PaperCard(p, rank=n) for n, p in enumerate(papers, start=1)]
-            kind = items[0].kind
             log.info("%s: resuming %d undelivered papers of %s", channel.key, len(cards), day)
-            name = "Top papers of the week" if kind == "weekly" else "Trending papers"
+            name = {"weekly": "Top papers of the week", "alert": "🔔 Topic alert"}.get(
+                kind, "Trending papers"
+            )
             title = f"{name}, {day} (resumed after a restart)"
             if not await self._deliver(channel, day, cards, lambda n, t=title: t, kind=kind):
                 return
@@ -483,13 +517,12 @@ class Scheduler:
 
     def _alerts(self, now: datetime) -> list[asyncio.Task[None]]:
         """Post papers whose upvotes crossed a topic's alert threshold, once per channel."""
-        revision = self.store.corpus_revision
-        if revision == self._alert_revision:
-            return []
-        self._alert_revision = revision
         topics = [t for t in self.store.topics() if t.alert_upvotes is not None]
-        if not topics:
+        # Only look again when the papers or the alert topics changed, or a post failed.
+        key = (self.store.corpus_revision, tuple((t.id, t.alert_upvotes) for t in topics))
+        if not topics or key == self._alert_key:
             return []
+        self._alert_key = key
         since = (now.date() - timedelta(days=ALERT_WINDOW_DAYS)).isoformat()
         delivered = self.store.delivered_by_channel()
         found: dict[str, list[tuple[Paper, Topic]]] = {}
@@ -497,12 +530,15 @@ class Scheduler:
             channel = self.store.get_channel(topic.channel)
             if channel is None or channel.paused or channel.platform not in self.adapters:
                 continue
+            if _backing_off(channel, now):
+                self._alert_key = None  # look again once its backoff is over
+                continue
             try:
                 parsed = parse_query(topic.query)
             except QueryError:
                 continue
-            have = delivered.get(topic.channel, set())
-            for pid in self.bot.index.matching_ids(parsed):
+            have = delivered.setdefault(topic.channel, set())
+            for pid in self.bot.index.matching_ids(parsed, since=since):
                 paper = self.store.get_paper(pid)
                 if (
                     paper is None
@@ -516,7 +552,7 @@ class Scheduler:
         tasks = []
         for key, hits in found.items():
             if key in self._in_flight:
-                self._alert_revision = -1  # look again next tick
+                self._alert_key = None  # look again next tick
                 continue
             channel = self.store.get_channel(key)
             assert channel is not None
@@ -538,7 +574,8 @@ class Scheduler:
         thresholds = sorted({t.alert_upvotes for _, t in hits if t.alert_upvotes is not None})
         title = f"🔔 Topic alert: {len(cards)} paper(s) reached {thresholds[0]}+ upvotes"
         day = now.date().isoformat()
-        await self._deliver(channel, day, cards, lambda n: title, kind="alert")
+        if not await self._deliver(channel, day, cards, lambda n: title, kind="alert"):
+            self._alert_key = None  # try again once the channel's backoff is over
 
     # ---- the loop ---------------------------------------------------------------------
 

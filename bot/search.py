@@ -369,7 +369,12 @@ class SearchIndex:
         return hits, int(result.count or 0)
 
     def matching_ids(
-        self, parsed: ParsedQuery, *, day: str | None = None, limit: int = 10_000
+        self,
+        parsed: ParsedQuery,
+        *,
+        day: str | None = None,
+        since: str | None = None,
+        limit: int = 10_000,
     ) -> dict[str, float]:
         """Papers matching all of ``parsed`` (listed on ``day`` if given), with scores.
 
@@ -377,11 +382,14 @@ class SearchIndex:
         exactly what a search for it would find.
         """
         query, _ = self.build_query(parsed)
-        if day is not None:
-            n = day_number(day)
-            on_day = tantivy.Query.range_query(self.schema, "day", tantivy.FieldType.Integer, n, n)
+        if day is not None or since is not None:
+            low = day_number(day or since)
+            high = day_number(day) if day is not None else None
+            dates = tantivy.Query.range_query(
+                self.schema, "day", tantivy.FieldType.Integer, low, high
+            )
             query = tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, on_day)]
+                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, dates)]
             )
         searcher = self.index.searcher()
         result = searcher.search(query, limit=limit, count=False)

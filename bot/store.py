@@ -454,6 +454,12 @@ class Store:
                     found.setdefault(doc["channel"], set()).add(doc["paper_id"])
             return found
 
+    def pending_channels(self) -> set[str]:
+        """Channels with deliveries a crash left pending (cheap: no objects built)."""
+        with self.lock:
+            docs = self._table("deliveries").raw().values()
+            return {d["channel"] for d in docs if d["status"] == "pending"}
+
     def pending_deliveries(self, channel: str | None = None) -> list[Delivery]:
         """Deliveries whose intent was recorded but whose completion was not (a crash)."""
         return [d for d in self.deliveries(channel) if d.status == "pending"]

@@ -3,6 +3,7 @@ catch-up, failures, resume after a crash, alerts. No real waiting."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -292,11 +293,40 @@ async def test_ingest_runs_at_start_and_daily(demo_bot, adapter, clock) -> None:
 
     sched = Scheduler(demo_bot, {"console": adapter}, ingest=ingest)
     await at(sched, clock, "2026-06-12T03:00:00+00:00")  # start-up: today's is missing
-    await at(sched, clock, "2026-06-12T07:00:00+00:00")
-    await at(sched, clock, "2026-06-13T05:59:00+00:00")
+    await at(sched, clock, "2026-06-12T05:00:00+00:00")
     assert len(calls) == 1
-    await at(sched, clock, "2026-06-13T06:00:00+00:00")  # scheduler.ingest_time
+    # The start-up one came before the day's list: the scheduled one (06:00 UTC) runs too.
+    await at(sched, clock, "2026-06-12T07:00:00+00:00")
+    await at(sched, clock, "2026-06-12T08:00:00+00:00")
+    await at(sched, clock, "2026-06-13T05:59:00+00:00")
     assert len(calls) == 2
+    await at(sched, clock, "2026-06-13T06:00:00+00:00")  # scheduler.ingest_time
+    assert [c.isoformat() for c in calls][1:] == [
+        "2026-06-12T07:00:00+00:00",
+        "2026-06-13T06:00:00+00:00",
+    ]
+
+
+async def test_slow_ingest_holds_posts_for_a_grace_period_only(
+    demo_bot, adapter, clock, monkeypatch
+) -> None:
+    import bot.scheduler as scheduler_module
+
+    monkeypatch.setattr(scheduler_module, "INGEST_GRACE", 0.05)  # a setting, not our logic
+    release = asyncio.Event()
+
+    async def hanging_ingest() -> None:
+        await release.wait()
+
+    enroll(demo_bot, "lab", "09:00")
+    clock.now = T("2026-06-12T09:00:00+00:00")
+    sched = Scheduler(demo_bot, {"console": adapter}, ingest=hanging_ingest)
+    tasks = await sched.tick()
+    await asyncio.gather(*[t for t in tasks if t is not sched._ingest_task])
+    assert len(adapter.posts) == 1  # posted while the ingest still hangs
+    assert await sched.tick() == []  # no second ingest while one runs, nothing else due
+    release.set()
+    await sched._ingest_task
 
 
 async def test_failed_ingest_does_not_stop_posts(demo_bot, adapter, clock) -> None:
@@ -353,3 +383,59 @@ async def test_catch_up_all_posts_each_missed_day_oldest_first(demo_bot, adapter
     assert demo_bot.store.get_channel("console:local:lab").last_post_date == "2026-06-12"
     ids = adapter.papers_to("console:local:lab")
     assert len(ids) == len(set(ids))  # still each paper once
+
+
+async def test_two_alert_topics_matching_one_paper_post_it_once(
+    demo_bot, sched, adapter, clock
+) -> None:
+    enroll(demo_bot, "lab", "23:00", since="2026-06-12T00:00:00+00:00")
+    demo_bot.handle(Request('subscribe "sparse attention" --alert 100', channel_id="lab"))
+    demo_bot.handle(Request("subscribe minimax --alert 50", channel_id="lab"))
+    await at(sched, clock, "2026-06-12T10:00:00+00:00")
+    (alert,) = adapter.posts
+    assert alert.paper_ids == ["2606.13392"]
+
+
+async def test_failed_alert_is_retried_after_backoff(demo_bot, adapter, clock) -> None:
+    enroll(demo_bot, "lab", "23:00", since="2026-06-12T00:00:00+00:00")
+    demo_bot.handle(Request('subscribe "sparse attention" --alert 100', channel_id="lab"))
+    adapter.transient["lab"] = "server error 500"
+    sched = Scheduler(demo_bot, {"console": adapter})
+    await at(sched, clock, "2026-06-12T10:00:00+00:00")
+    assert adapter.posts == [] and demo_bot.store.deliveries() == []
+    del adapter.transient["lab"]
+    await at(sched, clock, "2026-06-12T10:01:00+00:00")  # still backing off
+    assert adapter.posts == []
+    await at(sched, clock, "2026-06-12T10:06:00+00:00")
+    (alert,) = adapter.posts
+    assert alert.paper_ids == ["2606.13392"]
+
+
+async def test_resume_after_pause_clears_the_backoff(demo_bot, adapter, clock) -> None:
+    demo_bot.config.scheduler.max_failures = 1
+    enroll(demo_bot, "lab", "09:00")
+    adapter.permanent["lab"] = "not_in_channel"
+    sched = Scheduler(demo_bot, {"console": adapter})
+    await at(sched, clock, "2026-06-12T09:00:00+00:00")
+    channel = demo_bot.store.get_channel("console:local:lab")
+    assert channel.paused and channel.retry_at
+    del adapter.permanent["lab"]
+    demo_bot.handle(Request("resume", channel_id="lab"))
+    assert demo_bot.store.get_channel("console:local:lab").retry_at is None
+    await at(sched, clock, "2026-06-13T09:00:00+00:00")
+    assert len(adapter.posts) == 1
+
+
+async def test_group_commit_writes_many_posts_in_few_state_writes(demo_bot, adapter, clock) -> None:
+    channels = [
+        Channel("console", "local", f"c{n}", not_before="2026-06-11T12:00:00+00:00")
+        for n in range(200)
+    ]
+    demo_bot.store.save_channels(channels)
+    sched = Scheduler(demo_bot, {"console": adapter})
+    before = demo_bot.store.state_storage.writes
+    await at(sched, clock, "2026-06-12T09:00:00+00:00")
+    assert len(adapter.posts) == 200
+    writes = demo_bot.store.state_storage.writes - before
+    assert writes < 20, writes  # one write per post would be 400 (intent + done)
+    assert {d.status for d in demo_bot.store.deliveries()} == {"sent"}
