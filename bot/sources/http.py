@@ -38,25 +38,26 @@ class RequestFailed(Exception):
 class Throttle:
     """At most one request per ``interval`` seconds, one at a time (arXiv's rule).
 
-    Held for the whole request, so a second caller waits for the first to finish and
-    then for the interval, measured from the start of the previous request.
+    Held for the whole request, so a second caller waits for the first to finish, then
+    for the interval measured from when the previous request ended: the gap the server
+    sees is never shorter than the interval, however slow the connection was.
     """
 
     def __init__(self, interval: float) -> None:
         self.interval = max(0.0, interval)
         self._lock = asyncio.Lock()
-        self._last_start: float | None = None
+        self._last_end: float | None = None
 
     async def __aenter__(self) -> Throttle:
         await self._lock.acquire()
-        if self._last_start is not None:
-            wait = self._last_start + self.interval - time.monotonic()
+        if self._last_end is not None:
+            wait = self._last_end + self.interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
-        self._last_start = time.monotonic()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        self._last_end = time.monotonic()
         self._lock.release()
 
 
