@@ -72,7 +72,7 @@ def child(engine: str, data: Path, queries_file: Path) -> None:
         from bot.search import SearchIndex
         from bot.store import Store
 
-        store = Store(data)
+        store = Store(data, claim=False)  # a reader beside the benchmark process
         bot = PapersBot(load_config(None, env={}), store, SearchIndex(data / "index"))
         run: Callable[[str], object] = bot.search
     else:

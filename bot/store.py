@@ -33,6 +33,11 @@ from tinydb.table import Document, Table
 
 from bot.models import Channel, Delivery, Feedback, Paper, Topic
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, one process by convention
+    fcntl = None  # type: ignore[assignment]
+
 SCHEMA_VERSION = 1
 META_TABLE = "_meta"
 _META_ID = "schema"
@@ -221,12 +226,59 @@ def _open_db(path: Path, kind: str) -> tuple[TinyDB, AtomicJSONStorage]:
     return db, storage
 
 
+# data folder -> [lock file descriptor, how many open Stores of this process use it]
+_HELD_FOLDERS: dict[Path, list[int]] = {}
+
+
+def _claim_folder(folder: Path) -> None:
+    """Hold an exclusive lock on the data folder for the life of this process.
+
+    The store caches the files it writes, so a second process writing the same folder
+    would silently lose one side's changes. It is refused with a clear message instead.
+    (Stores opened again within one process share the claim.)
+    """
+    key = folder.resolve()
+    if fcntl is None:
+        return
+    if key in _HELD_FOLDERS:
+        _HELD_FOLDERS[key][1] += 1
+        return
+    fd = os.open(key / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise StorageError(
+            f"{folder}: in use by another papers-bot process (pid {holder}); stop it "
+            "first, or use another --db"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    _HELD_FOLDERS[key] = [fd, 1]
+
+
+def _release_folder(folder: Path) -> None:
+    held = _HELD_FOLDERS.get(folder.resolve())
+    if held is None:
+        return
+    held[1] -= 1
+    if held[1] == 0:
+        del _HELD_FOLDERS[folder.resolve()]
+        os.close(held[0])  # closing the descriptor releases the flock
+
+
 class Store:
     """Corpus and bot state behind one lock. Construct with the data folder."""
 
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, data_dir: str | os.PathLike[str], *, claim: bool = True) -> None:
+        """``claim=False`` is for a process that only reads (benchmarks, inspection):
+        it does not lock the folder, and may see another process's writes late."""
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._claimed = claim
+        if claim:
+            _claim_folder(self.data_dir)
         self.lock = threading.RLock()
         self._corpus, self.corpus_storage = _open_db(self.data_dir / "corpus.json", "corpus")
         self._state, self.state_storage = _open_db(self.data_dir / "state.json", "state")
@@ -518,6 +570,9 @@ class Store:
         with self.lock:
             self._corpus.close()
             self._state.close()
+            if self._claimed:
+                self._claimed = False
+                _release_folder(self.data_dir)
 
 
 # Re-exported for tests that inspect raw documents.

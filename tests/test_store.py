@@ -140,3 +140,27 @@ def test_atomic_write_survives_a_killed_writer(tmp_path: Path) -> None:
         generation = store.get_paper("2603.00000").title
         assert all(p.title == generation for p in store.papers())  # one write, not a mix
         assert not list(tmp_path.glob(".corpus.json.*.tmp"))  # stale temp files cleaned
+
+
+def test_a_second_process_is_refused_the_data_folder(tmp_path: Path) -> None:
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from bot.store import Store; Store(sys.argv[1]); "
+            "print('ready', flush=True); sys.stdin.read()",
+            str(tmp_path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        with pytest.raises(
+            StorageError, match=f"in use by another papers-bot process \\(pid {holder.pid}\\)"
+        ):
+            Store(tmp_path)
+    finally:
+        holder.communicate("", timeout=30)
+    Store(tmp_path)  # free again once the other process has gone
