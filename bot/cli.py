@@ -45,12 +45,28 @@ class CliError(Exception):
         self.status = status
 
 
+# Libraries whose debug logs carry capability URLs (Slack response_url, Socket Mode
+# tickets, Discord interaction webhooks) or every request line: never below these.
+QUIET_LIBRARIES = {
+    "slack_sdk": logging.INFO,
+    "slack_bolt": logging.INFO,
+    "discord": logging.INFO,
+    "aiohttp": logging.INFO,
+    "websockets": logging.INFO,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+}
+
+
 def setup_logging(level: str) -> None:
+    """Our own loggers at ``level``; third-party ones never at debug (see above)."""
+    chosen = getattr(logging, level.upper())
     logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        level=chosen, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    logging.getLogger().setLevel(chosen)
+    for name, floor in QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(max(floor, chosen))
 
 
 def open_bot(args: argparse.Namespace) -> PapersBot:

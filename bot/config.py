@@ -237,6 +237,22 @@ def _validate(config: Config) -> None:
     for key, (value, allowed) in choices.items():
         if value not in allowed:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(sorted(allowed))}")
+    limits = {
+        "scheduler.tick_seconds": (config.scheduler.tick_seconds, 1, 3600),
+        "scheduler.max_failures": (config.scheduler.max_failures, 1, 1000),
+        "scheduler.keep_deliveries_days": (config.scheduler.keep_deliveries_days, 8, 3650),
+        "sources.huggingface.page_size": (config.sources.huggingface.page_size, 1, 100),
+        "sources.huggingface.max_pages": (config.sources.huggingface.max_pages, 1, 100),
+        "sources.retries": (config.sources.retries, 0, 10),
+        "slack.port": (config.slack.port, 0, 65535),
+    }
+    for key, (value, low, high) in limits.items():
+        if not low <= value <= high:
+            raise ConfigError(f"{key}: must be between {low} and {high}, got {value}")
+    if config.bot.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(
+            f"bot.log_level: {config.bot.log_level!r} is not DEBUG, INFO, WARNING or ERROR"
+        )
     if not 1 <= config.bot.default_max_papers <= 25:
         raise ConfigError("bot.default_max_papers: must be between 1 and 25")
     if not 1 <= config.bot.search_page_size <= 10:

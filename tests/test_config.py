@@ -30,6 +30,10 @@ def test_example_config_is_the_defaults() -> None:
         ("[sources.arxiv]\ncategories = 'cs.CL'\n", "sources.arxiv.categories: expected a list"),
         ("[secrets]\nslack_bot_token = 'xoxb'\n", "secrets: unknown setting"),
         ("bot = 3\n", "bot: expected a [bot] table"),
+        ("[bot]\nlog_level = 'LOUD'\n", "bot.log_level"),
+        ("[scheduler]\ntick_seconds = 0\n", "scheduler.tick_seconds: must be between 1"),
+        ("[scheduler]\nmax_failures = 0\n", "scheduler.max_failures"),
+        ("[sources.huggingface]\npage_size = 500\n", "page_size: must be between 1 and 100"),
         ("[bot\n", "not valid TOML"),
     ],
 )
@@ -47,3 +51,21 @@ def test_secrets_from_env_never_printed() -> None:
     )
     assert config.secrets.slack_bot_token == "xoxb-very-secret"
     assert "very-secret" not in repr(config) and "abc.def" not in repr(config.secrets)
+
+
+def test_debug_logging_keeps_libraries_that_log_capability_urls_quiet() -> None:
+    import logging
+
+    from bot.cli import QUIET_LIBRARIES, setup_logging
+
+    root = logging.getLogger()
+    saved = root.level, {n: logging.getLogger(n).level for n in QUIET_LIBRARIES}
+    try:
+        setup_logging("DEBUG")
+        assert logging.getLogger("bot.scheduler").isEnabledFor(logging.DEBUG)
+        for name in ("slack_sdk.socket_mode", "slack_bolt.App", "discord.http", "httpx"):
+            assert not logging.getLogger(name).isEnabledFor(logging.DEBUG), name
+    finally:
+        root.setLevel(saved[0])
+        for name, level in saved[1].items():
+            logging.getLogger(name).setLevel(level)
