@@ -309,6 +309,18 @@ def test_escape_defuses_mentions_and_markdown() -> None:
     out = escape("@here <@&12> <#5> __u__ # Heading")
     assert "@here" not in out and "<@&" not in out and "<#5" not in out
     assert "\\_\\_u\\_\\_" in out
+    # discord.py's own escaper skips everything between a "[" and the last ")".
+    out = escape("[x](https://evil.example) ||spoiler|| (v2) **b**")
+    assert "\\|\\|spoiler\\|\\|" in out and "\\*\\*b\\*\\*" in out and "\\[x\\]" in out
+
+
+def test_user_text_quoted_in_core_replies_cannot_format() -> None:
+    reply = Reply(
+        text="Subscribed to “[free nitro](https://evil.example) ||x||”. Try `/papers topics`."
+    )
+    (message,) = render(reply, CommandIds())
+    assert "\\[free nitro\\]" in message.content and "\\|\\|x\\|\\|" in message.content
+    assert "`/papers topics`" in message.content  # the core's own code span is kept
 
 
 async def test_sharded_client_uses_gateway_bot(

@@ -268,6 +268,9 @@ async def test_weekly_command_then_scheduler_posts_top_papers_of_the_week(
     data = await command(fake, "weekly", {"day": "off"})
     assert "Weekly digest off" in data["content"]
     assert demo_bot.store.get_channel(KEY).weekly_day is None
+    # Without a time it is 09:00 in the channel's zone.
+    data = await command(fake, "weekly", {"day": "mon"})
+    assert "every Monday at 09:00 Europe/Berlin" in data["content"]
 
 
 # ---- thread mode --------------------------------------------------------------------

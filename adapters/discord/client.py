@@ -526,7 +526,7 @@ def build_group(adapter: DiscordAdapter) -> app_commands.Group:
     @group.command(name="weekly", description="A weekly digest of the week's top papers")
     @app_commands.describe(
         day="The weekday, or off to stop the weekly digest",
-        time="HH:MM, e.g. 17:00",
+        time="HH:MM, e.g. 17:00 (default 09:00)",
         timezone="IANA time zone, e.g. Europe/Berlin",
     )
     @app_commands.choices(day=WEEKDAY_CHOICES)
@@ -541,7 +541,7 @@ def build_group(adapter: DiscordAdapter) -> app_commands.Group:
             return
         await run(
             interaction,
-            " ".join(["schedule weekly", day.value, time or "", timezone or ""]).strip(),
+            " ".join(["schedule weekly", day.value, time or "09:00", timezone or ""]).strip(),
         )
 
     @weekly.autocomplete("timezone")

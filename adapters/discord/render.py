@@ -56,9 +56,22 @@ _MENTION_RE = re.compile(r"<(@[!&]?|#)")
 _LINE_START_RE = re.compile(r"^(#{1,3} |>|-# |[-*+] |\d+\. )", re.MULTILINE)
 
 
-def escape(text: str | None) -> str:
-    """Upstream or user text shown literally: no Markdown, no mentions, no headings."""
-    text = discord.utils.escape_markdown(text or "")
+_MARKDOWN_CHAR_RE = re.compile(r"([\\*_~|`\[\]])")
+_URL_RE = re.compile(r"(https?://[^\s<>]+)")
+
+
+def escape(text: str | None, *, keep_links: bool = True) -> str:
+    """Upstream or user text shown literally: no Markdown, no mentions, no headings.
+
+    Every emphasis, code, spoiler and link character is backslash-escaped one by one
+    (``discord.utils.escape_markdown`` skips whatever lies between a ``[`` and the last
+    ``)``, so ``[x](y) ||spoiler|| (v2)`` kept its spoiler). ``keep_links`` leaves bare
+    URLs untouched so they stay clickable.
+    """
+    parts = _URL_RE.split(text or "") if keep_links else [text or ""]
+    text = "".join(
+        part if n % 2 else _MARKDOWN_CHAR_RE.sub(r"\\\1", part) for n, part in enumerate(parts)
+    )
     text = discord.utils.escape_mentions(text)
     # escape_mentions only knows 17-20 digit ids; break every <@…>, <@&…>, <#…> form.
     text = _MENTION_RE.sub(lambda m: "<\u200b" + m.group(1), text)
@@ -69,6 +82,18 @@ def safe_mentions(text: str | None) -> str:
     """Our own text (which may use Markdown on purpose) with mentions defused."""
     text = discord.utils.escape_mentions(text or "")
     return _MENTION_RE.sub(lambda m: "<\u200b" + m.group(1), text)
+
+
+_CODE_RE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
+
+
+def core_text(text: str | None) -> str:
+    """The core's reply text: its `code` spans (commands) and ``` blocks (the export
+    snippet) kept, everything else escaped. The core quotes user and upstream text into
+    replies (a topic, a title, a display name), so outside code nothing may format: no
+    masked links, headings or spoilers from a hostile topic."""
+    parts = _CODE_RE.split(text or "")
+    return "".join(safe_mentions(part) if n % 2 else escape(part) for n, part in enumerate(parts))
 
 
 def highlight(escaped: str, terms: tuple[str, ...] | list[str]) -> str:
@@ -289,15 +314,15 @@ def render(reply: Reply, ids: CommandIds) -> list[MessagePayload]:
     colour = _COLOURS.get(reply.kind, _DEFAULT_COLOUR)
     head = []
     if reply.title:
-        head.append(f"**{safe_mentions(reply.title)}**")
+        head.append(f"**{core_text(reply.title)}**")
     if reply.text:
         prefix = "⚠️ " if reply.kind is ReplyKind.ERROR else ""
-        head.append(prefix + safe_mentions(reply.text))
+        head.append(prefix + core_text(reply.text))
     contents = _split_text("\n".join(head), CONTENT_LIMIT) if head else []
 
     embeds = [card_embed(card, colour) for card in reply.cards]
     if reply.footer:
-        footer = cut(safe_mentions(reply.footer), FOOTER_LIMIT)
+        footer = cut(core_text(reply.footer), FOOTER_LIMIT)
         if embeds:
             embeds[-1].set_footer(text=footer)
         else:
