@@ -43,8 +43,18 @@ _ARXIV_IN_TEXT = re.compile(
     re.IGNORECASE,
 )
 MAX_TOPICS = 20
+WEEKLY_USAGE = "/papers schedule weekly <mon..sun> <HH:MM> [IANA time zone] | schedule weekly off"
 WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 MAX_TRENDING = 25
+
+
+def unquote(text: str) -> str:
+    """A topic as typed, without surrounding quotes (straight or curly) and with its
+    whitespace folded to single spaces (a pasted topic may hold newlines)."""
+    text = " ".join(text.split())
+    if len(text) >= 2 and text[0] in "\"'“‘" and text[-1] in "\"'”’":
+        text = text[1:-1].strip()
+    return text
 
 
 def _count(n: int, noun: str) -> str:
@@ -341,14 +351,20 @@ class PapersBot:
             return Reply(
                 text="This channel has no topics: its posts carry all trending papers. "
                 'Add one with `/papers subscribe "speech recognition"`.\n'
-                "Feedback: " + self.digests.taste_for(request.channel).describe() + "."
+                "Feedback: "
+                + self.digests.taste_for(request.channel).describe(self.index.surface)
+                + "."
             )
         lines = [
             f"{t.id}. {t.query}  (added by {t.added_by}"
             + (f"; alert at {t.alert_upvotes}+ upvotes)" if t.alert_upvotes else ")")
             for t in topics
         ]
-        lines.append("Feedback: " + self.digests.taste_for(request.channel).describe() + ".")
+        lines.append(
+            "Feedback: "
+            + self.digests.taste_for(request.channel).describe(self.index.surface)
+            + "."
+        )
         return Reply(text="\n".join(lines), title="Topics of this channel")
 
     def digest_for(self, channel: Channel) -> Digest:
@@ -358,7 +374,8 @@ class PapersBot:
     def digest_reply(self, digest: Digest, *, late: bool = False) -> Reply:
         """A channel post for ``digest`` (also the ``digest`` command's preview)."""
         if not digest.cards:
-            text = f"No new papers today ({digest.reason})."
+            when = "since the bot went offline" if late else "today"
+            text = f"No new papers {when} ({digest.reason})."
             return Reply(text=text, kind=ReplyKind.DIGEST, ephemeral=False)
         cards = [
             self.card(
@@ -454,9 +471,7 @@ class PapersBot:
                     "--alert must be between 1 and 100000 upvotes.", usage("subscribe")
                 )
             args = (args[: match.start()] + " " + args[match.end() :]).strip()
-        query = args.strip()
-        if len(query) >= 2 and query[0] == query[-1] and query[0] in "\"'“”":
-            query = query[1:-1].strip()
+        query = unquote(args)
         if not query:
             raise CommandError("Subscribe to what? Give a topic.", usage("subscribe"))
         parsed = parse_query(query)
@@ -486,16 +501,16 @@ class PapersBot:
         )
 
     def _unsubscribe(self, request: Request, args: str) -> Reply:
-        arg = args.strip().lower()
+        arg = unquote(args).lower()
         if not arg:
             raise CommandError("Unsubscribe from which topic?", usage("unsubscribe"))
         if arg == "all":
             gone = self.store.remove_topics(request.channel)
-            return Reply(text=f"Removed all {len(gone)} topics.", ephemeral=False)
+            if not gone:
+                return Reply(text="This channel has no topics to remove.")
+            return Reply(text=f"Removed all {_count(len(gone), 'topic')}.", ephemeral=False)
         topics = self.store.topics(request.channel)
-        match = next(
-            (t for t in topics if str(t.id) == arg or t.query.lower() == arg.strip("\"'")), None
-        )
+        match = next((t for t in topics if arg in (str(t.id), t.query.lower())), None)
         if match is None:
             raise CommandError(
                 f"This channel has no topic `{args[:60]}`. See `/papers topics`.",
@@ -554,7 +569,7 @@ class PapersBot:
             return Reply(text="Weekly digest off.", ephemeral=False)
         if len(parts) not in (2, 3) or parts[0].lower()[:3] not in WEEKDAYS:
             raise CommandError(
-                "Give a weekday and a time, e.g. `weekly mon 09:00`.", usage("schedule")
+                "Give a weekday and a time, e.g. `schedule weekly mon 09:00`.", WEEKLY_USAGE
             )
         weekday = WEEKDAYS.index(parts[0].lower()[:3])
         hour, minute = self._time_arg(parts[1])
@@ -580,7 +595,7 @@ class PapersBot:
         choice = [p.lower() for p in parts]
         if choice not in (["on"], ["off"]):
             raise CommandError(
-                "Say `schedule daily on` or `schedule daily off`.", usage("schedule")
+                "Say `schedule daily on` or `schedule daily off`.", "/papers schedule daily on|off"
             )
         channel = self.channel_for(request, create=True)
         assert channel is not None
@@ -601,9 +616,7 @@ class PapersBot:
     # ---- discovery and tuning ----------------------------------------------------------
 
     def _preview(self, request: Request, args: str) -> Reply:
-        topic = args.strip()
-        if len(topic) >= 2 and topic[0] == topic[-1] and topic[0] in "\"'“”":
-            topic = topic[1:-1].strip()
+        topic = unquote(args)
         if not topic:
             raise CommandError("Preview what? Give a topic.", usage("preview"))
         channel = self.channel_for(request) or self._unsaved_channel(request)
@@ -640,7 +653,7 @@ class PapersBot:
         taste = self.digests.taste_for(request.channel)
         mark = "👍" if value > 0 else "👎"
         return Reply(
-            text=f"{mark} noted for “{paper.title}”. This channel's ranking now: {taste.describe()}."
+            text=f"{mark} noted for “{paper.title}”. This channel's ranking now: {taste.describe(self.index.surface)}."
         )
 
     def _thread(self, request: Request, args: str) -> Reply:

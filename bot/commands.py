@@ -7,6 +7,7 @@ wrong raises :class:`CommandError`, whose message and usage line go back to the 
 
 from __future__ import annotations
 
+import difflib
 import re
 from dataclasses import dataclass
 
@@ -51,10 +52,10 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "schedule",
-            "schedule <HH:MM> [IANA time zone] | schedule weekly <mon..sun> <HH:MM> [zone] | "
-            "schedule weekly off | schedule daily on|off",
-            "when this channel gets its daily post (e.g. schedule 09:00 Europe/Berlin) "
-            "and an optional weekly digest of the week's top papers",
+            "schedule <HH:MM> [IANA time zone]",
+            "when the daily post comes, e.g. `schedule 09:00 Europe/Berlin`; also "
+            "`schedule weekly <mon..sun> <HH:MM> [zone]` for a weekly digest of the week's top "
+            "papers (`schedule weekly off` stops it) and `schedule daily on|off`",
             True,
         ),
         Spec(
@@ -126,7 +127,9 @@ def parse_command(text: str) -> Command:
     name = ALIASES.get(name, name)
     if name not in SPECS:
         shown = head if len(head) <= 40 else head[:40] + "…"
-        raise CommandError(f"Unknown command `{shown}`. Try `/papers help`.")
+        close = difflib.get_close_matches(name, [*SPECS, *ALIASES], n=1, cutoff=0.6)
+        hint = f"Did you mean `/papers {ALIASES.get(close[0], close[0])}`? " if close else ""
+        raise CommandError(f"Unknown command `{shown}`. {hint}Try `/papers help`.")
     return Command(name, rest.strip())
 
 
@@ -140,14 +143,21 @@ def help_text(name: str | None = None) -> str:
         if key not in SPECS:
             raise CommandError(f"There is no command `{name[:40]}`.", "/papers help")
         spec = SPECS[key]
-        return f"`/papers {spec.usage}`: {spec.summary}"
-    lines = ["*papers-bot*: trending research papers, searched and posted daily.", ""]
+        who = " (people who may change this channel's settings)" if spec.manages else ""
+        return f"`/papers {spec.usage}`: {spec.summary}{who}"
+    lines = ["papers-bot: trending research papers, searched and posted daily.", ""]
     for spec in SPECS.values():
         if not spec.hidden:
-            lines.append(f"`/papers {spec.usage}`: {spec.summary}")
+            mark = " ⚙" if spec.manages else ""
+            lines.append(f"`/papers {spec.usage}`{mark}: {spec.summary}")
+    shortcuts = ", ".join(f"`{a}` = `{c}`" for a, c in ALIASES.items())
     lines += [
         "",
+        "⚙ changes the channel's settings, which the workspace may limit to some people. "
+        "A channel gets daily posts (09:00 UTC until you say otherwise) once someone runs "
+        "`schedule` or `subscribe`. 👍/👎 under a posted paper tune the channel's ranking.",
         "Search syntax: `transformer quantization` (all words; typos and word forms forgiven), "
         '`"speech recognition"`, `-survey`, `author:Hinton`, `cat:cs.CL`, `since:2026-05-01`.',
+        f"Shortcuts: {shortcuts}.",
     ]
     return "\n".join(lines)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 
-_TIME_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+_TIME_RE = re.compile(r"^(\d{1,2})(?:[:.h]([0-5]\d))?\s*(am|pm)?$", re.IGNORECASE)
 
 
 class ConfigError(ValueError):
@@ -23,10 +23,18 @@ class ConfigError(ValueError):
 
 
 def parse_hhmm(value: str) -> tuple[int, int]:
+    """``09:00``, ``9:00``, ``9``, ``17h30``, ``9am``, ``5:30pm`` -> (hour, minute)."""
     match = _TIME_RE.match(value.strip())
     if not match:
         raise ValueError(f"{value!r} is not a time like 09:00")
-    return int(match.group(1)), int(match.group(2))
+    hour, minute, half = int(match.group(1)), int(match.group(2) or 0), (match.group(3) or "")
+    if half:
+        if not 1 <= hour <= 12:
+            raise ValueError(f"{value!r} is not a time like 9am or 09:00")
+        hour = hour % 12 + (12 if half.lower() == "pm" else 0)
+    if hour > 23:
+        raise ValueError(f"{value!r} is not a time like 09:00")
+    return hour, minute
 
 
 def check_timezone(name: str) -> ZoneInfo:

@@ -34,12 +34,14 @@ class Taste:
     def empty(self) -> bool:
         return not any(self.weights.values())
 
-    def describe(self, limit: int = 5) -> str:
+    def describe(self, label: Callable[[str], str] = str, limit: int = 5) -> str:
+        """In words: the counts, and the terms it favours and disfavours (``label`` turns
+        an index stem back into a readable word)."""
         if self.likes + self.dislikes == 0:
             return "no feedback yet: 👍/👎 on a posted paper tunes the ranking"
         ranked = sorted(self.weights.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
-        liked = [t for t, w in ranked if w > 0][:limit]
-        disliked = [t for t, w in ranked if w < 0][:limit]
+        liked = [label(t) for t, w in ranked if w > 0][:limit]
+        disliked = [label(t) for t, w in ranked if w < 0][:limit]
         parts = [f"{self.likes} 👍, {self.dislikes} 👎"]
         if liked:
             parts.append("favours " + ", ".join(liked))

@@ -7,6 +7,7 @@ snippet on one line: entries separated by ``;`` outside quotes are read as lines
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +40,8 @@ class Snapshot:
 
 
 def _quote(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string: JSON's escaping is valid TOML and covers control characters."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def export_settings(channel: Channel, topics: list[Topic]) -> str:

@@ -81,7 +81,8 @@ def test_help_lists_every_visible_command(demo_bot) -> None:
         ("paper not-an-id", "not an arXiv id"),
         ("schedule", "Give a time"),
         ("schedule 25:00", "not a time like 09:00"),
-        ("schedule 9am", "not a time like 09:00"),
+        ("schedule 9:75", "not a time like 09:00"),
+        ("schedule 13pm", "is not a time like 09:00"),
         ("schedule 09:00 Mars/Olympus", "not an IANA time zone"),
         ("schedule 09:00 EST", "not an IANA time zone"),
         ("subscribe", "Subscribe to what?"),
@@ -192,3 +193,20 @@ def test_internal_error_is_one_line(demo_bot, caplog) -> None:
     reply = ask(demo_bot, "topics")
     assert reply.kind == ReplyKind.ERROR
     assert "damaged" in reply.text and "Traceback" not in reply.text
+
+
+def test_friendly_times_and_did_you_mean(demo_bot) -> None:
+    assert "Daily post at 09:00 UTC" in ask(demo_bot, "schedule 9").text
+    assert "Daily post at 17:30 UTC" in ask(demo_bot, "schedule 5:30pm").text
+    assert "Did you mean `/papers subscribe`?" in ask(demo_bot, "subscrbe agents").text
+    assert "Did you mean `/papers search`?" in ask(demo_bot, "serach x").text
+    assert ask(demo_bot, "unsubscribe all").text == "This channel has no topics to remove."
+    ask(demo_bot, "subscribe “agents”")
+    assert "Unsubscribed from “agents”" in ask(demo_bot, "unsubscribe “agents”").text
+
+
+def test_help_marks_setting_commands_and_lists_shortcuts(demo_bot) -> None:
+    text = ask(demo_bot, "help").text
+    assert "`/papers pause` ⚙:" in text and "`/papers search" in text
+    assert "`find` = `search`" in text and "*papers-bot*" not in text
+    assert "people who may change" in ask(demo_bot, "help schedule").text

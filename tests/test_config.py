@@ -23,7 +23,7 @@ def test_example_config_is_the_defaults() -> None:
     [
         ("[bot]\nnope = 1\n", "bot.nope: unknown setting"),
         ("[bot]\ndefault_timezone = 'Moon/Base'\n", "bot.default_timezone"),
-        ("[bot]\ndefault_post_time = '9am'\n", "bot.default_post_time"),
+        ("[bot]\ndefault_post_time = '25:00'\n", "bot.default_post_time"),
         ("[slack]\nmode = 'carrier-pigeon'\n", "slack.mode"),
         ("[slack]\nport = 'eighty'\n", "slack.port: expected a whole number"),
         ("[discord]\nguild_ids = ['x']\n", "discord.guild_ids"),

@@ -222,3 +222,17 @@ def test_curly_quotes_from_autocorrect_are_understood(demo_bot) -> None:
     assert demo_bot.store.get_channel("console:local:lab").post_time == "08:15"
     phrase = ask(demo_bot, "search “sparse attention”")
     assert phrase.cards[0].paper.title == "MiniMax Sparse Attention"
+
+
+def test_feedback_is_described_in_words_not_stems(demo_bot) -> None:
+    text = ask(demo_bot, "feedback up 2606.13392").text  # MiniMax Sparse Attention
+    assert "favours" in text and "attention" in text and "attent," not in text
+
+
+def test_topic_with_newlines_exports_and_imports(demo_bot) -> None:
+    ask(demo_bot, "subscribe speech\nrecognition")
+    assert [t.query for t in demo_bot.store.topics("console:local:lab")] == ["speech recognition"]
+    text = ask(demo_bot, "export").text
+    snippet = text.split("```\n")[1].split("```")[0]
+    reply = ask(demo_bot, f"import {snippet}", channel_id="other")
+    assert "and 1 topic" in reply.text

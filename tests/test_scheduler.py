@@ -378,7 +378,9 @@ async def test_catch_up_all_posts_each_missed_day_oldest_first(demo_bot, adapter
     assert len(adapter.posts) == 3  # 06-10, 06-11 and 06-12, one per tick
     first, second, third = (p.reply for p in adapter.posts)
     assert first.title == "Trending papers, 2026-05-08 (late: the bot was offline at post time)"
-    assert second.text.startswith("No new papers today (every paper of 2026-05-08")
+    assert second.text.startswith(
+        "No new papers since the bot went offline (every paper of 2026-05-08"
+    )
     assert third.title.startswith("Trending papers, 2026-06-12 (late")
     assert demo_bot.store.get_channel("console:local:lab").last_post_date == "2026-06-12"
     ids = adapter.papers_to("console:local:lab")
