@@ -73,17 +73,7 @@ def render_card(card: PaperCard) -> str:
                 shorten(summary, 320), WIDTH, initial_indent="   ", subsequent_indent="   "
             )
         )
-    links = [
-        u
-        for u in (
-            paper.arxiv_url,
-            paper.pdf_url,
-            paper.hf_url,
-            paper.github_repo,
-            paper.project_page,
-        )
-        if u
-    ]
+    links = [url for _label, url in paper.links()]
     if links:
         lines.append("   " + "  ".join(clean(u) for u in links))
     if card.buttons:

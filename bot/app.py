@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from bot.commands import Command, CommandError, help_text, parse_command, usage
 from bot.config import Config, check_timezone, parse_hhmm
-from bot.digest import Digest, DigestBuilder
+from bot.digest import LATE_NOTE, Digest, DigestBuilder
+from bot.merge import MergeResult, apply_merge, plan_merge
 from bot.models import Channel, Feedback, Paper, strip_version
 from bot.preview import topic_preview
 from bot.query import QueryError, parse_query
@@ -168,7 +169,7 @@ class PapersBot:
                 command = parse_command(request.text)
             except CommandError:
                 command = None
-            if command and command.name == "paper":
+            if command and command.name in ("paper", "similar"):
                 ref = parse_paper_ref(command.args)
                 if ref and self.store.get_paper(ref) is None:
                     try:
@@ -180,10 +181,15 @@ class PapersBot:
                         self.add_papers([paper])
         return self.handle(request)
 
-    def add_papers(self, papers: list[Paper]) -> None:
-        """Store papers and bring the index up to date with them."""
-        self.store.put_papers(papers)
-        self.index.upsert(papers, self.store.corpus_revision)
+    def add_papers(self, papers: list[Paper]) -> MergeResult:
+        """Merge papers into the corpus (one atomic write) and bring the index up to date.
+
+        Every way papers arrive goes through here: imports, ingests, arXiv look-ups.
+        """
+        plan = plan_merge(self.store, papers)
+        apply_merge(self.store, plan)
+        self.index.upsert(plan.changed_papers, self.store.corpus_revision, plan.replaced_ids)
+        return plan
 
     def _dispatch(self, request: Request, command: Command) -> Reply:
         if command.name == "subscribe" and re.search(r"(?:^|\s)--preview(?:\s|$)", command.args):
@@ -202,20 +208,25 @@ class PapersBot:
         zone = ZoneInfo(channel.timezone if channel else self.config.bot.default_timezone)
         return self.clock().astimezone(zone).date().isoformat()
 
+    def new_channel(self, platform: str, workspace: str, channel_id: str) -> Channel:
+        """A channel with the configured defaults, owed nothing before now (not saved)."""
+        defaults = self.config.bot
+        return Channel(
+            platform,
+            workspace,
+            channel_id,
+            post_time=defaults.default_post_time,
+            timezone=defaults.default_timezone,
+            max_papers=defaults.default_max_papers,
+            created_at=utc_now(),
+            not_before=self.clock().isoformat(),
+        )
+
     def channel_for(self, request: Request, *, create: bool = False) -> Channel | None:
+        """The request's channel; with ``create``, enrolled (saved) if it is new."""
         channel = self.store.get_channel(request.channel)
         if channel is None and create:
-            defaults = self.config.bot
-            channel = Channel(
-                platform=request.platform,
-                workspace=request.workspace,
-                channel_id=request.channel_id,
-                post_time=defaults.default_post_time,
-                timezone=defaults.default_timezone,
-                max_papers=defaults.default_max_papers,
-                created_at=utc_now(),
-                not_before=self.clock().isoformat(),
-            )
+            channel = self.new_channel(request.platform, request.workspace, request.channel_id)
             self.store.save_channel(channel)
             log.info("channel %s enrolled for daily posts", channel.key)
         return channel
@@ -302,10 +313,11 @@ class PapersBot:
         day = self.digests.latest_day(today or self.today_for(None))
         if day is None:
             return Reply(text="No trending papers yet: the corpus has no daily lists.")
-        papers = self.digests.papers_on(day)[:count]
+        listed = self.digests.papers_on(day)
+        papers = listed[:count]
         cards = [self.card(p, rank=n) for n, p in enumerate(papers, start=1)]
         return Reply(
-            text=f"Top {len(cards)} of {len(self.digests.papers_on(day))} papers trending on {day}.",
+            text=f"Top {len(cards)} of {len(listed)} papers trending on {day}.",
             kind=ReplyKind.SEARCH,
             title=f"Trending papers, {day}",
             cards=cards,
@@ -385,26 +397,17 @@ class PapersBot:
         ]
         title = digest.title
         if late:
-            title += " (late: the bot was offline at post time)"
+            title += LATE_NOTE
         return Reply(kind=ReplyKind.DIGEST, title=title, cards=cards, ephemeral=False)
 
     def _digest(self, request: Request, args: str) -> Reply:
-        channel = self.channel_for(request) or self._unsaved_channel(request)
+        channel = self.channel_for(request) or self.new_channel(
+            request.platform, request.workspace, request.channel_id
+        )
         reply = self.digest_reply(self.digest_for(channel))
         reply.ephemeral = True
         reply.footer = "Preview: nothing was marked as posted."
         return reply
-
-    def _unsaved_channel(self, request: Request) -> Channel:
-        defaults = self.config.bot
-        return Channel(
-            request.platform,
-            request.workspace,
-            request.channel_id,
-            post_time=defaults.default_post_time,
-            timezone=defaults.default_timezone,
-            max_papers=defaults.default_max_papers,
-        )
 
     def _status(self, request: Request, args: str) -> Reply:
         lines = [f"Corpus: {self.store.paper_count():,} papers."]
@@ -619,7 +622,9 @@ class PapersBot:
         topic = unquote(args)
         if not topic:
             raise CommandError("Preview what? Give a topic.", usage("preview"))
-        channel = self.channel_for(request) or self._unsaved_channel(request)
+        channel = self.channel_for(request) or self.new_channel(
+            request.platform, request.workspace, request.channel_id
+        )
         return topic_preview(self, channel, topic)
 
     def _similar(self, request: Request, args: str) -> Reply:
@@ -672,7 +677,9 @@ class PapersBot:
         return Reply(text=text, ephemeral=False)
 
     def _export(self, request: Request, args: str) -> Reply:
-        channel = self.channel_for(request) or self._unsaved_channel(request)
+        channel = self.channel_for(request) or self.new_channel(
+            request.platform, request.workspace, request.channel_id
+        )
         snippet = export_settings(channel, self.store.topics(request.channel))
         return Reply(
             text="Copy this and run `/papers import` with it in another channel, workspace or "

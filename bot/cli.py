@@ -22,7 +22,6 @@ import orjson
 from bot import __version__
 from bot.app import PapersBot, system_clock
 from bot.config import Config, ConfigError, load_config
-from bot.merge import apply_merge, plan_merge
 from bot.models import Channel, Delivery, Paper, channel_key
 from bot.query import QueryError, parse_query
 from bot.replies import ReplyKind, Request
@@ -107,9 +106,7 @@ def demo_papers() -> list[Paper]:
 
 def import_papers(bot: PapersBot, papers: list[Paper]) -> tuple[int, int, int]:
     """Merge papers into the corpus and index; returns (new, updated, unchanged)."""
-    plan = plan_merge(bot.store, papers)
-    apply_merge(bot.store, plan)
-    bot.index.upsert(plan.changed_papers, bot.store.corpus_revision, plan.replaced_ids)
+    plan = bot.add_papers(papers)
     return len(plan.new), len(plan.updated), plan.unchanged
 
 
@@ -192,16 +189,7 @@ def resolve_channel(bot: PapersBot, ref: str) -> Channel:
             raise CliError(
                 f"no channel {ref!r}; known: {', '.join(c.key for c in bot.store.channels()) or 'none'}"
             )
-        defaults = bot.config.bot
-        channel = Channel(
-            "console",
-            "local",
-            ref,
-            post_time=defaults.default_post_time,
-            timezone=defaults.default_timezone,
-            max_papers=defaults.default_max_papers,
-            created_at=utc_now(),
-        )
+        channel = bot.new_channel("console", "local", ref)
     return channel
 
 
@@ -272,8 +260,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"(first run: loaded the bundled demo corpus, {new} papers, into {bot.store.data_dir})\n"
         )
     adapter = ConsoleAdapter(bot, channel_id=bot.config.console.channel)
-    channel = bot.channel_for(adapter.request(""), create=False) or bot._unsaved_channel(
-        adapter.request("")
+    channel = bot.channel_for(adapter.request(""), create=False) or bot.new_channel(
+        "console", "local", adapter.channel_id
     )
     print(render(bot.digest_reply(bot.digest_for(channel))))
     interactive = sys.stdin.isatty()

@@ -19,6 +19,8 @@ from bot.replies import PaperCard
 from bot.search import SearchIndex
 from bot.store import Store
 
+LATE_NOTE = " (late: the bot was offline at post time)"
+
 
 @dataclass(slots=True)
 class Digest:

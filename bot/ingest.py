@@ -22,7 +22,6 @@ from typing import TextIO
 
 from bot.app import PaperLookup, PapersBot
 from bot.config import Config
-from bot.merge import apply_merge, plan_merge
 from bot.models import Paper
 from bot.sources.fetch import (
     SourceResult,
@@ -168,9 +167,7 @@ async def ingest(
         raise IngestError(f"nothing could be fetched ({reasons})")
     papers: list[Paper] = [p for r in results.values() for p in r.papers]
     report.fetched = len(papers)
-    plan = plan_merge(bot.store, papers)
-    apply_merge(bot.store, plan)  # the one corpus write
-    bot.index.upsert(plan.changed_papers, bot.store.corpus_revision, plan.replaced_ids)
+    plan = bot.add_papers(papers)  # the one corpus write, then the index
     report.new, report.updated, report.unchanged = len(plan.new), len(plan.updated), plan.unchanged
     _record_announcements(bot, results)
     bot.store.set_meta("last_ingest", {"at": seen_at, "summary": report.summary})

@@ -11,7 +11,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Self
 
 # New-style arXiv ids (0704.0001 onwards) and old-style ones (hep-th/9901001).
 ARXIV_ID_RE = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})$")
@@ -38,8 +38,23 @@ def stable_id_for_title(title: str) -> str:
     return "t-" + hashlib.sha1(title_key(title).encode()).hexdigest()[:12]
 
 
+class Record:
+    """A dataclass stored as a JSON document. Keys the class does not know (written by a
+    newer papers-bot) are ignored on the way in, so an old reader never crashes on them."""
+
+    __slots__ = ()
+
+    def to_doc(self) -> dict[str, Any]:
+        return asdict(self)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Self:
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in doc.items() if k in known})
+
+
 @dataclass(slots=True)
-class Paper:
+class Paper(Record):
     """One paper, whichever sources saw it. ``id`` is the arXiv id without version when known."""
 
     id: str
@@ -82,18 +97,21 @@ class Paper:
         """The best single link for the title: the Hugging Face page, else arXiv, else code."""
         return self.hf_url or self.project_page or self.github_repo
 
+    def links(self) -> list[tuple[str, str]]:
+        """The paper's links as (label, url), known ones only, in the order cards show."""
+        candidates = [
+            ("arXiv", self.arxiv_url),
+            ("PDF", self.pdf_url),
+            ("Hugging Face", self.hf_url),
+            ("Code", self.github_repo),
+            ("Project page", self.project_page),
+        ]
+        return [(label, url) for label, url in candidates if url]
+
     @property
     def list_date(self) -> str | None:
         """The day the paper was on a trending list (or announced), for digests and filters."""
         return self.daily_date or self.published
-
-    def to_doc(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Paper:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in known})
 
 
 def channel_key(platform: str, workspace: str, channel_id: str) -> str:
@@ -102,7 +120,7 @@ def channel_key(platform: str, workspace: str, channel_id: str) -> str:
 
 
 @dataclass(slots=True)
-class Channel:
+class Channel(Record):
     """A chat channel's settings. A channel is enrolled for daily posts once it exists."""
 
     platform: str
@@ -136,17 +154,9 @@ class Channel:
     def key(self) -> str:
         return channel_key(self.platform, self.workspace, self.channel_id)
 
-    def to_doc(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Channel:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in known})
-
 
 @dataclass(slots=True)
-class Topic:
+class Topic(Record):
     """A channel's topic subscription: a search query its posts are kept to."""
 
     id: int
@@ -157,17 +167,9 @@ class Topic:
     # Post a matching paper as soon as its upvotes reach this, not only in the daily post.
     alert_upvotes: int | None = None
 
-    def to_doc(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Topic:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in known})
-
 
 @dataclass(slots=True)
-class Delivery:
+class Delivery(Record):
     """That a paper went (or is going) to a channel. ``status`` is ``pending`` until sent."""
 
     channel: str
@@ -184,17 +186,9 @@ class Delivery:
         suffix = "|weekly" if self.kind == "weekly" else ""
         return f"{self.channel}|{self.paper_id}{suffix}"
 
-    def to_doc(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Delivery:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in known})
-
 
 @dataclass(slots=True)
-class Feedback:
+class Feedback(Record):
     """One person's 👍 (+1) or 👎 (-1) on a paper in a channel; the latest one counts."""
 
     channel: str
@@ -206,11 +200,3 @@ class Feedback:
     @property
     def key(self) -> str:
         return f"{self.channel}|{self.paper_id}|{self.user}"
-
-    def to_doc(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> Feedback:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in doc.items() if k in known})

@@ -38,7 +38,7 @@ def topic_preview(bot: PapersBot, channel: Channel, topic: str) -> Reply:
         posted = min(len(hits), channel.max_papers)
         lines.append(f"{day}: {len(hits)} of {listed} papers match, {posted} would be posted")
         matched.update(hits)
-    total = sum(1 for _ in matched)
+    total = len(matched)
     corpus = max(1, bot.store.paper_count())
     share = bot.index.count(parsed) / corpus
     warnings = []

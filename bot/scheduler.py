@@ -28,7 +28,7 @@ import schedule
 from bot.app import PapersBot, post_slot
 from bot.config import parse_hhmm
 from bot.delivery import Adapter, DeliveryError, PermanentDeliveryError
-from bot.digest import Digest
+from bot.digest import LATE_NOTE, Digest
 from bot.feedback import Taste, learn
 from bot.models import Channel, Delivery, Feedback, Paper, Topic
 from bot.query import QueryError, parse_query
@@ -351,7 +351,7 @@ class Scheduler:
 
     def _titler(self, title: str, late: bool) -> Callable[[int], str]:
         if late:
-            title += " (late: the bot was offline at post time)"
+            title += LATE_NOTE
         return lambda n: title if n == 0 else f"{title} (continued)"
 
     async def _deliver(

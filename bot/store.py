@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 from tinydb import TinyDB
 from tinydb.storages import Storage
-from tinydb.table import Document, Table
+from tinydb.table import Table
 
 from bot.models import Channel, Delivery, Feedback, Paper, Topic
 
@@ -562,10 +562,6 @@ class Store:
             found.setdefault(topic.channel, []).append(topic)
         return found
 
-    def iter_state_tables(self) -> Iterator[str]:
-        with self.lock:
-            yield from self._state.tables()
-
     def close(self) -> None:
         with self.lock:
             self._corpus.close()
@@ -573,7 +569,3 @@ class Store:
             if self._claimed:
                 self._claimed = False
                 _release_folder(self.data_dir)
-
-
-# Re-exported for tests that inspect raw documents.
-__all__ = ["SCHEMA_VERSION", "AtomicJSONStorage", "Document", "StorageError", "Store", "utc_now"]

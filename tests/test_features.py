@@ -108,7 +108,7 @@ def test_feedback_changes_the_next_digest_order(demo_bot, clock) -> None:
     assert "favours" in ask(demo_bot, "topics").text
     # A user's second vote replaces the first; feedback is per channel.
     assert "2 👍, 0 👎" in ask(demo_bot, "feedback up 2606.13681", user_id="U2").text
-    other = demo_bot.digest_for(demo_bot._unsaved_channel(Request("x", channel_id="other")))
+    other = demo_bot.digest_for(demo_bot.new_channel("console", "local", "other"))
     assert [c.paper.id for c in other.cards] == before
 
 

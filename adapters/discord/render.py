@@ -133,14 +133,7 @@ def _link(url: str | None) -> str | None:
 
 
 def paper_links(paper: Paper) -> str:
-    links = [
-        ("arXiv", paper.arxiv_url),
-        ("PDF", paper.pdf_url),
-        ("Hugging Face", paper.hf_url),
-        ("Code", paper.github_repo),
-        ("Project page", paper.project_page),
-    ]
-    shown = [f"[{label}]({url})" for label, raw in links if (url := _link(raw))]
+    shown = [f"[{label}]({url})" for label, raw in paper.links() if (url := _link(raw))]
     return " · ".join(shown)
 
 

@@ -247,14 +247,7 @@ def card_blocks(card: PaperCard, index: int) -> list[Block]:
         blocks.append({"type": "context", "elements": [mrkdwn(text)]})
 
     elements: list[Block] = []
-    links = [
-        ("arXiv", paper.arxiv_url),
-        ("PDF", paper.pdf_url),
-        ("Hugging Face", paper.hf_url),
-        ("Code", paper.github_repo),
-        ("Project page", paper.project_page),
-    ]
-    for n, (label, link) in enumerate(links):
+    for n, (label, link) in enumerate(paper.links()):
         good = safe_url(link)
         if good:
             elements.append(link_button(label, good, f"{ACTION_LINK}_{index}_{n}"))
