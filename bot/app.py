@@ -138,6 +138,7 @@ class PapersBot:
             "similar": self._similar,
             "feedback": self._feedback,
             "thread": self._thread,
+            "set": self._set,
             "export": self._export,
             "import": self._import,
         }
@@ -660,6 +661,37 @@ class PapersBot:
         return Reply(
             text=f"{mark} noted for “{paper.title}”. This channel's ranking now: {taste.describe(self.index.surface)}."
         )
+
+    def _set(self, request: Request, args: str) -> Reply:
+        parts = args.lower().split()
+        if len(parts) != 2:
+            raise CommandError("Say which setting and its value.", usage("set"))
+        key, value = parts
+        new: int | bool
+        if key in ("papers", "max", "max-papers"):
+            field, new = "max_papers", self._number_arg(value, 1, 25)
+            text = f"Posts carry up to {new} papers."
+        elif key in ("min-upvotes", "upvotes", "min_upvotes"):
+            field, new = "min_upvotes", self._number_arg(value, 0, 100_000)
+            text = f"Only papers with {new}+ upvotes are posted." if new else "Any upvotes will do."
+        elif key == "weekends" and value in ("skip", "post"):
+            field, new = "skip_weekends", value == "skip"
+            text = "No posts on Saturdays and Sundays." if new else "Posts come on weekends too."
+        else:
+            raise CommandError(f"There is no setting `{key[:30]} {value[:30]}`.", usage("set"))
+        channel = self.channel_for(request, create=True)
+        assert channel is not None
+        self.store.update_channel(channel.key, lambda ch: setattr(ch, field, new))
+        return Reply(text=text, ephemeral=False)
+
+    def _number_arg(self, text: str, low: int, high: int) -> int:
+        try:
+            number = int(text)
+        except ValueError:
+            raise CommandError(f"`{text[:20]}` is not a number.", usage("set")) from None
+        if not low <= number <= high:
+            raise CommandError(f"Pick a number from {low} to {high}.", usage("set"))
+        return number
 
     def _thread(self, request: Request, args: str) -> Reply:
         choice = args.strip().lower()

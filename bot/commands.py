@@ -59,6 +59,13 @@ SPECS: dict[str, Spec] = {
             True,
         ),
         Spec(
+            "set",
+            "set papers <1-25> | set min-upvotes <N> | set weekends skip|post",
+            "how many papers a post carries (5), the upvotes a paper needs to be posted (0), "
+            "and whether posts come on weekends",
+            True,
+        ),
+        Spec(
             "thread",
             "thread on|off",
             "post each paper as a reply in a thread under a headline",

@@ -210,3 +210,15 @@ def test_help_marks_setting_commands_and_lists_shortcuts(demo_bot) -> None:
     assert "`/papers pause` ⚙:" in text and "`/papers search" in text
     assert "`find` = `search`" in text and "*papers-bot*" not in text
     assert "people who may change" in ask(demo_bot, "help schedule").text
+
+
+def test_set_channel_settings(demo_bot) -> None:
+    assert "up to 8 papers" in ask(demo_bot, "set papers 8").text
+    assert "50+ upvotes" in ask(demo_bot, "set min-upvotes 50").text
+    assert "No posts on Saturdays" in ask(demo_bot, "set weekends skip").text
+    channel = demo_bot.store.get_channel("console:local:demo")
+    assert (channel.max_papers, channel.min_upvotes, channel.skip_weekends) == (8, 50, True)
+    assert "from 1 to 25" in ask(demo_bot, "set papers 99").text
+    assert "no setting" in ask(demo_bot, "set colour red").text
+    assert "permission" in ask(demo_bot, "set papers 3", can_manage=False).text
+    assert demo_bot.store.get_channel("console:local:demo").max_papers == 8

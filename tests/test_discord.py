@@ -361,7 +361,7 @@ async def test_sync_puts_the_papers_group_to_guilds(
     assert set(subs) >= {
         "search", "trending", "paper", "subscribe", "unsubscribe", "schedule",
         "help", "topics", "pause", "resume", "digest", "status",
-        "preview", "similar", "thread", "export", "import", "weekly", "daily",
+        "preview", "similar", "set", "thread", "export", "import", "weekly", "daily",
     }  # fmt: skip
     assert {o["name"] for o in subs["schedule"]["options"]} == {"time", "timezone"}
     assert any(o.get("autocomplete") for o in subs["schedule"]["options"])

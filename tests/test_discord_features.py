@@ -417,3 +417,15 @@ async def test_import_without_snippet_opens_a_form_for_the_multi_line_snippet(
     assert "Imported 1 setting and 1 topic." in answer.body["data"]["content"]
     assert demo_bot.store.get_channel(KEY).post_time == "06:45"
     assert [t.query for t in demo_bot.store.topics(KEY)] == ["graph networks"]
+
+
+async def test_set_from_discord(
+    fake: FakeDiscord, adapter: DiscordAdapter, demo_bot: PapersBot
+) -> None:
+    data = await command(fake, "set", {"setting": "papers", "value": "3"})
+    assert "up to 3 papers" in data["content"]
+    assert demo_bot.store.get_channel(KEY).max_papers == 3
+    refused = await command(
+        fake, "set", {"setting": "papers", "value": "9"}, permissions=MEMBER_PERMISSIONS
+    )
+    assert "permission" in refused["content"]

@@ -504,6 +504,18 @@ def build_group(adapter: DiscordAdapter) -> app_commands.Group:
     async def thread(interaction: discord.Interaction, mode: Literal["on", "off"]) -> None:
         await run(interaction, f"thread {mode}")
 
+    @group.command(name="set", description="Papers per post, minimum upvotes, weekends")
+    @app_commands.describe(
+        setting="What to change",
+        value="papers: 1-25; min-upvotes: a number; weekends: skip or post",
+    )
+    async def set_(
+        interaction: discord.Interaction,
+        setting: Literal["papers", "min-upvotes", "weekends"],
+        value: app_commands.Range[str, 1, 10],
+    ) -> None:
+        await run(interaction, f"set {setting} {value}")
+
     @group.command(name="export", description="This channel's topics and settings, to copy")
     async def export(interaction: discord.Interaction) -> None:
         await run(interaction, "export")
