@@ -84,7 +84,11 @@ def test_deliveries_never_rewrite_the_corpus(tmp_path: Path) -> None:
 
 def test_eight_threads_writing_lose_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path)
+    store.save_channels(Channel("console", "local", str(n)) for n in range(8))
     errors: list[BaseException] = []
+
+    def bump(channel: Channel) -> None:  # a read-modify-write that must not lose updates
+        channel.failures += 1
 
     def work(n: int) -> None:
         try:
@@ -92,7 +96,7 @@ def test_eight_threads_writing_lose_nothing(tmp_path: Path) -> None:
                 store.record_deliveries([Delivery(f"c{n}", f"p{i}", "now")])
                 store.add_topic(f"c{n}", f"t{i}", "x")
                 store.put_papers([Paper(id=f"2602.{n}{i:04d}", title="t")])
-                store.update_channel(f"console:local:{n}", lambda ch: None)
+                store.update_channel(f"console:local:{n % 2}", bump)
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 
@@ -107,6 +111,7 @@ def test_eight_threads_writing_lose_nothing(tmp_path: Path) -> None:
     topics = reopened.topics()
     assert len(topics) == 200 and len({t.id for t in topics}) == 200
     assert reopened.paper_count() == 200
+    assert [reopened.get_channel(f"console:local:{n}").failures for n in (0, 1)] == [100, 100]
 
 
 WRITER = textwrap.dedent(
