@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from bot.cli import demo_papers, import_papers
 from bot.config import Config, load_config
 from bot.search import SearchIndex
 from bot.store import Store
+from tests.fakes.upstream import FakeUpstream
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 FIXTURES = SHARED / "fixtures" / "upstream"
@@ -58,3 +59,10 @@ def make_bot(tmp_path: Path, config: Config, clock: FakeClock) -> Callable[..., 
 @pytest.fixture
 def demo_bot(make_bot: Callable[..., PapersBot]) -> PapersBot:
     return make_bot()
+
+
+@pytest.fixture
+def upstream() -> Iterator[FakeUpstream]:
+    """A local server replaying the recorded Hugging Face and arXiv responses."""
+    with FakeUpstream() as server:
+        yield server

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -22,12 +21,6 @@ from tests.fakes.upstream import EMPTY_RSS, HF_BY_DATE, Canned, FakeUpstream, po
 
 MAY8 = date(2026, 5, 8)
 BY_DATE = {"2605.05242": 86, "2605.06548": 68, "2605.06130": 67}
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as server:
-        yield server
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import orjson
@@ -24,12 +23,6 @@ from tests.fakes.upstream import (
 )
 
 SEEN = "2026-05-11T00:00:00+00:00"
-
-
-@pytest.fixture
-def upstream() -> Iterator[FakeUpstream]:
-    with FakeUpstream() as server:
-        yield server
 
 
 @pytest.fixture
