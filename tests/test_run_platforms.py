@@ -36,20 +36,18 @@ def env_for(**extra: str) -> dict[str, str]:
     return env | extra
 
 
+async def spawn(
+    config: Path, data: Path, *args: str, env: dict[str, str], output: int
+) -> asyncio.subprocess.Process:
+    """``python -m bot --config C --db D ARGS`` as a child process of the test's loop."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "--config", str(config), "--db", str(data), *args,
+        stdout=output, stderr=output, env=env,
+    )  # fmt: skip
+
+
 async def cli(config: Path, data: Path, *args: str, env: dict[str, str]) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "--config",
-        str(config),
-        "--db",
-        str(data),
-        *args,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-    )
+    proc = await spawn(config, data, *args, env=env, output=asyncio.subprocess.PIPE)
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     assert proc.returncode == 0, err.decode()
     return out.decode()
@@ -70,19 +68,8 @@ async def prepare(tmp_path: Path, config_text: str, channel_key: str) -> tuple[P
 
 
 async def start_run(config: Path, data: Path, **env: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot",
-        "--config",
-        str(config),
-        "--db",
-        str(data),
-        "run",
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-        env=env_for(PAPERS_BOT_FAKE_START="2026-12-01T08:59:57Z", **env),
-    )
+    when = env_for(PAPERS_BOT_FAKE_START="2026-12-01T08:59:57Z", **env)
+    return await spawn(config, data, "run", env=when, output=asyncio.subprocess.DEVNULL)
 
 
 async def stop(proc: asyncio.subprocess.Process) -> int:
