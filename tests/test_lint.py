@@ -22,3 +22,11 @@ def test_ruff_check_is_clean() -> None:
 def test_ruff_format_is_clean() -> None:
     result = ruff("format", "--check", "bot", "adapters", "tests", "bench", "scripts")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (REPO / "README.md").read_text()
+    command = readme.split("# 2. Install with the test extras")[1].split("\n")[1].strip()
+    assert command.endswith("python -m pytest -q")
+    ci = (REPO / ".ci" / "run").read_text().splitlines()
+    assert command in ci
