@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import schedule
 
-from bot.app import PapersBot, post_slot
+from bot.app import PapersBot
 from bot.config import parse_hhmm
 from bot.delivery import Adapter, DeliveryError, PermanentDeliveryError
 from bot.digest import LATE_NOTE, Digest
@@ -33,6 +33,7 @@ from bot.feedback import Taste, learn
 from bot.models import Channel, Delivery, Feedback, Paper, Topic
 from bot.query import QueryError, parse_query
 from bot.replies import PaperCard, Reply, ReplyKind
+from bot.slots import post_slot
 
 log = logging.getLogger(__name__)
 

@@ -40,8 +40,9 @@ from adapters.discord.render import (
     cut,
     render,
 )
-from bot.app import MAX_TRENDING, PapersBot
+from bot.app import PapersBot
 from bot.config import Config, DiscordSettings
+from bot.handlers.common import MAX_TRENDING
 from bot.models import Channel
 from bot.replies import Reply, ReplyKind, Request
 

@@ -1,0 +1,38 @@
+"""Small helpers and limits the command handlers share."""
+
+from __future__ import annotations
+
+import re
+
+from bot.models import strip_version
+
+MAX_TOPICS = 20
+MAX_TRENDING = 25
+WEEKLY_USAGE = "/papers schedule weekly <mon..sun> <HH:MM> [IANA time zone] | schedule weekly off"
+WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+_ARXIV_IN_TEXT = re.compile(
+    r"(?:arxiv\.org/(?:abs|pdf)/|huggingface\.co/papers/|arxiv:)?"
+    r"(?P<id>\d{4}\.\d{4,5}(?:v\d+)?|[a-z\-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?)",
+    re.IGNORECASE,
+)
+
+
+def parse_paper_ref(text: str) -> str | None:
+    """The arXiv id in ``2605.05242``, ``arXiv:2605.05242v2`` or an arXiv/HF URL."""
+    match = _ARXIV_IN_TEXT.search(text.strip())
+    return strip_version(match.group("id")) if match else None
+
+
+def unquote(text: str) -> str:
+    """A topic as typed, without surrounding quotes (straight or curly) and with its
+    whitespace folded to single spaces (a pasted topic may hold newlines)."""
+    text = " ".join(text.split())
+    if len(text) >= 2 and text[0] in "\"'“‘" and text[-1] in "\"'”’":
+        text = text[1:-1].strip()
+    return text
+
+
+def count_of(n: int, noun: str) -> str:
+    """``3 topics``, ``1 topic``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
