@@ -9,7 +9,6 @@ their traceback and reported to the channel in one line, never as a stack trace.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -18,7 +17,7 @@ from bot.commands import Command, CommandError, parse_command, usage
 from bot.config import Config
 from bot.digest import LATE_NOTE, Digest, DigestBuilder
 from bot.handlers import HANDLERS
-from bot.handlers.common import parse_paper_ref
+from bot.handlers.common import parse_paper_ref, pop_flag, pop_number
 from bot.merge import MergeResult, apply_merge, plan_merge
 from bot.models import Channel, Paper
 from bot.query import QueryError, parse_query
@@ -105,9 +104,12 @@ class PapersBot:
         return plan
 
     def _dispatch(self, request: Request, command: Command) -> Reply:
-        if command.name == "subscribe" and re.search(r"(?:^|\s)--preview(?:\s|$)", command.args):
-            topic = re.sub(r"(?:^|\s)--preview(?=\s|$)", " ", command.args)
-            command = Command("preview", re.sub(r"(?:^|\s)--alert[ =]\S+", " ", topic).strip())
+        if command.name == "subscribe":  # `subscribe <topic> --preview` is `preview <topic>`
+            topic, preview = pop_flag(command.args, "preview")
+            if preview:
+                command = Command(
+                    "preview", pop_number(topic, "alert", 1, 100_000, usage("subscribe"))[0]
+                )
         if command.spec.manages and not request.can_manage:
             return Reply.error(
                 f"You don't have permission to change this channel's papers settings "

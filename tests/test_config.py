@@ -69,3 +69,28 @@ def test_debug_logging_keeps_libraries_that_log_capability_urls_quiet() -> None:
         root.setLevel(saved[0])
         for name, level in saved[1].items():
             logging.getLogger(name).setLevel(level)
+
+
+def test_example_config_documents_every_setting() -> None:
+    """Every key of every section appears in config.example.toml (with its default)."""
+    import tomllib
+    from dataclasses import fields, is_dataclass
+    from typing import get_type_hints
+
+    from bot.config import Config
+
+    example = tomllib.loads((REPO / "config.example.toml").read_text())
+    missing = []
+
+    def walk(cls: type, table: dict, where: str) -> None:
+        hints = get_type_hints(cls)
+        for f in fields(cls):
+            if f.name in ("secrets", "path"):
+                continue
+            if is_dataclass(hints[f.name]):
+                walk(hints[f.name], table.get(f.name, {}), f"{where}{f.name}.")
+            elif f.name not in table:
+                missing.append(where + f.name)
+
+    walk(Config, example, "")
+    assert missing == []

@@ -72,6 +72,14 @@ async def start_run(config: Path, data: Path, **env: str) -> asyncio.subprocess.
     return await spawn(config, data, "run", env=when, output=asyncio.subprocess.DEVNULL)
 
 
+def slack_http(fake: FakeSlack, port: int) -> str:
+    """The [slack] section for HTTP mode on ``port``, calling ``fake`` as its Web API."""
+    return (
+        f'[slack]\nenabled = true\nmode = "http"\nhost = "127.0.0.1"\nport = {port}\n'
+        f'api_base_url = "{fake.base_url}"\n'
+    )
+
+
 async def stop(proc: asyncio.subprocess.Process) -> int:
     proc.terminate()
     return await asyncio.wait_for(proc.wait(), 30)
@@ -80,12 +88,7 @@ async def stop(proc: asyncio.subprocess.Process) -> int:
 async def test_run_with_slack_http_mode(tmp_path: Path) -> None:
     async with FakeSlack(token=SLACK_TOKEN, team_id=TEAM) as fake:
         port = free_port()
-        config, data = await prepare(
-            tmp_path,
-            f'[slack]\nenabled = true\nmode = "http"\nhost = "127.0.0.1"\nport = {port}\n'
-            f'api_base_url = "{fake.base_url}"\n',
-            f"slack:{TEAM}:C1",
-        )
+        config, data = await prepare(tmp_path, slack_http(fake, port), f"slack:{TEAM}:C1")
         proc = await start_run(
             config, data, SLACK_BOT_TOKEN=SLACK_TOKEN, SLACK_SIGNING_SECRET=SECRET
         )
@@ -167,12 +170,7 @@ async def test_sigkill_between_two_slack_messages_resumes_without_gap(tmp_path: 
     no paper lost, and at most the one message in flight at the kill repeated."""
     async with FakeSlack(token=SLACK_TOKEN, team_id=TEAM) as fake:
         port = free_port()
-        config, data = await prepare(
-            tmp_path,
-            f'[slack]\nenabled = true\nmode = "http"\nhost = "127.0.0.1"\nport = {port}\n'
-            f'api_base_url = "{fake.base_url}"\n',
-            f"slack:{TEAM}:C1",
-        )
+        config, data = await prepare(tmp_path, slack_http(fake, port), f"slack:{TEAM}:C1")
         settings = tmp_path / "more.toml"
         settings.write_text("[channel]\nmax_papers = 12\n")
         enrolled = env_for(PAPERS_BOT_FAKE_START="2026-12-01T08:00:00Z")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from bot.commands import CommandError
 from bot.models import strip_version
 
 MAX_TOPICS = 20
@@ -36,3 +37,29 @@ def unquote(text: str) -> str:
 def count_of(n: int, noun: str) -> str:
     """``3 topics``, ``1 topic``."""
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def pop_flag(args: str, flag: str) -> tuple[str, bool]:
+    """``args`` without ``--flag``, and whether it was there."""
+    pattern = re.compile(rf"(?:^|\s)--{flag}(?=\s|$)")
+    return " ".join(pattern.sub(" ", args).split()), bool(pattern.search(args))
+
+
+def pop_number(
+    args: str, flag: str, low: int, high: int, usage_text: str
+) -> tuple[str, int | None]:
+    """``args`` without ``--flag N`` (or ``--flag=N``), and N, checked to be in range.
+
+    One parser for the numeric options (``search --page``, ``subscribe --alert``), so
+    they accept the same forms and refuse bad values with the same words.
+    """
+    match = re.search(rf"(?:^|\s)--{flag}[ =](\S+)", args)
+    if not match:
+        return args.strip(), None
+    try:
+        number = int(match.group(1))
+    except ValueError:
+        raise CommandError(f"--{flag} needs a number.", usage_text) from None
+    if not low <= number <= high:
+        raise CommandError(f"--{flag} must be between {low} and {high:,}.", usage_text)
+    return (args[: match.start()] + " " + args[match.end() :]).strip(), number

@@ -3,12 +3,17 @@ preview, topics, digest (a preview of the next post) and status."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.commands import CommandError, help_text, usage
-from bot.handlers.common import MAX_TRENDING, WEEKDAY_NAMES, parse_paper_ref, unquote
+from bot.handlers.common import (
+    MAX_TRENDING,
+    WEEKDAY_NAMES,
+    parse_paper_ref,
+    pop_number,
+    unquote,
+)
 from bot.models import Paper
 from bot.preview import topic_preview
 from bot.replies import PaperCard, Reply, ReplyKind, Request
@@ -23,19 +28,10 @@ def help_(bot: PapersBot, request: Request, args: str) -> Reply:
 
 
 def search(bot: PapersBot, request: Request, args: str) -> Reply:
-    page = 1
-    match = re.search(r"(?:^|\s)--page[ =](\S+)", args)
-    if match:
-        try:
-            page = int(match.group(1))
-        except ValueError:
-            raise CommandError("--page needs a number.", usage("search")) from None
-        if not 1 <= page <= 1000:
-            raise CommandError("--page must be between 1 and 1000.", usage("search"))
-        args = (args[: match.start()] + " " + args[match.end() :]).strip()
+    args, page = pop_number(args, "page", 1, 1000, usage("search"))
     if not args:
         raise CommandError("Search for what? Give a few words.", usage("search"))
-    return bot.search(args, page)
+    return bot.search(args, page or 1)
 
 
 def trending(bot: PapersBot, request: Request, args: str) -> Reply:

@@ -5,13 +5,19 @@ permission check happens before they run (:meth:`bot.app.PapersBot.handle`)."""
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.commands import CommandError, usage
 from bot.config import check_timezone, parse_hhmm
-from bot.handlers.common import MAX_TOPICS, WEEKDAY_NAMES, WEEKLY_USAGE, count_of, unquote
+from bot.handlers.common import (
+    MAX_TOPICS,
+    WEEKDAY_NAMES,
+    WEEKLY_USAGE,
+    count_of,
+    pop_number,
+    unquote,
+)
 from bot.handlers.reading import find_paper
 from bot.models import Channel, Feedback
 from bot.query import parse_query
@@ -34,16 +40,7 @@ log = logging.getLogger(__name__)
 
 
 def subscribe(bot: PapersBot, request: Request, args: str) -> Reply:
-    alert: int | None = None
-    match = re.search(r"(?:^|\s)--alert[ =](\S+)", args)
-    if match:
-        try:
-            alert = int(match.group(1))
-        except ValueError:
-            raise CommandError("--alert needs a number of upvotes.", usage("subscribe")) from None
-        if not 1 <= alert <= 100_000:
-            raise CommandError("--alert must be between 1 and 100000 upvotes.", usage("subscribe"))
-        args = (args[: match.start()] + " " + args[match.end() :]).strip()
+    args, alert = pop_number(args, "alert", 1, 100_000, usage("subscribe"))
     query = unquote(args)
     if not query:
         raise CommandError("Subscribe to what? Give a topic.", usage("subscribe"))
