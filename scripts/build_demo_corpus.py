@@ -1,13 +1,13 @@
 """Build ``bot/data/demo_corpus.json``, the corpus the demo and ``import --demo`` use.
 
-Sources, all real (see ../shared/fixtures/upstream/SOURCES.md):
-* ``../shared/seed/trending_papers_page.txt``: the trending page we started from, about
+Sources, all real, copied into the repository (see tests/fixtures/upstream/SOURCES.md):
+* ``scripts/seed/trending_papers_page.txt``: the trending page we started from, about
   150 titles each followed by its abstract. It gives no ids, dates or upvotes, so those
   papers get a stable title-derived id and no dates: nothing is invented.
 * The Hugging Face daily-papers samples (ids, daily dates, upvotes, keywords...).
 * The arXiv feed and API samples (categories, announce dates, authors).
 
-Run from the repository root: ``python scripts/build_demo_corpus.py [--shared DIR]``.
+Run from the repository root: ``python scripts/build_demo_corpus.py``.
 """
 
 from __future__ import annotations
@@ -46,8 +46,11 @@ def seed_papers(path: Path) -> list[Paper]:
     return papers
 
 
-def build(shared: Path) -> list[dict]:
-    upstream = shared / "fixtures" / "upstream"
+SEED = ROOT / "scripts" / "seed"
+UPSTREAM = ROOT / "tests" / "fixtures" / "upstream"
+
+
+def build(seed: Path = SEED, upstream: Path = UPSTREAM) -> list[dict]:
     found: dict[str, Paper] = {}
     by_title: dict[str, str] = {}
 
@@ -64,7 +67,7 @@ def build(shared: Path) -> list[dict]:
             found[paper.id] = paper
             by_title[key] = paper.id
 
-    for paper in seed_papers(shared / "seed" / "trending_papers_page.txt"):
+    for paper in seed_papers(seed / "trending_papers_page.txt"):
         add(paper)
     for name in sorted(upstream.glob("hf_daily_papers*.json")):
         for paper in huggingface.parse_daily_papers(json.loads(name.read_text())).papers:
@@ -79,10 +82,8 @@ def build(shared: Path) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    args = parser.parse_args()
-    docs = build(args.shared)
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    docs = build()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_bytes(orjson.dumps(docs, option=orjson.OPT_INDENT_2) + b"\n")
     print(f"wrote {len(docs)} papers to {OUT.relative_to(ROOT)}")

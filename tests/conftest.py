@@ -15,8 +15,7 @@ from bot.search import SearchIndex
 from bot.store import Store
 from tests.fakes.upstream import FakeUpstream
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-FIXTURES = SHARED / "fixtures" / "upstream"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "upstream"
 REPO = Path(__file__).resolve().parents[1]
 
 

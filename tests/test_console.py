@@ -75,8 +75,7 @@ def test_import_and_search_json(tmp_path: Path) -> None:
 def test_import_hf_file_and_digest_records(tmp_path: Path) -> None:
     data = tmp_path / "d"
     fixture = (
-        Path(__file__).resolve().parents[2]
-        / "shared/fixtures/upstream/hf_daily_papers_by_date_sample.json"
+        Path(__file__).resolve().parent / "fixtures/upstream/hf_daily_papers_by_date_sample.json"
     )
     assert "3 new" in run_cli("import", str(fixture), data=data).stdout
     dry = run_cli("digest", "--channel", "lab", "--dry-run", data=data)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -30,3 +31,20 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     assert command.endswith("python -m pytest -q")
     ci = (REPO / ".ci" / "run").read_text().splitlines()
     assert command in ci
+
+
+def test_no_file_reads_outside_the_repository() -> None:
+    """A user's clone has nothing beside it: every fixture the tests and scripts read is in the repo."""
+    tracked = subprocess.run(
+        ["git", "ls-files", "*.py", "*.toml", "*.cfg", ".ci/*"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert tracked, "git ls-files listed nothing"
+    outside = re.compile(r"\.\./shared|[\"']shared[\"'/]|parents\[[2-9]\]")
+    offenders = [
+        name for name in tracked if outside.search((REPO / name).read_text(errors="replace"))
+    ]
+    assert offenders == []

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from bot.config import Config
 
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "upstream"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "upstream"
 HF_BY_DATE = FIXTURES / "hf_daily_papers_by_date_sample.json"
 HF_LATEST = FIXTURES / "hf_daily_papers_sample.json"
 ARXIV_RSS = FIXTURES / "arxiv_rss_multi_category_sample.rss.xml"
