@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -24,6 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.base import DeliveryError, PermanentDeliveryError
 from adapters.slack.app import PLATFORM, SlackCommands, build_app
+from adapters.slack.http import RequestRefused, parse_request, refusal
 from adapters.slack.render import render
 from bot.app import PapersBot
 from bot.config import Config
@@ -92,8 +94,15 @@ class SlackAdapter:
     def web_app(self) -> web.Application:
         """The aiohttp application serving ``/slack/events`` (HTTP mode)."""
 
+        secret = self.config.secrets.slack_signing_secret or ""
+
         async def events(request: web.Request) -> web.Response:
-            bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
+            # Checked and parsed by us first: see adapters/slack/http.py for why.
+            try:
+                bolt_request = await parse_request(request, secret)
+            except RequestRefused as refused:
+                return refusal(request, refused)
+            bolt_response = await self.app.async_dispatch(bolt_request)
             return await to_aiohttp_response(bolt_response)
 
         async def health(request: web.Request) -> web.Response:
@@ -154,13 +163,16 @@ class SlackAdapter:
         reply split over several messages still stays together under its headline.
 
         Raises :class:`PermanentDeliveryError` (message: Slack's error code) when the
-        channel is gone or closed to us, :class:`DeliveryError` for anything else.
+        channel is gone or closed to us, or when ``reply`` cannot be rendered at all (the
+        same reply would fail the same way on every retry), and :class:`DeliveryError`
+        for anything else.
         """
         target = channel.channel_id
+        messages = render_for_post(reply, channel.key)
         lock = self._channel_locks.setdefault(target, asyncio.Lock())
         stamps: list[str] = []
         async with lock:
-            for message in render(reply):
+            for message in messages:
                 await self._pace(target)
                 extra = {"thread_ts": thread} if thread else {}
                 try:
@@ -193,3 +205,18 @@ class SlackAdapter:
             wait = POST_INTERVAL - (time.monotonic() - last)
             if wait > 0:
                 await asyncio.sleep(wait)
+
+
+def render_for_post(reply: Reply, where: str) -> list[dict[str, Any]]:
+    """``reply`` as Slack messages, or :class:`PermanentDeliveryError` if it cannot be.
+
+    Rendering is meant never to fail; if it does, it is a bug that retrying cannot fix, so
+    the scheduler must record the post as failed instead of retrying it for ever.
+    """
+    try:
+        return render(reply)
+    except Exception as exc:
+        log.exception("%s: could not render a Slack message", where)
+        raise PermanentDeliveryError(
+            f"Slack message could not be rendered ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from exc

@@ -136,7 +136,11 @@ class SlackCommands:
         an answer to a button on a public digest must add an ephemeral message for the
         presser, never overwrite the digest everyone sees.
         """
-        messages = render(reply)
+        try:
+            messages = render(reply)
+        except Exception:  # a renderer bug: the asker still gets an answer, not silence
+            log.exception("rendering a Slack reply failed")
+            messages = render(Reply.error("Something went wrong on our side; it has been logged."))
         if len(messages) > MAX_RESPONSES:
             log.warning("reply needs %d messages; sending the first %d", len(messages), 5)
             messages = messages[:MAX_RESPONSES]

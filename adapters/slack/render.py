@@ -8,6 +8,12 @@ per header, 75 per button label) plus a cumulative text budget, because ``chat.p
 also rejects messages whose blocks hold too much text in total (``msg_blocks_too_long``, an
 undocumented limit around 12,000 characters). A long reply is split over several messages,
 never truncated into an error.
+
+Rendering never raises on what a paper holds: a field too long for its block is cut (never
+inside an entity or a link), a URL too long to sit in text is only offered as a button (if
+Slack takes it there at all), and lone surrogates (which no JSON encoder will send as UTF-8)
+become U+FFFD. A scheduled post that still cannot be rendered fails for good, not for ever
+(see :class:`adapters.slack.SlackAdapter.post`).
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ MAX_BUTTON_VALUE = 2000
 MAX_URL = 3000
 MAX_ACTIONS = 25
 MAX_FALLBACK_TEXT = 3000
+# A URL is only linked inside mrkdwn text up to this length: a 2,000-character project page
+# in a card's text would crowd out everything else (and once broke the 3,000 limit).
+MAX_URL_IN_TEXT = 400
+# Characters of URLs a card's link buttons may carry in all; longer ones are left out.
+CARD_URL_BUDGET = 5000
 # Total characters of text, URLs and values in one message's blocks. Slack's own cumulative
 # limit is undocumented (reports put it near 12-13k); stay well clear of it.
 MESSAGE_TEXT_BUDGET = 9000
@@ -44,6 +55,7 @@ ACTION_LINK = "papers_link"  # a URL button: Slack opens the link, we only ack
 Block = dict[str, Any]
 Message = dict[str, Any]  # {"text": fallback, "blocks": [...]}
 
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 _URL_RE = re.compile(r"^https?://[^\s<>|\"'`\\]+$", re.IGNORECASE)
 # Characters that are mrkdwn syntax (bold, italic, strike, code) or that escaping rewrites:
 # a matched term holding one is never highlighted, since wrapping it in ``*`` could pair
@@ -102,13 +114,30 @@ def plain(text: str, limit: int) -> dict[str, Any]:
     return {"type": "plain_text", "text": text, "emoji": True}
 
 
-def mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text or " "}
+def clip(text: str, limit: int) -> str:
+    """mrkdwn ``text`` cut to at most ``limit`` characters, with an ellipsis when cut.
+
+    The cut never ends inside an entity (``&amp;``) or one of our links (``<url|label>``):
+    escaped user text holds no ``<``, so any ``<`` is the start of a link we made.
+    """
+    if len(text) <= limit:
+        return text
+    cut = text[: max(0, limit - 1)]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    lt = cut.rfind("<")
+    if lt != -1 and ">" not in cut[lt:]:
+        cut = cut[:lt]
+    return cut + "…"
+
+
+def mrkdwn(text: str, limit: int = MAX_SECTION_TEXT) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": clip(text, limit) or " "}
 
 
 def section(text: str) -> Block:
-    assert len(text) <= MAX_SECTION_TEXT
-    return {"type": "section", "text": mrkdwn(text)}
+    return {"type": "section", "text": mrkdwn(text, MAX_SECTION_TEXT)}
 
 
 def split_text(text: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
@@ -221,7 +250,7 @@ def card_blocks(card: PaperCard, index: int) -> list[Block]:
     paper = card.paper
     rank = f"{card.rank}. " if card.rank else ""
     title = fit(paper.title, TITLE_CHARS) or "(untitled)"
-    url = safe_url(paper.url) or safe_url(paper.arxiv_url)
+    url = text_url(paper.url) or text_url(paper.arxiv_url)
     head = f"*{rank}<{escape(url)}|{title}>*" if url else f"*{rank}{title}*"
     lines = [head]
     authors = author_line([" ".join(a.split()) for a in paper.authors])
@@ -243,19 +272,42 @@ def card_blocks(card: PaperCard, index: int) -> list[Block]:
         # Each part is escaped already (and short): escaping the joined line again would
         # show "&amp;lt;" to users where a topic had a "<".
         text = " · ".join(context)
-        assert len(text) <= MAX_CONTEXT_TEXT
-        blocks.append({"type": "context", "elements": [mrkdwn(text)]})
+        blocks.append({"type": "context", "elements": [mrkdwn(text, MAX_CONTEXT_TEXT)]})
 
     elements: list[Block] = []
+    url_budget = CARD_URL_BUDGET
     for n, (label, link) in enumerate(paper.links()):
         good = safe_url(link)
-        if good:
+        if good and len(good) <= url_budget:
+            url_budget -= len(good)
             elements.append(link_button(label, good, f"{ACTION_LINK}_{index}_{n}"))
     for n, button in enumerate(card.buttons):
         elements.append(command_button(button, f"{ACTION_COMMAND}_{index}_{n}"))
     if elements:
         blocks.append({"type": "actions", "elements": elements[:MAX_ACTIONS]})
-    return blocks
+    return within_budget(blocks)
+
+
+def text_url(url: str | None) -> str | None:
+    """``url`` if it may be linked inside mrkdwn text: safe and short (see MAX_URL_IN_TEXT)."""
+    good = safe_url(url)
+    return good if good and len(good) <= MAX_URL_IN_TEXT else None
+
+
+def within_budget(group: list[Block]) -> list[Block]:
+    """``group`` with buttons dropped from its end until it fits one message's text budget.
+
+    A group is never split over messages, so one that alone exceeds the budget (many
+    buttons with long values) would make an invalid message; its last buttons go first.
+    """
+    while block_size(group) > MESSAGE_TEXT_BUDGET:
+        actions = next((b for b in reversed(group) if b.get("type") == "actions"), None)
+        if actions is None:
+            break
+        actions["elements"] = actions["elements"][:-1]
+        if not actions["elements"]:
+            group = [b for b in group if b is not actions]
+    return group
 
 
 def block_size(block: Block) -> int:
@@ -307,7 +359,8 @@ def render(reply: Reply) -> list[Message]:
             command_button(b, f"{ACTION_NAV if is_paging(b) else ACTION_COMMAND + '_r'}_{n}")
             for n, b in enumerate(reply.buttons[:MAX_ACTIONS])
         ]
-        groups.append([{"type": "actions", "elements": nav}])
+        if nav_group := within_budget([{"type": "actions", "elements": nav}]):
+            groups.append(nav_group)
     if not groups:
         groups.append([section(" ")])
 
@@ -328,4 +381,19 @@ def render(reply: Reply) -> list[Message]:
     if len(messages) > 1:
         for n, message in enumerate(messages[1:], start=2):
             message["text"] = f"{fallback} ({n}/{len(messages)})"
-    return messages
+    return [scrub(message) for message in messages]
+
+
+def scrub(node: Any) -> Any:
+    """``node`` with every lone surrogate in its strings replaced by U+FFFD.
+
+    Upstream JSON can carry ``\\ud800`` escapes; such a string cannot be encoded as UTF-8,
+    so the HTTP client would fail on it every time the post is retried.
+    """
+    if isinstance(node, str):
+        return _SURROGATE.sub("\ufffd", node)
+    if isinstance(node, dict):
+        return {key: scrub(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [scrub(value) for value in node]
+    return node
