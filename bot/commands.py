@@ -11,6 +11,8 @@ import difflib
 import re
 from dataclasses import dataclass
 
+from bot.models import MAX_PAPERS_PER_POST, MAX_UPVOTES, clean_text
+
 MAX_COMMAND_CHARS = 2000
 
 
@@ -36,7 +38,7 @@ SPECS: dict[str, Spec] = {
         Spec("paper", "paper <arXiv id or URL>", "one paper's card"),
         Spec(
             "subscribe",
-            "subscribe <topic query> [--alert N] [--preview]",
+            f"subscribe <topic query> [--alert <1-{MAX_UPVOTES}>] [--preview]",
             "keep this channel's posts to a topic; --alert N also posts a paper on it as soon "
             "as it reaches N upvotes; --preview shows what it would post, without subscribing",
             True,
@@ -60,7 +62,8 @@ SPECS: dict[str, Spec] = {
         ),
         Spec(
             "set",
-            "set papers <1-25> | set min-upvotes <N> | set weekends skip|post",
+            f"set papers <1-{MAX_PAPERS_PER_POST}> | set min-upvotes <0-{MAX_UPVOTES}> "
+            "| set weekends skip|post",
             "how many papers a post carries (5), the upvotes a paper needs to be posted (0), "
             "and whether posts come on weekends",
             True,
@@ -76,7 +79,8 @@ SPECS: dict[str, Spec] = {
         Spec(
             "import",
             "import <snippet from export>",
-            "apply exported topics and settings here",
+            f"apply exported topics and settings here (max_papers 1-{MAX_PAPERS_PER_POST}, "
+            f"min_upvotes 0-{MAX_UPVOTES}, a topic's alert_upvotes 1-{MAX_UPVOTES})",
             True,
         ),
         Spec("pause", "pause", "stop the daily posts here", True),
@@ -121,7 +125,9 @@ def parse_command(text: str) -> Command:
     """Parse ``text`` (with or without a leading ``/papers``). Empty text means ``help``."""
     if text is None:
         text = ""
-    text = text.replace("\x00", "").strip()
+    # Lone surrogates (undecodable terminal bytes, "\ud800" in a platform's JSON) would be
+    # saved with a topic or setting and make the data file unwritable.
+    text = clean_text(text).replace("\x00", "").strip()
     text = _PREFIX_RE.sub("", text, count=1).strip()
     if len(text) > MAX_COMMAND_CHARS:
         raise CommandError(

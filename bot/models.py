@@ -7,15 +7,38 @@ corpus never invents an arXiv id, a date or an upvote count.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any, Self
 
 # New-style arXiv ids (0704.0001 onwards) and old-style ones (hep-th/9901001).
 ARXIV_ID_RE = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})$")
 _VERSION_RE = re.compile(r"v\d+$")
+
+
+# The ranges of the numbers people can set (commands, imported snippets), in one place so
+# that the commands, the import check and the help text agree. Bounded so that a stored
+# number always fits the data file (JSON integers are written as 64-bit).
+MAX_PAPERS_PER_POST = 25
+MAX_UPVOTES = 100_000
+
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD.
+
+    Undecodable bytes typed in a terminal (Python's ``surrogateescape``) and ``\\ud800``
+    escapes in a platform's JSON reach us as lone surrogates. They cannot be written as
+    UTF-8, so a topic or setting holding one would make the data file unwritable. A
+    surrogate pair that spells a real character is joined into that character.
+    """
+    if text.isascii() or not _SURROGATE_RE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def strip_version(arxiv_id: str) -> str:
@@ -51,6 +74,42 @@ class Record:
     def from_doc(cls, doc: dict[str, Any]) -> Self:
         known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
         return cls(**{k: v for k, v in doc.items() if k in known})
+
+
+_ANNOTATION_TYPES: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "bool": (bool,),
+    "None": (type(None),),
+    "float": (float, int),
+}
+
+
+@functools.cache
+def record_fields(
+    model: type[Record], also_required: tuple[str, ...] = ()
+) -> list[tuple[str, frozenset[type], bool]]:
+    """(name, the JSON types its stored value may have, whether it must be there) for
+    each field of ``model``: what :mod:`bot.store` checks a stored record against.
+
+    Read from the dataclass annotations (``str | None``, ``list[str]``...), so a new
+    field is checked without anyone remembering to. Types are exact: ``True`` is not an int.
+    """
+    found = []
+    for f in fields(model):  # type: ignore[arg-type]
+        allowed: set[type] = set()
+        for part in str(f.type).split("|"):
+            part = part.strip()
+            allowed.update((list,) if part.startswith("list[") else _ANNOTATION_TYPES[part])
+        required = f.default is MISSING and f.default_factory is MISSING
+        found.append((f.name, frozenset(allowed), required or f.name in also_required))
+    return found
+
+
+def allowed_names(allowed: frozenset[type]) -> str:
+    """``frozenset({str, NoneType})`` -> ``"null or str"``, for error messages."""
+    names = {"NoneType": "null", "list": "a list"}
+    return " or ".join(sorted(names.get(t.__name__, t.__name__) for t in allowed))
 
 
 @dataclass(slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.models import Paper, channel_key
+from bot.models import Paper, channel_key, clean_text
 
 
 @dataclass(slots=True, frozen=True)
@@ -26,6 +26,14 @@ class Request:
     # Whether the platform says this user may change the channel's settings. Adapters
     # fill it from their permission rules (Slack allow-list, Discord Manage Channels).
     can_manage: bool = True
+
+    def __post_init__(self) -> None:
+        """Replace lone surrogates in everything the platform sent: whatever an adapter
+        hands over, no text reaches the store that it could not save."""
+        for name in ("text", "platform", "workspace", "channel_id", "user_id", "user_name"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, clean_text(value))
 
     @property
     def channel(self) -> str:

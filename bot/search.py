@@ -14,6 +14,7 @@ searched with an edit distance of 1 (2 for long words), so ``transfomer`` finds
 from __future__ import annotations
 
 import json
+import logging
 import re
 import shutil
 from collections.abc import Iterable
@@ -31,6 +32,8 @@ _STATE_FILE = "papers-bot-index.json"
 _TEXT_FIELDS = ("title", "abstract", "keywords")
 _BOOSTS = {"title": 3.0, "abstract": 1.0, "keywords": 2.0, "authors": 1.5}
 _FUZZY_WEIGHT = 0.6  # a typo-corrected match counts for less than an exact one
+
+log = logging.getLogger(__name__)
 
 
 def _text_analyzer() -> tantivy.TextAnalyzer:
@@ -182,7 +185,14 @@ class SearchIndex:
     def upsert(
         self, papers: Iterable[Paper], revision: int, removed_ids: Iterable[str] = ()
     ) -> None:
-        """Add or replace some papers (after an ingest) without a full rebuild."""
+        """Add or replace some papers (after an ingest) without a full rebuild.
+
+        If the index folder is gone, the index starts over empty and out of date, so the
+        next :meth:`sync` (before any search) rebuilds it from the whole corpus.
+        """
+        if not self._on_disk():
+            self._start_over("its folder is gone or incomplete")
+            return
         writer = self.index.writer(heap_size=64_000_000, num_threads=1)
         for paper_id in removed_ids:
             writer.delete_documents_by_term("id", paper_id)
@@ -195,12 +205,41 @@ class SearchIndex:
         self._write_revision(revision)
 
     def sync(self, store: object) -> bool:
-        """Rebuild from ``store`` if the corpus changed since the index was built."""
+        """Rebuild from ``store`` if the corpus changed since the index was built, or if
+        the index folder was deleted or damaged under the running bot (every search calls
+        this first, so the next search answers from a fresh index instead of failing)."""
+        if not self._on_disk():
+            self._start_over("its folder is gone or incomplete")
         revision = store.corpus_revision  # type: ignore[attr-defined]
         if revision == self.revision:
             return False
-        self.rebuild(store.papers(), revision)  # type: ignore[attr-defined]
+        try:
+            self.rebuild(store.papers(), revision)  # type: ignore[attr-defined]
+        except (ValueError, OSError) as exc:  # files vanished while we wrote: once more
+            self._start_over(f"rebuilding it failed ({exc})")
+            self.rebuild(store.papers(), revision)  # type: ignore[attr-defined]
         return True
+
+    def _on_disk(self) -> bool:
+        """Whether the index's files are where it left them (always, for one in memory).
+
+        Two ``stat`` calls: cheap next to a search. Open segments stay readable after
+        their files are deleted, but the next commit or reload would fail.
+        """
+        if self.path is None:
+            return True
+        if not (self.path / "meta.json").is_file():
+            return False
+        return self.revision < 0 or (self.path / _STATE_FILE).is_file()
+
+    def _start_over(self, why: str) -> None:
+        """Open a new, empty index in the folder; the caller (or the next sync) fills it."""
+        log.warning("search index at %s: %s; rebuilding it from the corpus", self.path, why)
+        if self.path is not None and self.path.exists():
+            shutil.rmtree(self.path, ignore_errors=True)
+        self.index = self._open()
+        self.revision = -1
+        self._feedback_terms.clear()
 
     @property
     def doc_count(self) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import check_timezone, parse_hhmm
-from bot.models import Channel, Topic
+from bot.models import MAX_PAPERS_PER_POST, MAX_UPVOTES, Channel, Topic, clean_text
 from bot.query import SMART_QUOTES
 
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -89,7 +89,10 @@ def _split_one_line(text: str) -> str:
 
 
 def parse_settings(text: str) -> Snapshot:
-    text = text.translate(SMART_QUOTES).strip().strip("`").strip()
+    """Read an exported snippet, checking every value (ranges included) before anything
+    is applied. Lone surrogates (undecodable input) are replaced first, so no text that
+    cannot be saved gets into a channel's settings or topics."""
+    text = clean_text(text).translate(SMART_QUOTES).strip().strip("`").strip()
     if text.startswith("toml\n"):
         text = text[5:]
     if "\n" not in text:
@@ -99,6 +102,10 @@ def parse_settings(text: str) -> Snapshot:
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(
             f"not a settings snippet ({exc}); paste what `/papers export` gave"
+        ) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise SettingsError(
+            "not a settings snippet (nested too deeply); paste what `/papers export` gave"
         ) from None
     unknown = set(data) - {"channel", "topics"}
     if unknown:
@@ -118,9 +125,11 @@ def parse_settings(text: str) -> Snapshot:
         if not isinstance(query, str) or not query.strip():
             raise SettingsError(f"topics[{n}].query: expected a topic query")
         if alert is not None and (
-            not isinstance(alert, int) or isinstance(alert, bool) or alert < 1
+            not isinstance(alert, int) or isinstance(alert, bool) or not 1 <= alert <= MAX_UPVOTES
         ):
-            raise SettingsError(f"topics[{n}].alert_upvotes: expected a positive number")
+            raise SettingsError(
+                f"topics[{n}].alert_upvotes: expected a number from 1 to {MAX_UPVOTES}"
+            )
         snap.topics.append((query.strip(), alert))
     return snap
 
@@ -133,10 +142,10 @@ def _check(settings: dict[str, Any]) -> None:
             check_timezone(settings["timezone"])
     except ValueError as exc:
         raise SettingsError(f"channel: {exc}") from None
-    if not 1 <= settings.get("max_papers", 5) <= 25:
-        raise SettingsError("channel.max_papers: must be between 1 and 25")
-    if settings.get("min_upvotes", 0) < 0:
-        raise SettingsError("channel.min_upvotes: must be 0 or more")
+    if not 1 <= settings.get("max_papers", 5) <= MAX_PAPERS_PER_POST:
+        raise SettingsError(f"channel.max_papers: must be between 1 and {MAX_PAPERS_PER_POST}")
+    if not 0 <= settings.get("min_upvotes", 0) <= MAX_UPVOTES:
+        raise SettingsError(f"channel.min_upvotes: must be between 0 and {MAX_UPVOTES}")
     if "weekly" in settings:
         parse_weekly(settings["weekly"])
 

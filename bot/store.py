@@ -31,7 +31,16 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-from bot.models import Channel, Delivery, Feedback, Paper, Topic
+from bot.models import (
+    Channel,
+    Delivery,
+    Feedback,
+    Paper,
+    Record,
+    Topic,
+    allowed_names,
+    record_fields,
+)
 
 try:
     import fcntl
@@ -111,21 +120,35 @@ class AtomicJSONStorage(Storage):
         self._write_file(data)
 
     def _write_file(self, data: dict[str, dict[str, Any]]) -> None:
-        payload = orjson.dumps(data)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(
-            prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-        )
+        """Replace the file with ``data``, or leave both the file and the cache as they were.
+
+        TinyDB (and :class:`Store`) change the cached document in place before calling
+        ``write``, so a write that fails must not leave that change behind: the next
+        write would carry it again and fail again, for every caller. On any failure the
+        cache is dropped and the next read takes the file as it is on disk, which is
+        exactly the state before the failed change (this process is the only writer).
+        """
+        tmp: str | None = None
         try:
+            payload = orjson.dumps(data)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
+            )
             with os.fdopen(fd, "wb") as fh:
                 fh.write(payload)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, self.path)
-        except BaseException:
-            self._cache = None  # TinyDB mutated the cached dict; reread what is on disk
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        except BaseException as exc:
+            self._cache = None  # the failed change is in the cached dict: reread the file
+            if tmp is not None:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            if isinstance(exc, orjson.JSONEncodeError | OSError):
+                raise StorageError(
+                    f"{self.path}: cannot save ({_reason(exc)}); the file was left as it was"
+                ) from exc
             raise
         _fsync_dir(self.path.parent)
         self._cache = data
@@ -133,6 +156,14 @@ class AtomicJSONStorage(Storage):
 
     def close(self) -> None:
         self._cache = None
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a write failed, in a few words: ``No space left on device``, ``File too large``,
+    ``Integer exceeds 64-bit range``."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def _loads_without_gc(raw: bytes) -> Any:
@@ -192,8 +223,10 @@ class KeyedTable(Table):
     def _edit(self, change: Callable[[dict[str, Any]], object]) -> None:
         tables = self._storage.read() or {}
         change(tables.setdefault(self.name, {}))
-        self._storage.write(tables)
-        self.clear_cache()
+        try:
+            self._storage.write(tables)
+        finally:
+            self.clear_cache()  # a failed write rolled the storage back: forget either way
 
     def put(self, doc_id: str, doc: dict[str, Any]) -> None:
         self.put_many({doc_id: doc})
@@ -223,7 +256,86 @@ def _open_db(path: Path, kind: str) -> tuple[TinyDB, AtomicJSONStorage]:
                 f"{path}: schema version {meta.get('version')} is not supported "
                 f"(this papers-bot reads version {SCHEMA_VERSION})"
             )
+        _check_records(path, storage.read() or {})
     return db, storage
+
+
+# What each table's records must hold. Checked once, when a file is opened, so that a
+# hand-edited or damaged record stops the bot with its name instead of a traceback later.
+_MODELS: dict[str, type[Record]] = {
+    "papers": Paper,
+    "channels": Channel,
+    "topics": Topic,
+    "deliveries": Delivery,
+    "feedback": Feedback,
+}
+# Fields the code reads straight from the stored dicts, so they must be there even
+# though the model has a default for them.
+_ALSO_REQUIRED = {"deliveries": ("status",)}
+# Only the required fields of papers are checked: a corpus holds 100,000 of them and
+# checking every field would add half a second to each start.
+_REQUIRED_ONLY = {"papers"}
+
+
+def _check_records(path: Path, tables: dict[str, dict[str, Any]]) -> None:
+    """Refuse a file with a record the bot cannot use, naming the record and the fault."""
+    for name, records in tables.items():
+        if name == META_TABLE:
+            _check_meta_table(path, records)
+            continue
+        if name == "meta":
+            for key, doc in records.items():
+                if type(doc) is not dict or (
+                    key == "next_topic_id" and type(doc.get("value")) is not int
+                ):
+                    raise _damaged(path, name, key, "expected {'value': ...} (an integer)")
+            continue
+        model = _MODELS.get(name)
+        if model is None:  # a table from a newer papers-bot: not ours to judge
+            continue
+        fields = record_fields(model, also_required=_ALSO_REQUIRED.get(name, ()))
+        if name in _REQUIRED_ONLY:
+            fields = [f for f in fields if f[2]]
+        for key, doc in records.items():
+            if type(doc) is not dict:
+                raise _damaged(path, name, key, "not a JSON object")
+            for field_name, allowed, required in fields:
+                value = doc.get(field_name, _MISSING)
+                if value is _MISSING:
+                    if required:
+                        raise _damaged(path, name, key, f"no {field_name}")
+                elif type(value) not in allowed:
+                    raise _damaged(
+                        path,
+                        name,
+                        key,
+                        f"{field_name} is {_short(value)}, not {allowed_names(allowed)}",
+                    )
+
+
+_MISSING = object()
+
+
+def _check_meta_table(path: Path, records: dict[str, Any]) -> None:
+    for key, doc in records.items():
+        if type(doc) is not dict:
+            raise _damaged(path, META_TABLE, key, "not a JSON object")
+        if key == _META_ID and type(doc.get("revision")) is not int:
+            raise _damaged(
+                path, META_TABLE, key, f"revision is {_short(doc.get('revision'))}, not an integer"
+            )
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _damaged(path: Path, table: str, key: str, problem: str) -> StorageError:
+    return StorageError(
+        f"{path}: record {table}/{_short(key)} is damaged ({problem}). The file was left "
+        "untouched; fix or remove that record, or restore the file from a backup."
+    )
 
 
 # data folder -> [lock file descriptor, how many open Stores of this process use it]

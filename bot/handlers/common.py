@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.commands import CommandError
-from bot.models import strip_version
+from bot.models import clean_text, strip_version
 
 MAX_TOPICS = 20
 MAX_TRENDING = 25
@@ -26,9 +26,10 @@ def parse_paper_ref(text: str) -> str | None:
 
 
 def unquote(text: str) -> str:
-    """A topic as typed, without surrounding quotes (straight or curly) and with its
-    whitespace folded to single spaces (a pasted topic may hold newlines)."""
-    text = " ".join(text.split())
+    """A topic as typed, without surrounding quotes (straight or curly), with its
+    whitespace folded to single spaces (a pasted topic may hold newlines) and no lone
+    surrogates (they could not be saved)."""
+    text = " ".join(clean_text(text).split())
     if len(text) >= 2 and text[0] in "\"'“‘" and text[-1] in "\"'”’":
         text = text[1:-1].strip()
     return text

@@ -19,7 +19,7 @@ from bot.handlers.common import (
     unquote,
 )
 from bot.handlers.reading import find_paper
-from bot.models import Channel, Feedback
+from bot.models import MAX_PAPERS_PER_POST, MAX_UPVOTES, Channel, Feedback
 from bot.query import parse_query
 from bot.replies import Reply, Request
 from bot.settings_io import (
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 def subscribe(bot: PapersBot, request: Request, args: str) -> Reply:
-    args, alert = pop_number(args, "alert", 1, 100_000, usage("subscribe"))
+    args, alert = pop_number(args, "alert", 1, MAX_UPVOTES, usage("subscribe"))
     query = unquote(args)
     if not query:
         raise CommandError("Subscribe to what? Give a topic.", usage("subscribe"))
@@ -209,10 +209,10 @@ def set_(bot: PapersBot, request: Request, args: str) -> Reply:
     key, value = parts
     new: int | bool
     if key in ("papers", "max", "max-papers"):
-        field, new = "max_papers", _number_arg(value, 1, 25)
+        field, new = "max_papers", _number_arg(value, 1, MAX_PAPERS_PER_POST)
         text = f"Posts carry up to {new} papers."
     elif key in ("min-upvotes", "upvotes", "min_upvotes"):
-        field, new = "min_upvotes", _number_arg(value, 0, 100_000)
+        field, new = "min_upvotes", _number_arg(value, 0, MAX_UPVOTES)
         text = f"Only papers with {new}+ upvotes are posted." if new else "Any upvotes will do."
     elif key == "weekends" and value in ("skip", "post"):
         field, new = "skip_weekends", value == "skip"
