@@ -41,8 +41,9 @@ from adapters.discord.render import (
     render,
 )
 from bot.app import PapersBot
+from bot.commands import CommandError, parse_command
 from bot.config import Config, DiscordSettings
-from bot.handlers.common import MAX_TRENDING
+from bot.handlers.common import MAX_TRENDING, pop_flag
 from bot.models import Channel
 from bot.replies import Reply, ReplyKind, Request
 
@@ -54,6 +55,40 @@ ACK_DEADLINE = 2.0
 NO_MENTIONS = discord.AllowedMentions.none()
 THREAD_NAME_LIMIT = 100  # Discord's limit on a thread's name
 REMEMBERED_THREADS = 10_000  # headline -> thread ids kept; a restart falls back to code 160004
+
+
+def answers_publicly(request: Request) -> bool:
+    """Whether the core will answer ``request`` in the channel, decided before running it.
+
+    A slow command is deferred, and a deferred slash command's answer keeps the defer's
+    visibility, so it must be known up front. The core answers publicly exactly when a
+    setting is changed (a ``manages`` command, run by someone allowed to) or a paper is
+    shared; everything else, refusals and errors included, is for the asker only.
+    ``subscribe --preview`` is a preview, not a change. A wrong guess is still corrected
+    afterwards (see :meth:`DiscordAdapter._follow_up_deferred`).
+    """
+    try:
+        command = parse_command(request.text)
+    except CommandError:
+        return False
+    if command.name == "share":
+        return True
+    if command.name == "subscribe" and pop_flag(command.args, "preview")[1]:
+        return False
+    return command.spec.manages and request.can_manage
+
+
+class PapersGroup(app_commands.Group):
+    """The ``/papers`` group, registered with ``contexts`` and ``integration_types`` only.
+
+    discord.py 2.7 still sends the deprecated ``dm_permission`` beside ``contexts``; it is
+    left out so Discord reads where the command works from ``contexts`` alone.
+    """
+
+    def to_dict(self, tree: app_commands.CommandTree[Any]) -> dict[str, Any]:
+        payload = super().to_dict(tree)
+        payload.pop("dm_permission", None)
+        return payload
 
 
 @cache
@@ -358,13 +393,21 @@ class DiscordAdapter:
         task = asyncio.create_task(self.bot.handle_async(request))
         done, _ = await asyncio.wait({task}, timeout=self.ack_deadline)
         if not done:
+            # A button's deferred update shows nothing, and its follow-ups pick their own
+            # visibility; a slash command's "thinking" message is the answer to come, so
+            # it is deferred with the visibility the answer will have.
+            public = not component and answers_publicly(request)
             if component:
                 await interaction.response.defer()
             else:
-                await interaction.response.defer(ephemeral=True, thinking=True)
+                await interaction.response.defer(ephemeral=not public, thinking=True)
             self.last_ack_seconds = time.monotonic() - started
             reply = await task
-            for payload in render(reply, self.ids):
+            payloads = render(reply, self.ids)
+            if not component:
+                await self._follow_up_deferred(interaction, payloads, public=public)
+                return
+            for payload in payloads:
                 await interaction.followup.send(
                     ephemeral=payload.ephemeral, **_send_kwargs(payload)
                 )
@@ -383,6 +426,27 @@ class DiscordAdapter:
             )
         self.last_ack_seconds = time.monotonic() - started
         for payload in rest:
+            await interaction.followup.send(ephemeral=payload.ephemeral, **_send_kwargs(payload))
+
+    @staticmethod
+    async def _follow_up_deferred(
+        interaction: discord.Interaction, payloads: list[MessagePayload], *, public: bool
+    ) -> None:
+        """Answer a deferred slash command whose defer was ``public`` (or not).
+
+        Discord turns the first follow-up into the deferred message and keeps the defer's
+        visibility, whatever the follow-up asks. When the answer's visibility is not the
+        one guessed (a refusal where a change was expected), the "thinking" message is
+        deleted first, so the answer is posted as a new message with its own visibility:
+        an error is never shown to the channel, a change never hidden from it.
+        """
+        deferred_ephemeral = not public
+        if payloads and payloads[0].ephemeral != deferred_ephemeral:
+            try:
+                await interaction.delete_original_response()
+            except discord.HTTPException as exc:  # the answer still goes out, if less neatly
+                log.warning("discord: could not delete a deferred response (%s)", exc.status)
+        for payload in payloads:
             await interaction.followup.send(ephemeral=payload.ephemeral, **_send_kwargs(payload))
 
     @staticmethod
@@ -430,10 +494,15 @@ class ImportModal(discord.ui.Modal):
 
 def build_group(adapter: DiscordAdapter) -> app_commands.Group:
     """``/papers`` and its subcommands; each only builds the text the core parser reads."""
-    group = app_commands.Group(
+    # Guilds only, as before (channels are keyed by guild, settings need Manage Channels):
+    # said with ``contexts``/``integration_types``, not the deprecated ``dm_permission``.
+    group = PapersGroup(
         name="papers",
         description="Trending research papers: search, digests, topics",
-        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(
+            guild=True, dm_channel=False, private_channel=False
+        ),
+        allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
     )
     run = adapter.run
 

@@ -450,6 +450,9 @@ class FakeDiscord:
                 return _json(self._callback(interaction_id, body))
             case (("POST" | "PATCH"), ["webhooks", _, _, *_]):
                 return _json(self.message(body, CHANNEL_ID))
+            case "DELETE", ["webhooks", _, _, "messages", _]:
+                # Delete an interaction's response (@original) or a follow-up.
+                return web.Response(status=204)
             case "GET", ["channels", channel_id]:
                 if (err := self.channel_errors.get(int(channel_id))) is not None:
                     return self._error(*err)
