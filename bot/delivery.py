@@ -2,6 +2,13 @@
 
 Adapters implement this (see ``adapters/base.py``); the scheduler only sees these names,
 so the core never imports a platform SDK.
+
+Which failures are worth retrying soon (:func:`is_transient`): a :class:`DeliveryError`
+(adapters raise it for rate limits beyond our patience, 5xx answers and the like) and
+network errors (``OSError``, which covers timeouts and refused or reset connections).
+Everything else, a :class:`PermanentDeliveryError` or any other exception (a message the
+adapter cannot render, a bug), would fail the same way again: the scheduler backs off,
+pauses the channel after ``scheduler.max_failures`` and shows why in ``/papers status``.
 """
 
 from __future__ import annotations
@@ -18,6 +25,20 @@ class DeliveryError(Exception):
 
 class PermanentDeliveryError(DeliveryError):
     """A post can never succeed as things are (channel deleted, bot removed, bad token)."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether retrying ``error`` a few minutes later can help (see the module docstring)."""
+    if isinstance(error, PermanentDeliveryError):
+        return False
+    return isinstance(error, DeliveryError | OSError)
+
+
+def describe(error: BaseException, limit: int = 300) -> str:
+    """``error`` as one short line for a log or ``/papers status``: its type and message."""
+    text = " ".join(str(error).split())
+    line = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 @runtime_checkable

@@ -8,6 +8,7 @@ matching uses the search index, so a topic matches exactly what ``/papers search
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -19,7 +20,23 @@ from bot.replies import PaperCard
 from bot.search import SearchIndex
 from bot.store import Store
 
+log = logging.getLogger(__name__)
+
 LATE_NOTE = " (late: the bot was offline at post time)"
+
+
+def parse_day(value: str | None) -> date | None:
+    """``value``'s day (its first ten characters as YYYY-MM-DD), or None if it has none.
+
+    Days come from upstream data; one that is not a real date (``2026-06-1Z``) must cost
+    only its own paper a place in the digests, never raise while every channel is planned.
+    """
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value[:10])
+    except ValueError:
+        return None
 
 
 @dataclass(slots=True)
@@ -64,14 +81,27 @@ class DigestBuilder:
         revision = self.store.corpus_revision
         if revision != self._days_revision:
             days: dict[str, list[Paper]] = {}
+            trending: set[str] = set()
+            bad: list[Paper] = []
             for paper in self.store.papers():
-                if paper.list_date:
-                    days.setdefault(paper.list_date[:10], []).append(paper)
+                day = parse_day(paper.list_date)
+                if day is None:
+                    if paper.list_date:
+                        bad.append(paper)
+                    continue
+                days.setdefault(day.isoformat(), []).append(paper)
+                if paper.daily_date:
+                    trending.add(day.isoformat())
             for papers in days.values():
                 papers.sort(key=rank_key)
-            self._trending_days = {
-                p.daily_date[:10] for ps in days.values() for p in ps if p.daily_date
-            }
+            if bad:
+                log.warning(
+                    "%d papers have a list date that is not a date (%s: %r); left out of digests",
+                    len(bad),
+                    bad[0].id,
+                    bad[0].list_date,
+                )
+            self._trending_days = trending
             self._days = days
             self._days_revision = revision
             self._topic_cache.clear()

@@ -6,10 +6,11 @@ and a warning when the topic matches nothing or nearly the whole corpus.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.commands import CommandError, usage
+from bot.digest import parse_day
 from bot.models import Channel
 from bot.query import parse_query
 from bot.replies import Button, Reply, ReplyKind
@@ -26,10 +27,10 @@ def topic_preview(bot: PapersBot, channel: Channel, topic: str) -> Reply:
     if parsed.is_empty:
         raise CommandError("Preview what? Give a topic.", usage("preview"))
     bot.index.sync(bot.store)
-    last = bot.digests.latest_day(bot.today_for(channel))
-    if last is None:
+    # parse_day never raises: the digests already leave out days that are not dates.
+    end = parse_day(bot.digests.latest_day(bot.today_for(channel)))
+    if end is None:
         return Reply(text="No trending papers yet, so there is nothing to preview against.")
-    end = date.fromisoformat(last)
     days = [(end - timedelta(days=n)).isoformat() for n in range(DAYS - 1, -1, -1)]
     lines, matched = [], {}
     for day in days:

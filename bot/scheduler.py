@@ -11,6 +11,15 @@ deliveries; after each message they are marked ``sent`` with the platform's mess
 A restart finds pending deliveries and re-posts just those. The one message that was in
 flight at the instant of a hard kill (sent by the platform, not yet recorded by us) is
 the only thing that can repeat.
+
+One channel's trouble stays its own: planning and posting are isolated per channel. A
+channel whose plan or post raises is logged in one line, counted as a failure (backoff,
+then a pause after ``scheduler.max_failures``) and its ``/papers status`` says why; the
+other channels are planned and posted as usual. Only network errors, rate limits and
+5xx are retried without counting (see :func:`bot.delivery.is_transient`).
+
+The tick runs on the event loop's monotonic clock, so the host's time zone, its DST
+changes and wall-clock steps never stall or bunch the ticks.
 """
 
 from __future__ import annotations
@@ -23,11 +32,9 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import schedule
-
 from bot.app import PapersBot
 from bot.config import parse_hhmm
-from bot.delivery import Adapter, DeliveryError, PermanentDeliveryError
+from bot.delivery import Adapter, PermanentDeliveryError, describe, is_transient
 from bot.digest import LATE_NOTE, Digest
 from bot.feedback import Taste, learn
 from bot.models import Channel, Delivery, Feedback, Paper, Topic
@@ -129,6 +136,12 @@ def _owed(
     return Due(channel, day, slot, late=now - slot > LATE_AFTER)
 
 
+def _unplannable(key: str, error: Exception) -> Failure:
+    """The failure recorded for a channel whose plan raised (its traceback at debug)."""
+    log.debug("%s: planning raised", key, exc_info=error)
+    return Failure(f"could not plan the post: {describe(error)}", permanent=True)
+
+
 def retry_delay(failures: int) -> timedelta:
     """5, 10, 20... minutes between attempts for a failing channel, at most 6 hours."""
     return min(RETRY_TRANSIENT * (2 ** max(0, failures - 1)), RETRY_MAX)
@@ -155,7 +168,6 @@ class Scheduler:
         self._started = False
         self._alert_key: tuple[object, ...] | None = None
         self._ingest_task: asyncio.Task[None] | None = None
-        self._tick_requested = False
         self._commits: list[tuple[Callable[[], None], asyncio.Future[None]]] = []
         self._committer: asyncio.Future[None] | None = None
 
@@ -166,18 +178,30 @@ class Scheduler:
     # ---- planning ---------------------------------------------------------------------
 
     def plan(self, now: datetime | None = None) -> list[tuple[Due, Digest]]:
-        """Every owed channel with its digest. Pure computation over one state snapshot."""
-        now = now or self.clock()
+        """Every owed channel with its digest. Pure computation over one state snapshot.
+
+        A channel that cannot be planned is logged and left out (see :meth:`_plan`).
+        """
+        return self._plan(now or self.clock())[0]
+
+    def _plan(self, now: datetime) -> tuple[list[tuple[Due, Digest]], dict[str, Failure]]:
+        """The owed channels with their digests, and the channels whose planning raised
+        (a corrupt record must not cost every other channel its post)."""
         owed: list[tuple[Channel, list[Due]]] = []
+        failed: dict[str, Failure] = {}
         for channel in self.store.channels():
             if channel.platform not in self.adapters or channel.key in self._in_flight:
                 continue
-            daily = owed_slot(channel, now, self.config.scheduler.catch_up)
-            dues = [d for d in (daily, owed_weekly(channel, now)) if d]
+            try:
+                daily = owed_slot(channel, now, self.config.scheduler.catch_up)
+                dues = [d for d in (daily, owed_weekly(channel, now)) if d]
+            except Exception as exc:
+                failed[channel.key] = _unplannable(channel.key, exc)
+                continue
             if dues:
                 owed.append((channel, dues))
         if not owed:  # the usual tick: nobody is due, so load nothing else
-            return []
+            return [], failed
         self.bot.index.sync(self.store)
         topics = self.store.topics_by_channel()
         delivered = self.store.delivered_by_channel()
@@ -188,25 +212,31 @@ class Scheduler:
         no_taste = Taste()
         planned = []
         for channel, dues in owed:
-            taste = (
-                learn(votes[channel.key], self.store.get_paper, self.bot.index.feedback_terms)
-                if channel.key in votes
-                else no_taste
-            )
-            for due in dues:
-                if due.weekly and delivered_weekly is None:
-                    delivered_weekly = self.store.delivered_by_channel(weekly=True)
-                had = (delivered_weekly if due.weekly else delivered) or {}
-                digest = self.bot.digests.build(
-                    channel,
-                    due.day.isoformat(),
-                    topics=topics.get(channel.key, []),
-                    delivered=had.get(channel.key, set()),
-                    taste=taste,
-                    weekly=due.weekly,
+            try:
+                taste = (
+                    learn(votes[channel.key], self.store.get_paper, self.bot.index.feedback_terms)
+                    if channel.key in votes
+                    else no_taste
                 )
-                planned.append((due, digest))
-        return planned
+                mine = []
+                for due in dues:
+                    if due.weekly and delivered_weekly is None:
+                        delivered_weekly = self.store.delivered_by_channel(weekly=True)
+                    had = (delivered_weekly if due.weekly else delivered) or {}
+                    digest = self.bot.digests.build(
+                        channel,
+                        due.day.isoformat(),
+                        topics=topics.get(channel.key, []),
+                        delivered=had.get(channel.key, set()),
+                        taste=taste,
+                        weekly=due.weekly,
+                    )
+                    mine.append((due, digest))
+            except Exception as exc:
+                failed[channel.key] = _unplannable(channel.key, exc)
+                continue
+            planned += mine
+        return planned, failed
 
     # ---- the tick ---------------------------------------------------------------------
 
@@ -227,17 +257,25 @@ class Scheduler:
             # or failing upstream holds the posts up for INGEST_GRACE at most, once.
             await asyncio.wait({ingest}, timeout=INGEST_GRACE)
         self._maybe_prune(now)
+        failed: dict[str, Failure] = {}
         for key in self.store.pending_channels():
-            channel = self.store.get_channel(key)
-            if (
-                channel
-                and channel.platform in self.adapters
-                and key not in self._in_flight
-                and not channel.paused
-                and not _backing_off(channel, now)
-            ):
+            try:
+                channel = self.store.get_channel(key)
+                resume = (
+                    channel
+                    and channel.platform in self.adapters
+                    and key not in self._in_flight
+                    and not channel.paused
+                    and not _backing_off(channel, now)
+                )
+            except Exception as exc:
+                failed[key] = _unplannable(key, exc)
+                continue
+            if channel and resume:
                 tasks.append(self._spawn(channel.key, self._resume(channel)))
-        for due, digest in self.plan(now):
+        planned, unplanned = self._plan(now)
+        failed.update(unplanned)
+        for due, digest in planned:
             if due.channel.key in self._in_flight:
                 continue
             if due.late and self.config.scheduler.catch_up == "none":
@@ -246,6 +284,8 @@ class Scheduler:
                 continue
             tasks.append(self._spawn(due.channel.key, self._post_digest(due, digest)))
         tasks += self._alerts(now)
+        if failed:  # after the others' posts have started: recording must not delay them
+            await self._record_failures(failed)
         return tasks
 
     async def run_once(self) -> None:
@@ -255,7 +295,7 @@ class Scheduler:
             await asyncio.gather(*tasks)
 
     def _spawn(self, key: str, work: Awaitable[None]) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(work)
+        task = asyncio.ensure_future(self._isolated(key, work))
         self._in_flight[key] = task
 
         def finished(task: asyncio.Task[None]) -> None:
@@ -265,6 +305,16 @@ class Scheduler:
 
         task.add_done_callback(finished)
         return task
+
+    async def _isolated(self, key: str, work: Awaitable[None]) -> None:
+        """Run one channel's work; if it raises, that is this channel's failure alone:
+        recorded (backoff, pause after max_failures, shown in its status), not re-raised."""
+        try:
+            await work
+        except Exception as exc:
+            log.debug("%s: posting raised", key, exc_info=exc)
+            failure = Failure(f"could not post: {describe(exc)}", permanent=True)
+            await self.commit(lambda: self._record_failure(key, failure))
 
     # ---- ingest -----------------------------------------------------------------------
 
@@ -436,11 +486,13 @@ class Scheduler:
                 return Failure(str(exc) or type(exc).__name__, permanent=True)
             except TimeoutError:
                 return Failure(f"no answer in {POST_TIMEOUT:.0f} s", permanent=False)
-            except DeliveryError as exc:
-                return Failure(str(exc) or type(exc).__name__, permanent=False)
-            except Exception as exc:  # a bug in an adapter: log it, treat it as transient
-                log.exception("%s: unexpected error while posting", channel.key)
-                return Failure(type(exc).__name__, permanent=False)
+            except Exception as exc:
+                if is_transient(exc):  # network, rate limit, 5xx: worth another try soon
+                    return Failure(str(exc) or type(exc).__name__, permanent=False)
+                # Anything else (a message the adapter cannot render, a bug) would fail
+                # the same way every time: a failure that backs off and pauses.
+                log.debug("%s: %s adapter raised", channel.key, channel.platform, exc_info=exc)
+                return Failure(f"could not post: {describe(exc)}", permanent=True)
 
     async def commit(self, change: Callable[[], None]) -> None:
         """Apply a state change; return once it is on disk, written with its neighbours.
@@ -492,6 +544,17 @@ class Scheduler:
         self.store.update_channel(key, change)
         log.info("%s: %s post for %s done", key, "weekly" if kind == "weekly" else "daily", day)
 
+    async def _record_failures(self, failures: Mapping[str, Failure]) -> None:
+        """Record each channel's failure (one group-committed write for them all)."""
+
+        async def record(key: str, failure: Failure) -> None:
+            try:
+                await self.commit(lambda: self._record_failure(key, failure))
+            except Exception as exc:  # a record too broken to update: say so, go on
+                log.error("%s: %s; could not record it: %s", key, failure.why, describe(exc))
+
+        await asyncio.gather(*(record(key, failure) for key, failure in failures.items()))
+
     def _record_failure(self, key: str, failure: Failure) -> None:
         now = self.clock()
         limit = self.config.scheduler.max_failures
@@ -512,7 +575,8 @@ class Scheduler:
         if channel and channel.paused:
             log.warning("%s: %s (resume with /papers resume)", key, channel.pause_reason)
         else:
-            log.warning("%s: post failed (%s); will retry", key, why)
+            when = f"after {channel.retry_at}" if channel and channel.retry_at else "later"
+            log.warning("%s: post failed (%s); will retry %s", key, why, when)
 
     # ---- alerts -----------------------------------------------------------------------
 
@@ -528,15 +592,18 @@ class Scheduler:
         delivered = self.store.delivered_by_channel()
         found: dict[str, list[tuple[Paper, Topic]]] = {}
         for topic in topics:
-            channel = self.store.get_channel(topic.channel)
-            if channel is None or channel.paused or channel.platform not in self.adapters:
-                continue
-            if _backing_off(channel, now):
-                self._alert_key = None  # look again once its backoff is over
-                continue
             try:
+                channel = self.store.get_channel(topic.channel)
+                if channel is None or channel.paused or channel.platform not in self.adapters:
+                    continue
+                if _backing_off(channel, now):
+                    self._alert_key = None  # look again once its backoff is over
+                    continue
                 parsed = parse_query(topic.query)
             except QueryError:
+                continue
+            except Exception as exc:  # a corrupt channel record: planning reports it
+                log.debug("%s: no alerts: %s", topic.channel, describe(exc))
                 continue
             have = delivered.setdefault(topic.channel, set())
             for pid in self.bot.index.matching_ids(parsed, since=since):
@@ -581,25 +648,27 @@ class Scheduler:
     # ---- the loop ---------------------------------------------------------------------
 
     async def run(self, stop: asyncio.Event, *, grace: float = 20.0) -> None:
-        """Tick every ``scheduler.tick_seconds`` (driven by ``schedule``) until ``stop``.
+        """Tick every ``scheduler.tick_seconds`` until ``stop``.
+
+        The interval is measured on the event loop's monotonic clock. (``schedule``'s
+        ``every(N).seconds`` reads the host's naive local time: when that fell back an
+        hour for DST, no tick ran for the hour.) What is due is decided by ``self.clock``
+        in UTC, so nothing here depends on the host's zone.
 
         On stop, posts in flight get ``grace`` seconds to finish; any still running are
         cancelled and their pending deliveries are resumed at the next start.
         """
-        jobs = schedule.Scheduler()
-        jobs.every(self.config.scheduler.tick_seconds).seconds.do(self._request_tick)
-        await self._safe_tick()
+        loop = asyncio.get_running_loop()
+        interval = float(self.config.scheduler.tick_seconds)
+        due = loop.time()
         while not stop.is_set():
-            jobs.run_pending()
-            if self._tick_requested:
-                self._tick_requested = False
-                await self._safe_tick()
+            await self._safe_tick()
+            # Start to start; after a tick slower than the interval, the next one follows
+            # at once rather than a burst of the missed ones.
+            due = max(due + interval, loop.time())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=0.5)
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, due - loop.time()))
         await self.drain(grace)
-
-    def _request_tick(self) -> None:
-        self._tick_requested = True
 
     async def _safe_tick(self) -> None:
         try:
