@@ -34,7 +34,11 @@ SPECS: dict[str, Spec] = {
             "search <query> [--page N]",
             'search the corpus: words, "phrases", -exclude, author:NAME, cat:cs.CL, since:2026-05-01',
         ),
-        Spec("trending", "trending [N]", "the top N papers of the latest trending day (default 5)"),
+        Spec(
+            "trending",
+            "trending [N]",
+            "the top N (1-25, default 5) papers of the latest trending day",
+        ),
         Spec("paper", "paper <arXiv id or URL>", "one paper's card"),
         Spec(
             "subscribe",
