@@ -215,6 +215,29 @@ async def test_unexpected_adapter_error_backs_off_and_pauses_instead_of_retrying
     assert f"paused ({long.pause_reason})" in status
 
 
+async def test_a_post_that_raises_after_the_adapter_is_that_channels_failure_alone(
+    demo_bot, clock
+) -> None:
+    @dataclasses.dataclass
+    class OddPlatform(FlakyPlatform):
+        """Breaks the Adapter contract for one channel: answers 42, not a list of ids."""
+
+        async def post(self, channel: Channel, reply: Reply, *, thread: str | None = None):
+            ids = await super().post(channel, reply, thread=thread)
+            return 42 if channel.channel_id == "odd" else ids
+
+    demo_bot.store.save_channels([console_channel(c) for c in ("odd", "ok")])
+    platform = OddPlatform()
+    clock.now = T("2026-06-12T09:00:00+00:00")
+    await Scheduler(demo_bot, {"console": platform}).run_once()
+    assert [c for c, _ in platform.posted] == ["odd", "ok"]
+    assert demo_bot.store.get_channel("console:local:ok").last_post_date == "2026-06-12"
+    odd = demo_bot.store.get_channel("console:local:odd")
+    assert odd.failures == 1 and odd.retry_at == "2026-06-12T09:05:00+00:00"
+    status = demo_bot.handle(Request("status", channel_id="odd")).text
+    assert "Last delivery problem: could not post: TypeError: 'int' object is not" in status
+
+
 @pytest.mark.parametrize(
     "error",
     [
