@@ -85,6 +85,11 @@ class SourcesSettings:
     user_agent: str = "papers-bot/0.1 (+https://github.com/papers-bot/papers-bot)"
     retries: int = 4
     retry_backoff: float = 1.0  # seconds before the first retry; doubles each time, with jitter
+    # Whatever upstream does (drip-feeds bytes, asks us to wait an hour), one request, its
+    # retries included, ends within request_deadline and one ingest within ingest_deadline.
+    request_deadline: float = 60.0
+    ingest_deadline: float = 600.0
+    max_body_bytes: int = 20_000_000  # an answer's size after decompression; larger is refused
 
 
 @dataclass(slots=True)
@@ -257,6 +262,7 @@ def _validate(config: Config) -> None:
     for key, (value, low, high) in limits.items():
         if not low <= value <= high:
             raise ConfigError(f"{key}: must be between {low} and {high}, got {value}")
+    _validate_sources(config.sources)
     if config.bot.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(
             f"bot.log_level: {config.bot.log_level!r} is not DEBUG, INFO, WARNING or ERROR"
@@ -265,6 +271,20 @@ def _validate(config: Config) -> None:
         raise ConfigError("bot.default_max_papers: must be between 1 and 25")
     if not 1 <= config.bot.search_page_size <= 10:
         raise ConfigError("bot.search_page_size: must be between 1 and 10")
+
+
+def _validate_sources(sources: SourcesSettings) -> None:
+    """The fetch limits: a deadline of zero would refuse everything, none would allow hangs."""
+    limits = {
+        "sources.request_deadline": (sources.request_deadline, 0.1, 3600.0),
+        "sources.ingest_deadline": (sources.ingest_deadline, 0.1, 86400.0),
+        "sources.max_body_bytes": (sources.max_body_bytes, 1024, 1_000_000_000),
+        "sources.huggingface.timeout": (sources.huggingface.timeout, 0.1, 3600.0),
+        "sources.arxiv.timeout": (sources.arxiv.timeout, 0.1, 3600.0),
+    }
+    for key, (value, low, high) in limits.items():
+        if not low <= value <= high:
+            raise ConfigError(f"{key}: must be between {low} and {high}, got {value}")
 
 
 def load_config(

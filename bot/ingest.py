@@ -35,6 +35,7 @@ from bot.store import utc_now
 log = logging.getLogger(__name__)
 
 SOURCES = ("huggingface", "arxiv")
+INGEST_BACKSTOP = 5.0  # seconds past sources.ingest_deadline before the batch is abandoned
 Progress = Callable[[str], None]
 
 
@@ -88,31 +89,44 @@ async def fetch_all(
     seen_at: str,
     progress: Progress,
 ) -> dict[str, SourceResult]:
-    """Ask every enabled source, concurrently (each one paces itself). Writes nothing."""
+    """Ask every enabled source, concurrently (each one paces itself). Writes nothing.
+
+    The client carries the ingest's deadline, so once ``sources.ingest_deadline`` has
+    passed every request fails at once, counted like any other failure, and what came in
+    before is kept. The outer timeout is only a backstop in case something waits outside
+    a request; it then gives up on the whole batch.
+    """
     settings = config.sources
-    results: dict[str, SourceResult] = {}
-    async with HttpClient(settings) as http:
-        jobs = {}
-        if "huggingface" in sources and settings.huggingface.enabled:
-            # --date asks for that day's list; otherwise the trending list and, with
-            # --backfill, the daily lists of the days before today.
-            days = _days(day, backfill) if day else _days(today, backfill)[1:]
-            jobs["huggingface"] = fetch_huggingface(
-                http,
-                settings.huggingface,
-                days=days,
-                trending=day is None,
-                seen_at=seen_at,
-                progress=progress,
-            )
-        if "arxiv" in sources and settings.arxiv.enabled:
-            throttle = Throttle(settings.arxiv.min_interval)
-            jobs["arxiv"] = fetch_arxiv_listing(
-                http, settings.arxiv, throttle, day=today, seen_at=seen_at, progress=progress
-            )
-        for name, result in zip(jobs, await asyncio.gather(*jobs.values()), strict=True):
-            results[name] = result
-    return results
+    jobs = {}
+    try:
+        async with (
+            asyncio.timeout(settings.ingest_deadline + INGEST_BACKSTOP),
+            HttpClient(settings, deadline=settings.ingest_deadline) as http,
+        ):
+            if "huggingface" in sources and settings.huggingface.enabled:
+                # --date asks for that day's list; otherwise the trending list and, with
+                # --backfill, the daily lists of the days before today.
+                days = _days(day, backfill) if day else _days(today, backfill)[1:]
+                jobs["huggingface"] = fetch_huggingface(
+                    http,
+                    settings.huggingface,
+                    days=days,
+                    trending=day is None,
+                    seen_at=seen_at,
+                    progress=progress,
+                )
+            if "arxiv" in sources and settings.arxiv.enabled:
+                throttle = Throttle(settings.arxiv.min_interval)
+                jobs["arxiv"] = fetch_arxiv_listing(
+                    http, settings.arxiv, throttle, day=today, seen_at=seen_at, progress=progress
+                )
+            answers = await asyncio.gather(*jobs.values())
+    except TimeoutError:
+        raise IngestError(
+            f"the ingest did not finish within {settings.ingest_deadline:g} s "
+            "(sources.ingest_deadline)"
+        ) from None
+    return dict(zip(jobs, answers, strict=True))
 
 
 def _record_announcements(bot: PapersBot, results: dict[str, SourceResult]) -> None:

@@ -3,18 +3,35 @@
 A re-fetch refreshes the counters that change (upvotes, comments, GitHub stars), fills
 fields that were empty, and never blanks a field we already know. A paper first seen
 without an arXiv id (the seed page) is recognised by its title when its id turns up.
+
+Incoming values are valid (the parsers check them); a stored date that is not (written
+before they did, like ``2026-06-1Z``) is replaced by the next valid one rather than kept
+for ever as the "latest" day because it sorts after every real one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
+from datetime import date
 
 from bot.models import Paper, title_key
 from bot.store import Store, utc_now
 
 _COUNTERS = ("upvotes", "comments", "github_stars")
 _LISTS = ("sources", "categories")
+_DAYS = ("published", "daily_date")
+
+
+def is_day(value: object) -> bool:
+    """``YYYY-MM-DD`` and a real calendar day."""
+    if not isinstance(value, str) or len(value) != 10:
+        return False
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def merge_paper(old: Paper, new: Paper) -> Paper:
@@ -34,8 +51,11 @@ def merge_paper(old: Paper, new: Paper) -> Paper:
                 setattr(merged, name, value)
         elif name == "daily_date":
             # A paper can trend on several days; keep the latest list it was on.
-            if value and (not merged.daily_date or value > merged.daily_date):
+            if is_day(value) and (not is_day(merged.daily_date) or value > merged.daily_date):
                 merged.daily_date = value
+        elif name in _DAYS:
+            if is_day(value) and not is_day(getattr(merged, name)):
+                setattr(merged, name, value)
         elif value not in (None, "", []) and getattr(merged, name) in (None, "", []):
             setattr(merged, name, value)
     merged.first_seen = min(filter(None, [old.first_seen, new.first_seen]), default=None)

@@ -3,18 +3,32 @@
 Listing items carry ``arxiv:announce_type`` (new, cross, replace, replace-cross), one
 comma-separated ``dc:creator`` string, and a description that starts with
 ``arXiv:IDvN Announce Type: ...`` before the abstract. Ids are kept without version.
+
+Every field is checked (:mod:`bot.sources.checks`): an entry whose id, title, abstract,
+authors or date is missing or malformed is skipped and counted; a category term that is
+not one is dropped.
 """
 
 from __future__ import annotations
 
 import re
-from email.utils import parsedate_to_datetime
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 
 from bot.models import Paper, is_arxiv_id, strip_version
 from bot.sources import Parsed
+from bot.sources.checks import (
+    MAX_ABSTRACT,
+    MAX_AUTHORS,
+    MAX_NAME,
+    MAX_TITLE,
+    Invalid,
+    category,
+    iso_day,
+    rfc822_day,
+    text,
+)
 
 SOURCE = "arxiv"
 NS = {
@@ -60,13 +74,47 @@ def split_creators(value: str | None) -> list[str]:
     return [n for n in names if n]
 
 
-def _rfc822_day(value: str | None) -> str | None:
-    if not value:
-        return None
+def _checked_text(value: str | None, what: str, limit: int, *, required: bool = False) -> str:
+    """Element text (whitespace collapsed), checked like every upstream string."""
+    return text(value or "", what, limit=limit, required=required) or ""
+
+
+def _checked_authors(names: list[str]) -> list[str]:
+    if len(names) > MAX_AUTHORS:
+        raise Invalid(f"{len(names)} authors (at most {MAX_AUTHORS})")
+    return [_checked_text(n, "author name", MAX_NAME) for n in names if n]
+
+
+def _rss_paper(item: Element, seen_at: str | None) -> Paper:
+    """One RSS ``<item>``; raises :class:`Invalid` when it cannot be a record."""
+    pid = _arxiv_id(item.findtext("guid"), item.findtext("link"))
+    if not pid:
+        raise Invalid("no arXiv id")
     try:
-        return parsedate_to_datetime(value).date().isoformat()
-    except (TypeError, ValueError):
-        return None
+        title = _checked_text(item.findtext("title"), "title", MAX_TITLE, required=True)
+        description = _clean(item.findtext("description"))
+        abstract = _checked_text(_PREAMBLE_RE.sub("", description), "abstract", MAX_ABSTRACT)
+        authors = _checked_authors(split_creators(item.findtext("dc:creator", namespaces=NS)))
+        published = rfc822_day(item.findtext("pubDate"), "pubDate")
+        doi = _checked_text(item.findtext("arxiv:DOI", namespaces=NS), "DOI", MAX_NAME)
+        journal_ref = _checked_text(
+            item.findtext("arxiv:journal_reference", namespaces=NS), "journal_ref", MAX_TITLE
+        )
+    except Invalid as exc:
+        raise Invalid(f"{pid}: {exc}") from None
+    categories = [c for c in (category(c.text) for c in item.findall("category")) if c]
+    return Paper(
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=authors,
+        published=published,
+        categories=categories,
+        doi=doi or None,
+        journal_ref=journal_ref or None,
+        sources=[SOURCE],
+        first_seen=seen_at,
+    )
 
 
 def parse_rss(
@@ -82,28 +130,68 @@ def parse_rss(
         announce = _clean(item.findtext("arxiv:announce_type", namespaces=NS)).lower()
         if announce and announce not in wanted:
             continue
-        pid = _arxiv_id(item.findtext("guid"), item.findtext("link"))
-        title = _clean(item.findtext("title"))
-        if not pid or not title:
-            result.skip(f"item {n}: no arXiv id or title")
-            continue
-        abstract = _PREAMBLE_RE.sub("", _clean(item.findtext("description")))
-        categories = [_clean(c.text) for c in item.findall("category") if _clean(c.text)]
-        result.papers.append(
-            Paper(
-                id=pid,
-                title=title,
-                abstract=abstract,
-                authors=split_creators(item.findtext("dc:creator", namespaces=NS)),
-                published=_rfc822_day(item.findtext("pubDate")),
-                categories=categories,
-                doi=_clean(item.findtext("arxiv:DOI", namespaces=NS)) or None,
-                journal_ref=_clean(item.findtext("arxiv:journal_reference", namespaces=NS)) or None,
-                sources=[SOURCE],
-                first_seen=seen_at,
-            )
-        )
+        try:
+            result.papers.append(_rss_paper(item, seen_at))
+        except Invalid as exc:
+            result.skip(f"item {n}: {exc}")
     return result
+
+
+def _atom_paper(entry: Element, seen_at: str | None) -> Paper:
+    """One Atom ``<entry>``; raises :class:`Invalid` when it cannot be a record."""
+    links = [link.get("href") for link in entry.findall("atom:link", NS)]
+    pid = _arxiv_id(entry.findtext("atom:id", namespaces=NS), *links)
+    if not pid:
+        raise Invalid("no arXiv id")
+    try:
+        title = _checked_text(
+            entry.findtext("atom:title", namespaces=NS), "title", MAX_TITLE, required=True
+        )
+        if title == "Error":  # the query API's way of saying "no such paper"
+            raise Invalid("an arXiv API error entry")
+        summary = _clean(entry.findtext("atom:summary", namespaces=NS))
+        abstract = _checked_text(_PREAMBLE_RE.sub("", summary), "abstract", MAX_ABSTRACT)
+        authors = [
+            _clean(a.findtext("atom:name", namespaces=NS)) for a in entry.findall("atom:author", NS)
+        ]
+        if not any(authors):
+            authors = split_creators(entry.findtext("dc:creator", namespaces=NS))
+        authors = _checked_authors(authors)
+        published = iso_day(entry.findtext("atom:published", namespaces=NS), "published")
+        doi = _checked_text(
+            entry.findtext("arxiv:doi", namespaces=NS)
+            or entry.findtext("arxiv:DOI", namespaces=NS),
+            "DOI",
+            MAX_NAME,
+        )
+        journal_ref = _checked_text(
+            entry.findtext("arxiv:journal_ref", namespaces=NS)
+            or entry.findtext("arxiv:journal_reference", namespaces=NS),
+            "journal_ref",
+            MAX_TITLE,
+        )
+    except Invalid as exc:
+        raise Invalid(f"{pid}: {exc}") from None
+    categories = [
+        c for c in (category(c.get("term")) for c in entry.findall("atom:category", NS)) if c
+    ]
+    primary = entry.find("arxiv:primary_category", NS)
+    term = category(primary.get("term")) if primary is not None else None
+    if term in categories:
+        categories.remove(term)
+        categories.insert(0, term)
+    return Paper(
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=authors,
+        published=published,
+        categories=categories,
+        doi=doi or None,
+        journal_ref=journal_ref or None,
+        sources=[SOURCE],
+        first_seen=seen_at,
+    )
 
 
 def parse_atom(
@@ -119,47 +207,8 @@ def parse_atom(
         announce = _clean(entry.findtext("arxiv:announce_type", namespaces=NS)).lower()
         if announce and announce not in wanted:
             continue
-        links = [link.get("href") for link in entry.findall("atom:link", NS)]
-        pid = _arxiv_id(entry.findtext("atom:id", namespaces=NS), *links)
-        title = _clean(entry.findtext("atom:title", namespaces=NS))
-        if not pid or not title or title == "Error":
-            result.skip(f"entry {n}: no arXiv id or title")
-            continue
-        authors = [
-            _clean(a.findtext("atom:name", namespaces=NS)) for a in entry.findall("atom:author", NS)
-        ]
-        if not any(authors):
-            authors = split_creators(entry.findtext("dc:creator", namespaces=NS))
-        published = _clean(entry.findtext("atom:published", namespaces=NS))[:10] or None
-        categories = [
-            c.get("term", "") for c in entry.findall("atom:category", NS) if c.get("term")
-        ]
-        primary = entry.find("arxiv:primary_category", NS)
-        if primary is not None and primary.get("term") in categories:
-            categories.remove(primary.get("term"))
-            categories.insert(0, primary.get("term"))
-        result.papers.append(
-            Paper(
-                id=pid,
-                title=title,
-                abstract=_PREAMBLE_RE.sub(
-                    "", _clean(entry.findtext("atom:summary", namespaces=NS))
-                ),
-                authors=[a for a in authors if a],
-                published=published,
-                categories=categories,
-                doi=_clean(
-                    entry.findtext("arxiv:doi", namespaces=NS)
-                    or entry.findtext("arxiv:DOI", namespaces=NS)
-                )
-                or None,
-                journal_ref=_clean(
-                    entry.findtext("arxiv:journal_ref", namespaces=NS)
-                    or entry.findtext("arxiv:journal_reference", namespaces=NS)
-                )
-                or None,
-                sources=[SOURCE],
-                first_seen=seen_at,
-            )
-        )
+        try:
+            result.papers.append(_atom_paper(entry, seen_at))
+        except Invalid as exc:
+            result.skip(f"entry {n}: {exc}")
     return result

@@ -16,13 +16,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
-import httpx
 import orjson
 
 from bot.config import ArxivSource, HuggingFaceSource
 from bot.models import Paper
 from bot.sources import Parsed, arxiv, huggingface
-from bot.sources.http import HttpClient, RequestFailed, Throttle
+from bot.sources.http import Body, HttpClient, RequestFailed, Throttle
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +58,7 @@ def _noop(_: str) -> None:
     pass
 
 
-def _json_list(response: httpx.Response) -> list[object]:
+def _json_list(response: Body) -> list[object]:
     """The body as a JSON array, or ValueError saying what it was instead."""
     try:
         data = orjson.loads(response.content)

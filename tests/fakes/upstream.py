@@ -2,7 +2,9 @@
 
 It serves the recorded fixtures by default and can be scripted per route to fail the way
 the real services do: 429 with ``Retry-After``, a 500 before the 200, an HTML error page,
-a body cut short, an answer slower than the client's timeout, an empty weekend list.
+a body cut short, an answer slower than the client's timeout, an empty weekend list; and
+the way a broken or hostile server does: a body drip-fed one byte at a time, a huge body
+(chunked, so no Content-Length warns the client), a gzip bomb, a redirect elsewhere.
 
 ``route(path, *responses, **params)``: requests to ``path`` whose query contains
 ``params`` get ``responses`` in order, the last one repeating. The route that matches the
@@ -11,6 +13,7 @@ most params wins. Every request is recorded (path, query, headers, time).
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
 from dataclasses import dataclass, field
@@ -40,7 +43,9 @@ EMPTY_RSS = (
 @dataclass(slots=True)
 class Canned:
     """One scripted answer. ``cut`` sends only that many body bytes, then hangs up
-    (with the full Content-Length, so the client sees a truncated body)."""
+    (with the full Content-Length, so the client sees a truncated body). ``drip`` sends
+    the body one byte every ``drip`` seconds; ``chunked`` sends it with
+    ``Transfer-Encoding: chunked`` instead of a Content-Length."""
 
     status: int = 200
     body: bytes = b""
@@ -48,6 +53,8 @@ class Canned:
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     cut: int | None = None
+    drip: float = 0.0
+    chunked: bool = False
 
     @classmethod
     def file(cls, path: Path, content_type: str | None = None) -> Canned:
@@ -57,6 +64,19 @@ class Canned:
     @classmethod
     def html(cls, status: int = 200) -> Canned:
         return cls(status=status, body=HTML_ERROR, content_type="text/html; charset=utf-8")
+
+    @classmethod
+    def gzipped(cls, data: bytes, content_type: str = "application/json") -> Canned:
+        """``data`` sent gzip-compressed (``Content-Encoding: gzip``): a bomb when ``data``
+        is large and repetitive."""
+        body = gzip.compress(data, compresslevel=9)
+        return cls(body=body, content_type=content_type, headers={"Content-Encoding": "gzip"})
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 302) -> Canned:
+        return cls(
+            status=status, body=b"", content_type="text/plain", headers={"Location": location}
+        )
 
 
 @dataclass(slots=True)
@@ -88,6 +108,7 @@ class FakeUpstream:
         self.route("/rss/", Canned.file(ARXIV_RSS))
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
+        self._closing = threading.Event()  # stops drip-feeds when the test is over
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -143,20 +164,41 @@ class FakeUpstream:
                 try:
                     self.send_response(canned.status)
                     self.send_header("Content-Type", canned.content_type)
-                    self.send_header("Content-Length", str(len(canned.body)))
+                    if canned.chunked:
+                        self.send_header("Transfer-Encoding", "chunked")
+                    else:
+                        self.send_header("Content-Length", str(len(canned.body)))
                     for name, value in canned.headers.items():
                         self.send_header(name, value)
-                    if canned.cut is not None:
+                    if canned.cut is not None or canned.drip or canned.chunked:
                         self.send_header("Connection", "close")
                     self.end_headers()
-                    self.wfile.write(
-                        canned.body if canned.cut is None else canned.body[: canned.cut]
-                    )
+                    if canned.drip:
+                        self._drip(canned)
+                    elif canned.chunked:
+                        self._chunked(canned.body)
+                    else:
+                        self.wfile.write(
+                            canned.body if canned.cut is None else canned.body[: canned.cut]
+                        )
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (timeout test)
-                if canned.cut is not None:
+                if canned.cut is not None or canned.drip or canned.chunked:
                     self.close_connection = True
+
+            def _drip(self, canned: Canned) -> None:
+                for n in range(len(canned.body)):
+                    if fake._closing.wait(canned.drip):
+                        return
+                    self.wfile.write(canned.body[n : n + 1])
+                    self.wfile.flush()
+
+            def _chunked(self, body: bytes, size: int = 16384) -> None:
+                for start in range(0, len(body), size):
+                    chunk = body[start : start + size]
+                    self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
 
         return Handler
 
@@ -165,6 +207,7 @@ class FakeUpstream:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._closing.set()
         self._server.shutdown()
         self._server.server_close()
 
