@@ -287,8 +287,8 @@ class HttpClient:
                         raise _Refused(f"GET {response.url}: bad redirect ({exc})") from None
                     if origin(location) != home:
                         raise _Refused(
-                            f"GET {response.url}: redirected to {location}, outside "
-                            f"{home[0]}://{home[1]}:{home[2]}; not followed"
+                            f"GET {response.url}: redirected to {location}, not followed "
+                            f"(it leaves {home[0]}://{home[1]}:{home[2]})"
                         )
                     target, params = location, None  # the Location carries its own query
                     continue
