@@ -43,7 +43,7 @@ def check_timezone(name: str) -> ZoneInfo:
         raise ValueError(f"{name!r} is not an IANA time zone like Europe/Berlin")
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a tzdata folder
         raise ValueError(f"{name!r} is not an IANA time zone like Europe/Berlin") from None
 
 
