@@ -12,6 +12,7 @@ import contextlib
 import re
 import sys
 import textwrap
+from collections.abc import Iterator
 from typing import TextIO
 
 from bot.app import PapersBot
@@ -143,17 +144,27 @@ class ConsoleAdapter:
         """Answer each command line from ``source`` until EOF or ``quit``; return the count.
 
         At a terminal the prompt uses ``input()`` with readline, so arrow keys edit the
-        line and recall earlier commands; from a pipe, lines are read and echoed.
+        line and recall earlier commands; from a pipe, lines are read and echoed. A line
+        that is not valid text in the input's encoding gets a one-line message and is
+        skipped; the lines after it are still answered.
         """
         if interactive:
             with contextlib.suppress(ImportError):
                 import readline  # noqa: F401 - imported for its effect on input()
+        piped = None if interactive else read_lines(source)
         count = 0
+        number = 0
         while True:
+            number += 1
             try:
-                line = input("papers> ") + "\n" if interactive else source.readline()
+                line = input("papers> ") + "\n" if interactive else next(piped, "")  # type: ignore[arg-type]
             except (EOFError, KeyboardInterrupt):
                 line = ""
+            except UnicodeDecodeError as exc:
+                line = exc
+            if isinstance(line, UnicodeDecodeError):
+                self.write(f"! {undecodable(line, number)}\n")
+                continue
             if line == "":
                 if interactive:
                     self.write("")
@@ -168,3 +179,31 @@ class ConsoleAdapter:
                 self.write(f"papers> {clean(text)}")
             self.write(render(self.bot.handle(self.request(text))))
             self.write("")
+
+
+def read_lines(source: TextIO) -> Iterator[str | UnicodeDecodeError]:
+    """The lines of ``source``, each decoded on its own.
+
+    A text stream decodes whole buffered chunks, so one bad byte would raise for every
+    line around it (and end the demo); decoding line by line from the underlying bytes
+    costs only the bad line, which comes back as its :class:`UnicodeDecodeError`.
+    """
+    raw = getattr(source, "buffer", None)
+    if raw is None:  # an in-memory text stream: already decoded
+        yield from iter(source.readline, "")
+        return
+    encoding = getattr(source, "encoding", None) or "utf-8"
+    for chunk in iter(raw.readline, b""):
+        try:
+            yield chunk.decode(encoding)
+        except UnicodeDecodeError as exc:
+            yield exc
+
+
+def undecodable(error: UnicodeDecodeError, number: int) -> str:
+    """One line about input that is not text, naming the line and the first bad byte."""
+    bad = error.object[error.start : error.start + 1].hex()
+    return (
+        f"line {number} is not valid {error.encoding} text (byte 0x{bad} at offset "
+        f"{error.start}); skipped"
+    )

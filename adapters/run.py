@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import logging
+import random
 import signal
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from bot.app import PapersBot
 from bot.cli import CliError, open_bot
 from bot.config import Config
-from bot.delivery import Adapter
+from bot.delivery import Adapter, PermanentDeliveryError, describe
 from bot.scheduler import Scheduler
 
 log = logging.getLogger("papers_bot.run")
@@ -63,8 +63,25 @@ def build_adapters(bot: PapersBot, config: Config) -> dict[str, Adapter]:
     return adapters
 
 
+# Connecting to a platform that is unreachable is retried: first after FIRST_RETRY
+# seconds, doubling up to MAX_RETRY, with one log line per try.
+FIRST_RETRY = 1.0
+MAX_RETRY = 300.0
+# After SIGINT/SIGTERM the whole stop takes at most GRACE seconds: posts in flight get
+# what STOP_RESERVE leaves, then the adapters close within the rest.
+GRACE = 20.0
+STOP_RESERVE = 4.0
+
+
 async def serve(bot: PapersBot, config: Config, stop: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set (or SIGINT/SIGTERM when ``stop`` is None)."""
+    """Run until ``stop`` is set (or SIGINT/SIGTERM when ``stop`` is None).
+
+    The scheduler starts at once; each adapter connects in the background, retried with
+    backoff while its platform is unreachable, so one platform being down never holds up
+    the others, the daily posts or a stop. The scheduler leaves a platform's channels
+    alone (no post, no failure counted) until its adapter has connected; they get their
+    post, marked late if need be, once it has.
+    """
     from bot.ingest import ingest, make_arxiv_lookup
 
     sources = config.sources
@@ -82,13 +99,19 @@ async def serve(bot: PapersBot, config: Config, stop: asyncio.Event | None = Non
         return await ingest(bot, config)
 
     run_ingest = daily_ingest if (sources.huggingface.enabled or sources.arxiv.enabled) else None
-    started: list[Adapter] = []
+    scheduler = Scheduler(bot, adapters, ingest=run_ingest)
+    # The scheduler sees a platform once its adapter is up (its posting limits are kept).
+    scheduler.adapters.clear()
+
+    def connected(name: str) -> None:
+        scheduler.adapters[name] = adapters[name]
+
+    starting = [
+        asyncio.create_task(start_with_retry(name, adapter, connected), name=f"start {name}")
+        for name, adapter in adapters.items()
+    ]
+    await asyncio.sleep(0)  # adapters with nothing to connect (the terminal) are up now
     try:
-        for name, adapter in adapters.items():
-            await adapter.start()
-            started.append(adapter)
-            log.info("%s adapter started", name)
-        scheduler = Scheduler(bot, adapters, ingest=run_ingest)
         log.info(
             "papers-bot running: %s; %d channels, %d papers; ticking every %d s",
             ", ".join(adapters),
@@ -96,16 +119,75 @@ async def serve(bot: PapersBot, config: Config, stop: asyncio.Event | None = Non
             bot.store.paper_count(),
             config.scheduler.tick_seconds,
         )
-        await scheduler.run(stop)
+        await scheduler.run(stop, grace=GRACE - STOP_RESERVE)
     finally:
-        for adapter in reversed(started):
-            with contextlib.suppress(Exception):
-                await adapter.stop()
+        for task in starting:
+            task.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)
+        await stop_adapters(adapters, STOP_RESERVE)
         if own_stop:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
         bot.store.close()
         log.info("papers-bot stopped")
+
+
+async def start_with_retry(
+    name: str,
+    adapter: Adapter,
+    connected: Callable[[str], None],
+    *,
+    first: float = FIRST_RETRY,
+    most: float = MAX_RETRY,
+) -> None:
+    """Start ``adapter``, retrying with exponential backoff until it connects.
+
+    Each failed try is one warning line (no traceback). A refusal that retrying cannot
+    fix (:class:`PermanentDeliveryError`: a revoked token, say) is logged once and the
+    adapter stays down; the rest of the bot runs on. Cancel the task to give up.
+    """
+    delay, attempt = first, 1
+    while True:
+        try:
+            await adapter.start()
+        except PermanentDeliveryError as exc:
+            log.error("%s adapter refused: %s; not retrying (fix it, then restart)", name, exc)
+            return
+        except Exception as exc:
+            log.warning(
+                "%s adapter could not connect (try %d): %s; retrying in %.0f s",
+                name,
+                attempt,
+                describe(exc),
+                delay,
+            )
+            await asyncio.sleep(delay * random.uniform(0.9, 1.1))  # jitter: no thundering herd
+            delay, attempt = min(delay * 2, most), attempt + 1
+            continue
+        connected(name)
+        log.info("%s adapter started", name)
+        return
+
+
+async def stop_adapters(adapters: Mapping[str, Adapter], within: float) -> None:
+    """Close every adapter (started or not: each closes what it opened), together, in
+    at most ``within`` seconds; a stop that fails or hangs is logged, never raised."""
+
+    async def close(name: str, adapter: Adapter) -> None:
+        try:
+            await adapter.stop()
+        except Exception as exc:
+            log.warning("%s adapter did not stop cleanly: %s", name, describe(exc))
+
+    tasks = [asyncio.create_task(close(n, a)) for n, a in reversed(adapters.items())]
+    if not tasks:
+        return
+    _done, hung = await asyncio.wait(tasks, timeout=within)
+    for task in hung:
+        task.cancel()
+    if hung:
+        await asyncio.gather(*hung, return_exceptions=True)
+        log.warning("%d adapters did not stop within %.0f s; stopping anyway", len(hung), within)
 
 
 def _stopper(stop: asyncio.Event, sig: signal.Signals) -> Callable[[], None]:

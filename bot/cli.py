@@ -8,10 +8,13 @@ per-user data folder) and the config file. Subcommands: ``demo``, ``import``,
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
+import signal
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
@@ -22,6 +25,7 @@ import orjson
 from bot import __version__
 from bot.app import PapersBot, system_clock
 from bot.config import Config, ConfigError, load_config
+from bot.delivery import describe
 from bot.models import Channel, Delivery, Paper, channel_key
 from bot.query import QueryError, parse_query
 from bot.replies import ReplyKind, Request
@@ -57,15 +61,52 @@ QUIET_LIBRARIES = {
 }
 
 
+# Where the exceptions of a connection that failed come from: the platform SDKs and
+# their HTTP and WebSocket libraries (OSError and TimeoutError cover the rest).
+NETWORK_ERROR_MODULES = ("aiohttp", "websockets", "discord", "slack_sdk", "slack_bolt", "httpx")
+
+
+def is_network_error(error: BaseException) -> bool:
+    """Whether ``error`` says a remote end was unreachable or went away (not a bug)."""
+    if isinstance(error, OSError | TimeoutError):
+        return True
+    module = type(error).__module__ or ""
+    return module.split(".", 1)[0] in NETWORK_ERROR_MODULES
+
+
+class OneLineNetworkErrors(logging.Filter):
+    """Log a connection failure as one line: the message and the error, no traceback.
+
+    The SDKs log every failed (re)connect with its traceback (slack_sdk's Socket Mode
+    client every 10 s, discord.py's gateway loop at each backoff step), which buries
+    the log when a platform is down for an hour; the traceback says nothing the error's
+    one line does not. ``-v`` (debug) keeps the tracebacks.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and is_network_error(error):
+            record.msg = f"{record.getMessage()} [{describe(error)}]"
+            record.args = None
+            record.exc_info = None
+            record.exc_text = None
+        return True
+
+
 def setup_logging(level: str) -> None:
     """Our own loggers at ``level``; third-party ones never at debug (see above)."""
     chosen = getattr(logging, level.upper())
     logging.basicConfig(
         level=chosen, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
-    logging.getLogger().setLevel(chosen)
+    root = logging.getLogger()
+    root.setLevel(chosen)
     for name, floor in QUIET_LIBRARIES.items():
         logging.getLogger(name).setLevel(max(floor, chosen))
+    if chosen > logging.DEBUG:
+        for handler in root.handlers:
+            if not any(isinstance(f, OneLineNetworkErrors) for f in handler.filters):
+                handler.addFilter(OneLineNetworkErrors())
 
 
 def open_bot(args: argparse.Namespace) -> PapersBot:
@@ -212,6 +253,8 @@ def cmd_import_settings(args: argparse.Namespace) -> int:
         text = Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
         raise CliError(f"{args.file}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{args.file}: {not_text(exc)}; save it as UTF-8") from None
     platform, workspace, channel_id = (
         args.channel.split(":", 2)
         if args.channel.count(":") >= 2
@@ -276,6 +319,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # ---- parser -----------------------------------------------------------------------------
 
+MAX_LIMIT = 1000  # search --limit: tantivy panics at 0 and overflows below it
+
+
+def result_limit(text: str) -> int:
+    """``--limit``: a whole number from 1 to MAX_LIMIT (argparse reports anything else)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(f"{value} is not between 1 and {MAX_LIMIT}")
+    return value
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -306,7 +362,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("search", help="search the local corpus")
     p.add_argument("query", nargs="+", help='query: words, "phrases", -word, author:, cat:, since:')
-    p.add_argument("--limit", type=int, default=10, help="how many results (default 10)")
+    p.add_argument(
+        "--limit",
+        type=result_limit,
+        default=10,
+        help=f"how many results (default 10, at most {MAX_LIMIT})",
+    )
     p.add_argument("--json", action="store_true", help="print a JSON array in rank order")
     p.set_defaults(func=cmd_search, log_level="WARNING")
 
@@ -341,16 +402,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every failure ends as one line on stderr and a non-zero status.
+
+    The README promises one-line errors, so nothing the user can cause (a bad file, a
+    full or read-only disk, a damaged data file, a closed pipe) prints a traceback; only
+    ``-v`` adds the traceback of an unexpected error, for a bug report.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
+        return _run(args)
+    except BrokenPipeError:
+        return _closed_pipe()
+    except KeyboardInterrupt:
+        return 130
+    except CliError as exc:
+        return _fail(str(exc), exc.status)
+    except StorageError as exc:
+        return _fail(str(exc), 3)
+    except Exception as exc:  # the last line of defence: one line, not a traceback
+        if args.verbose:
+            traceback.print_exc()
+        return _fail(one_line_error(exc, verbose=args.verbose), 1)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Load the config, set up logging, run the command and flush what it printed."""
+    try:
         args.config_obj = load_config(args.config)
     except ConfigError as exc:
-        print(f"papers-bot: config error: {exc}", file=sys.stderr)
-        return 2
+        return _fail(f"config error: {exc}", 2)
+    except (OSError, UnicodeDecodeError) as exc:  # unreadable, or not text
+        why = not_text(exc) if isinstance(exc, UnicodeDecodeError) else exc.strerror or exc
+        return _fail(f"config error: {args.config}: {why}", 2)
     level = (
         "DEBUG"
         if args.verbose
@@ -358,13 +445,42 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     setup_logging(level)
     func: Callable[[argparse.Namespace], int] = args.func
-    try:
-        return func(args)
-    except CliError as exc:
-        print(f"papers-bot: {exc}", file=sys.stderr)
-        return exc.status
-    except StorageError as exc:
-        print(f"papers-bot: {exc}", file=sys.stderr)
-        return 3
-    except KeyboardInterrupt:
-        return 130
+    status = func(args)
+    sys.stdout.flush()  # a closed pipe shows here, inside the handlers, not at exit
+    return status
+
+
+def one_line_error(exc: BaseException, *, verbose: bool = False) -> str:
+    """An error the user can act on, in one line: the file and the system's reason for
+    OS errors, the offending byte for undecodable text, else the type and message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}" if exc.filename else exc.strerror
+    if isinstance(exc, UnicodeDecodeError):
+        return f"input is {not_text(exc)}"
+    line = describe(exc)
+    return line if verbose else f"{line} (run with -v for the details)"
+
+
+def not_text(exc: UnicodeDecodeError) -> str:
+    """Where bytes failed to decode, e.g. ``not valid utf-8 text (byte 0xff at offset 30)``."""
+    bad = exc.object[exc.start : exc.start + 1].hex()
+    return f"not valid {exc.encoding} text (byte 0x{bad} at offset {exc.start})"
+
+
+def _fail(message: str, status: int) -> int:
+    print(f"papers-bot: {' '.join(message.split())}", file=sys.stderr)
+    return status
+
+
+def _closed_pipe() -> int:
+    """The reader went away (``papers-bot digest ... | head``): stop quietly, as other
+    command-line tools do, with the status a shell reports for SIGPIPE (128 + 13).
+
+    stdout is pointed at /dev/null so the interpreter's own flush at exit cannot raise
+    the same error again and print "Exception ignored" to stderr.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return 128 + signal.SIGPIPE

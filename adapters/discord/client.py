@@ -14,6 +14,7 @@ something. The token is never logged.
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 import zoneinfo
@@ -43,6 +44,7 @@ from adapters.discord.render import (
 from bot.app import PapersBot
 from bot.commands import CommandError, parse_command
 from bot.config import Config, DiscordSettings
+from bot.delivery import describe
 from bot.handlers.common import MAX_TRENDING, pop_flag
 from bot.models import Channel
 from bot.replies import Reply, ReplyKind, Request
@@ -239,23 +241,65 @@ class DiscordAdapter:
         await self.client.login(token)
 
     async def start(self) -> None:
-        """Log in, connect in the background, and return once the gateway is ready."""
-        await self.login()
-        if self.settings.sync_on_start:
-            await self.sync_commands(self.settings.guild_ids)
+        """Log in, connect in the background, and return once the gateway is ready.
+
+        Logging in is one try: when Discord's REST API cannot be reached it raises (``run``
+        retries with backoff) after closing the HTTP session it opened, so nothing leaks
+        ("Unclosed client session") and the next try starts clean. A refused token is a
+        :class:`PermanentDeliveryError`. Once logged in, discord.py's own loop retries
+        the gateway with backoff; this waits for READY as long as that takes (closing
+        the client would make it unusable for another try), logging every
+        ``ready_timeout`` seconds, and is cancelled by ``run`` on stop.
+        """
+        try:
+            await self.login()
+            if self.settings.sync_on_start:
+                await self.sync_commands(self.settings.guild_ids)
+        except discord.LoginFailure as exc:
+            await self._drop_session()
+            raise PermanentDeliveryError(f"Discord refused the token ({exc})") from None
+        except BaseException:
+            await self._drop_session()
+            raise
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord")
         ready = asyncio.create_task(self.client.wait_until_ready())
-        done, _ = await asyncio.wait(
-            {self._task, ready}, timeout=self.ready_timeout, return_when=asyncio.FIRST_COMPLETED
-        )
+        try:
+            while True:
+                done, _ = await asyncio.wait(
+                    {self._task, ready},
+                    timeout=self.ready_timeout,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if done:
+                    break
+                log.warning(
+                    "discord: gateway not ready after %.0f s; still trying", self.ready_timeout
+                )
+        finally:
+            ready.cancel()
         if ready in done:
             return
-        ready.cancel()
-        error = self._task.exception() if self._task in done else None
-        await self.stop()
-        if error is not None:
-            raise RuntimeError(f"Discord gateway connection failed: {error}") from error
-        raise TimeoutError(f"Discord gateway not ready after {self.ready_timeout:.0f} s")
+        error = self._task.exception()
+        self._task = None
+        if self.client.is_closed():
+            # discord.py closes the client and gives up only on what reconnecting cannot
+            # fix: a token the gateway refuses, missing privileged intents.
+            raise PermanentDeliveryError(f"Discord refused the gateway connection: {error!r}")
+        # Its loop also dies when the very first gateway connection fails (it reads the
+        # sequence of a websocket it never had): a transient failure, tried again later.
+        await self._drop_session()
+        cause = (error.__context__ or error) if error else None
+        raise DeliveryError(f"Discord gateway unreachable: {describe(cause)}") from None
+
+    async def _drop_session(self) -> None:
+        """Close the HTTP session a failed login opened, keeping the client reusable.
+
+        ``Client.close`` would end the client for good; closing only its session (and
+        forgetting the connector the session owned) lets the next ``login`` open new ones.
+        """
+        with contextlib.suppress(Exception):
+            await self.client.http.close()
+        self.client.http.connector = discord.utils.MISSING
 
     async def stop(self) -> None:
         await self.client.close()

@@ -53,6 +53,7 @@ PERMANENT_ERRORS = frozenset(
 )
 POST_INTERVAL = 1.0  # seconds between two posts to one channel
 RATE_LIMIT_RETRIES = 2
+SOCKET_CONNECT_TIMEOUT = 30.0  # seconds for the Socket Mode WebSocket to open
 
 
 class SlackConfigError(ValueError):
@@ -113,35 +114,69 @@ class SlackAdapter:
         return application
 
     async def start(self) -> None:
-        """Listen on the configured host and port (HTTP) or connect to Slack (Socket Mode)."""
+        """Listen on the configured host and port (HTTP) or connect to Slack (Socket Mode).
+
+        One try: it raises when Slack cannot be reached (``run`` retries with backoff)
+        and then leaves nothing open. Slack refusing the app token is a
+        :class:`PermanentDeliveryError`, which no retry would fix.
+        """
         # One HTTP session for every Web API call: connection reuse matters when the
         # scheduler posts to hundreds of channels in a row.
         self._session = aiohttp.ClientSession()
         self.client.session = self._session
-        if self.mode == "http":
-            self._runner = web.AppRunner(self.web_app(), access_log=None)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, self.config.slack.host, self.config.slack.port)
-            await site.start()
-            server = site._server
-            sockets = getattr(server, "sockets", None) or []
-            self.port = sockets[0].getsockname()[1] if sockets else self.config.slack.port
-            log.info(
-                "Slack HTTP mode: listening on http://%s:%s%s",
-                self.config.slack.host,
-                self.port,
-                EVENTS_PATH,
-            )
-        else:
-            from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+        try:
+            if self.mode == "http":
+                await self._listen()
+            else:
+                await self._connect_socket()
+        except BaseException:
+            await self._close()
+            raise
 
-            self._socket = AsyncSocketModeHandler(self.app, self.config.secrets.slack_app_token)
-            await self._socket.connect_async()
-            log.info("Slack Socket Mode: connected")
+    async def _listen(self) -> None:
+        self._runner = web.AppRunner(self.web_app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.config.slack.host, self.config.slack.port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1] if sockets else self.config.slack.port
+        log.info(
+            "Slack HTTP mode: listening on http://%s:%s%s",
+            self.config.slack.host,
+            self.port,
+            EVENTS_PATH,
+        )
+
+    async def _connect_socket(self) -> None:
+        """Ask Slack for a Socket Mode URL, then open the WebSocket, each once.
+
+        slack_sdk's own ``connect`` retries forever every 10 s (logging a traceback each
+        time) when Slack is unreachable, and would never return; so the URL is fetched
+        here first, where a failure raises, and the WebSocket gets a deadline. Once
+        connected, slack_sdk reconnects by itself after a drop.
+        """
+        from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+        self._socket = AsyncSocketModeHandler(self.app, self.config.secrets.slack_app_token)
+        client = self._socket.client
+        try:
+            client.wss_uri = await client.issue_new_wss_url()
+        except SlackApiError as exc:
+            code = str(exc.response.get("error") or "unknown_error")
+            if code in PERMANENT_ERRORS:
+                raise PermanentDeliveryError(f"Slack refused the app token ({code})") from None
+            raise DeliveryError(f"Slack apps.connections.open failed ({code})") from None
+        await asyncio.wait_for(self._socket.connect_async(), SOCKET_CONNECT_TIMEOUT)
+        log.info("Slack Socket Mode: connected")
 
     async def stop(self) -> None:
         """Finish answers in flight, then close the server or the socket."""
         await self.commands.drain()
+        await self._close()
+
+    async def _close(self) -> None:
+        """Close whatever :meth:`start` opened (any of it may be missing)."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
