@@ -119,7 +119,7 @@ async def serve(bot: PapersBot, config: Config, stop: asyncio.Event | None = Non
             bot.store.paper_count(),
             config.scheduler.tick_seconds,
         )
-        await scheduler.run(stop, grace=GRACE - STOP_RESERVE)
+        await run_until_stopped(scheduler, stop)
     finally:
         for task in starting:
             task.cancel()
@@ -130,6 +130,34 @@ async def serve(bot: PapersBot, config: Config, stop: asyncio.Event | None = Non
                 loop.remove_signal_handler(sig)
         bot.store.close()
         log.info("papers-bot stopped")
+
+
+async def run_until_stopped(scheduler: Scheduler, stop: asyncio.Event) -> None:
+    """Run the scheduler until ``stop``, then give it its grace and not a moment more.
+
+    Its own drain gives posts in flight ``GRACE - STOP_RESERVE - 1`` seconds; the hard
+    deadline after it also covers a tick that was busy when the signal came (a start-up
+    ingest waiting on a slow upstream), which the drain alone would not.
+    """
+    budget = GRACE - STOP_RESERVE
+    runner = asyncio.ensure_future(scheduler.run(stop, grace=budget - 1))
+    stopping = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({runner, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not runner.done():
+            await asyncio.wait({runner}, timeout=budget)
+        if not runner.done():
+            log.warning("the scheduler did not stop within %.0f s; stopping it now", budget)
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            await scheduler.drain(0)  # posts cut off here resume at the next start
+        elif not runner.cancelled():
+            runner.result()  # an error of the scheduler's own is not swallowed
+    finally:
+        stopping.cancel()
+        if not runner.done():  # serve itself was cancelled
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
 
 
 async def start_with_retry(
