@@ -41,9 +41,10 @@ from adapters.discord.render import (
     cut,
     render,
 )
+from adapters.discord.settings import DiscordSettings
 from bot.app import PapersBot
 from bot.commands import CommandError, parse_command
-from bot.config import Config, DiscordSettings
+from bot.config import Config
 from bot.delivery import describe
 from bot.handlers.common import MAX_TRENDING, pop_flag
 from bot.models import Channel
