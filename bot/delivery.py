@@ -1,7 +1,7 @@
-"""What the core needs from a platform to post: the Poster protocol and its two errors.
+"""What the core needs from a platform to post: the :class:`Adapter` protocol and its errors.
 
-Adapters implement this (see ``adapters/base.py``); the scheduler only sees these names,
-so the core never imports a platform SDK.
+Adapters implement :class:`Adapter` (see ``adapters/base.py``); the scheduler
+(:mod:`bot.scheduler`) only sees these names, so the core never imports a platform SDK.
 
 Which failures are worth retrying soon (:func:`is_transient`): a :class:`DeliveryError`
 (adapters raise it for rate limits beyond our patience, 5xx answers and the like) and

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from bot import texts
 from bot.feedback import Taste, learn, weight
 from bot.models import Channel, Paper, Topic
 from bot.query import QueryError, parse_query
@@ -22,7 +23,7 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-LATE_NOTE = " (late: the bot was offline at post time)"
+LATE_NOTE = texts.LATE_NOTE  # where bot.app reads it; the words live in bot.texts
 
 
 def parse_day(value: str | None) -> date | None:
@@ -49,9 +50,7 @@ class Digest:
 
     @property
     def title(self) -> str:
-        if self.start:
-            return f"Top papers of the week, {self.start} to {self.day}"
-        return f"Trending papers, {self.day}"
+        return texts.digest_title(self.day, self.start)
 
 
 def rank_key(paper: Paper) -> tuple[int, str, str]:

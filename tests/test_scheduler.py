@@ -310,9 +310,9 @@ async def test_ingest_runs_at_start_and_daily(demo_bot, adapter, clock) -> None:
 async def test_slow_ingest_holds_posts_for_a_grace_period_only(
     demo_bot, adapter, clock, monkeypatch
 ) -> None:
-    import bot.scheduler as scheduler_module
+    import bot.scheduler.ingest_timing as ingest_timing
 
-    monkeypatch.setattr(scheduler_module, "INGEST_GRACE", 0.05)  # a setting, not our logic
+    monkeypatch.setattr(ingest_timing, "INGEST_GRACE", 0.05)  # a setting, not our logic
     release = asyncio.Event()
 
     async def hanging_ingest() -> None:
@@ -322,11 +322,11 @@ async def test_slow_ingest_holds_posts_for_a_grace_period_only(
     clock.now = T("2026-06-12T09:00:00+00:00")
     sched = Scheduler(demo_bot, {"console": adapter}, ingest=hanging_ingest)
     tasks = await sched.tick()
-    await asyncio.gather(*[t for t in tasks if t is not sched._ingest_task])
+    await asyncio.gather(*[t for t in tasks if t is not sched.ingest_task])
     assert len(adapter.posts) == 1  # posted while the ingest still hangs
     assert await sched.tick() == []  # no second ingest while one runs, nothing else due
     release.set()
-    await sched._ingest_task
+    await sched.ingest_task
 
 
 async def test_failed_ingest_does_not_stop_posts(demo_bot, adapter, clock) -> None:
@@ -441,3 +441,72 @@ async def test_group_commit_writes_many_posts_in_few_state_writes(demo_bot, adap
     writes = demo_bot.store.state_storage.writes - before
     assert writes < 20, writes  # one write per post would be 400 (intent + done)
     assert {d.status for d in demo_bot.store.deliveries()} == {"sent"}
+
+
+# ---- platforms that connect late or go away ------------------------------------------------
+
+
+async def test_a_detached_platform_waits_without_failing_and_posts_once_attached(
+    demo_bot, adapter, clock
+) -> None:
+    enroll(demo_bot, "lab", "09:00")
+    sched = Scheduler(demo_bot, {"console": adapter})
+    sched.detach("console")  # as if its adapter had not connected yet
+    for when in ("09:00", "09:05", "09:40"):
+        await at(sched, clock, f"2026-06-12T{when}:00+00:00")
+    assert adapter.posts == []
+    channel = demo_bot.store.get_channel("console:local:lab")
+    assert channel.failures == 0 and channel.last_error is None and channel.retry_at is None
+    assert channel.last_post_date is None and demo_bot.store.deliveries(channel.key) == []
+    sched.attach("console", adapter)
+    await at(sched, clock, "2026-06-12T09:41:00+00:00")
+    (post,) = adapter.posts
+    assert (
+        post.reply.title == "Trending papers, 2026-06-12 (late: the bot was offline at post time)"
+    )
+    await at(sched, clock, "2026-06-12T09:42:00+00:00")
+    assert len(adapter.posts) == 1
+
+
+async def test_a_platform_attached_after_start_gets_its_posts(demo_bot, adapter, clock) -> None:
+    enroll(demo_bot, "lab", "09:00")
+    sched = Scheduler(demo_bot, {})  # no platform connected at start-up
+    await at(sched, clock, "2026-06-12T09:00:00+00:00")
+    sched.attach("console", adapter)
+    await at(sched, clock, "2026-06-12T09:01:00+00:00")
+    (post,) = adapter.posts
+    assert post.reply.title == "Trending papers, 2026-06-12"
+    assert demo_bot.store.get_channel("console:local:lab").last_post_date == "2026-06-12"
+
+
+async def test_detach_mid_post_leaves_the_rest_for_later_without_a_failure(demo_bot, clock) -> None:
+    enroll(demo_bot, "lab", "09:00", max_papers=8)  # two messages: 5 cards, then 3
+    slow = RecordingAdapter(delay=0.05)
+    clock.now = T("2026-06-12T09:00:00+00:00")
+    sched = Scheduler(demo_bot, {"console": slow})
+    tasks = await sched.tick()
+    await slow.started.wait()
+    sched.detach("console")  # the first message is on its way; the second is not sent
+    await asyncio.gather(*tasks)
+    first = slow.papers_to("console:local:lab")
+    assert len(first) == 5
+    channel = demo_bot.store.get_channel("console:local:lab")
+    assert channel.failures == 0 and channel.last_error is None and not channel.last_post_date
+    assert demo_bot.store.pending_deliveries() == []
+    fast = RecordingAdapter()
+    sched.attach("console", fast)
+    await at(sched, clock, "2026-06-12T09:01:00+00:00")
+    rest = fast.papers_to("console:local:lab")
+    assert len(rest) == 3 and not set(rest) & set(first)  # no gap, no repeat
+    assert demo_bot.store.get_channel("console:local:lab").last_post_date == "2026-06-12"
+
+
+async def test_topic_alert_of_a_platform_attached_late_is_posted(demo_bot, adapter, clock) -> None:
+    enroll(demo_bot, "lab", "23:00", since="2026-06-12T00:00:00+00:00")
+    demo_bot.handle(Request('subscribe "sparse attention" --alert 100', channel_id="lab"))
+    sched = Scheduler(demo_bot, {})
+    await at(sched, clock, "2026-06-12T10:00:00+00:00")  # alerts looked at: console is away
+    sched.attach("console", adapter)  # nothing else changed: the attach alone looks again
+    await at(sched, clock, "2026-06-12T10:01:00+00:00")
+    (alert,) = adapter.posts
+    assert alert.reply.title.startswith("🔔 Topic alert") and alert.paper_ids == ["2606.13392"]

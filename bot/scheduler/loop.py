@@ -1,0 +1,253 @@
+"""The heartbeat: every tick, start whatever is due, one task per channel.
+
+A tick composes the parts: start the daily ingest when due (:mod:`.ingest_timing`), prune
+old records (:mod:`.pruning`), resume posts a crash cut short and post the digests that
+are owed (:mod:`.planning`, :mod:`.posting`), then topic alerts (:mod:`.alerts`). It does
+not wait for the posts: one slow channel never holds up the others. One channel's trouble
+stays its own: whatever its plan or post raises is recorded on that channel alone
+(:mod:`.failures`). State changes go through one group commit (:mod:`.group_commit`).
+
+Platforms come and go (:meth:`Scheduler.attach`, :meth:`Scheduler.detach`): the channels
+of a platform that is not attached are neither posted nor counted as failing; they get
+their post, marked late if need be, once it is.
+
+The tick runs on the event loop's monotonic clock, so the host's time zone, its DST
+changes and wall-clock steps never stall or bunch the ticks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+
+from bot.delivery import Adapter
+from bot.models import Channel
+from bot.scheduler.alerts import AlertWatch, Hits, alert_title
+from bot.scheduler.core import SchedulerCore
+from bot.scheduler.failures import Failure, backing_off, raised, record_failures, unplannable
+from bot.scheduler.group_commit import GroupCommit
+from bot.scheduler.ingest_timing import DailyIngest, IngestFn
+from bot.scheduler.planning import Plan, plan
+from bot.scheduler.posting import ExactlyOncePoster, mark_posted
+from bot.scheduler.pruning import prune_daily
+
+log = logging.getLogger(__name__)
+
+
+class Scheduler:
+    """Posts due digests (and topic alerts) through the adapters, one task per channel."""
+
+    def __init__(
+        self,
+        bot: SchedulerCore,
+        adapters: Mapping[str, Adapter],
+        *,
+        ingest: IngestFn | None = None,
+        max_concurrent_posts: int = 50,
+    ) -> None:
+        self.bot = bot
+        self.store = bot.store
+        self.config = bot.config
+        self.adapters: dict[str, Adapter] = dict(adapters)
+        self._max_concurrent_posts = max_concurrent_posts
+        self._limits = {p: asyncio.Semaphore(max_concurrent_posts) for p in self.adapters}
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._started = False
+        self.commit = GroupCommit(self.store)
+        self.daily_ingest = DailyIngest(self.store, ingest, self.config.scheduler.ingest_time)
+        self.alerts = AlertWatch(self.store, bot.index)
+        self.poster = ExactlyOncePoster(bot, self._route, self.commit)
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self.bot.clock
+
+    @property
+    def ingest_task(self) -> asyncio.Task[None] | None:
+        """The daily ingest running (or last run) in the background, if any."""
+        return self.daily_ingest.task
+
+    # ---- platforms ----------------------------------------------------------------------
+
+    def attach(self, name: str, adapter: Adapter) -> None:
+        """Post ``name``'s channels through ``adapter`` from the next tick on (a platform
+        that connected late gets its owed posts then, and its topic alerts looked at)."""
+        self.adapters[name] = adapter
+        self._limits.setdefault(name, asyncio.Semaphore(self._max_concurrent_posts))
+        self.alerts.recheck()
+
+    def detach(self, name: str) -> None:
+        """Leave ``name``'s channels alone (no post, no failure counted) until it is
+        attached again; a post of theirs in flight stops at its next message and resumes
+        then."""
+        self.adapters.pop(name, None)
+
+    def _route(self, platform: str) -> tuple[Adapter, asyncio.Semaphore] | None:
+        """The adapter to post through and its concurrency limit, if ``platform`` is attached."""
+        adapter = self.adapters.get(platform)
+        if adapter is None:
+            return None
+        limit = self._limits.setdefault(platform, asyncio.Semaphore(self._max_concurrent_posts))
+        return adapter, limit
+
+    def _attached(self, channel: Channel) -> bool:
+        return channel.platform in self.adapters
+
+    def _plannable(self, channel: Channel) -> bool:
+        return self._attached(channel) and channel.key not in self._in_flight
+
+    # ---- the tick -----------------------------------------------------------------------
+
+    def plan(self, now: datetime | None = None) -> Plan:
+        """Every owed channel with its digest. Pure computation over one state snapshot;
+        a channel that cannot be planned is logged and left out."""
+        return plan(self.bot, now or self.clock(), eligible=self._plannable)[0]
+
+    async def tick(self) -> list[asyncio.Task[None]]:
+        """Ingest if due, then start a task for every channel owed something.
+
+        Returns the tasks started, so a test (or shutdown) can wait for them; the next
+        tick does not wait, so one slow channel never holds up the others.
+        """
+        now = self.clock()
+        first, self._started = not self._started, True
+        tasks: list[asyncio.Task[None]] = []
+        if (ingest := self.daily_ingest.maybe_start(now, first)) is not None:
+            tasks.append(ingest)
+            await self.daily_ingest.hold_posts(ingest)
+        prune_daily(self.store, now, self.config.scheduler.keep_deliveries_days)
+        failed: dict[str, Failure] = {}
+        tasks += self._resume_pending(now, failed)
+        planned, unplanned = plan(self.bot, now, eligible=self._plannable)
+        failed.update(unplanned)
+        tasks += self._post_planned(planned)
+        tasks += self._post_alerts(now)
+        if failed:  # after the others' posts have started: recording must not delay them
+            limit = self.config.scheduler.max_failures
+            await record_failures(self.commit, self.store, failed, clock=self.clock, limit=limit)
+        return tasks
+
+    async def run_once(self) -> None:
+        """One tick, waiting for everything it started (tests, ``--once``)."""
+        tasks = await self.tick()
+        if tasks:
+            await asyncio.gather(*tasks)
+
+    def _resume_pending(
+        self, now: datetime, failed: dict[str, Failure]
+    ) -> list[asyncio.Task[None]]:
+        """Tasks re-posting what a crash left pending, for channels able to post now."""
+        tasks = []
+        for key in self.store.pending_channels():
+            try:
+                channel = self.store.get_channel(key)
+                resume = (
+                    channel
+                    and self._plannable(channel)
+                    and not channel.paused
+                    and not backing_off(channel, now)
+                )
+            except Exception as exc:
+                failed[key] = unplannable(key, exc)
+                continue
+            if channel and resume:
+                tasks.append(self._spawn(channel.key, self.poster.resume(channel)))
+        return tasks
+
+    def _post_planned(self, planned: Plan) -> list[asyncio.Task[None]]:
+        tasks = []
+        for due, digest in planned:
+            if due.channel.key in self._in_flight:
+                continue
+            if due.late and self.config.scheduler.catch_up == "none":
+                log.info("%s missed its %s post; catch_up=none, skipping", due.channel.key, due.day)
+                mark_posted(self.store, due.channel.key, due.day.isoformat(), None, due.kind)
+                continue
+            tasks.append(self._spawn(due.channel.key, self.poster.post_digest(due, digest)))
+        return tasks
+
+    def _post_alerts(self, now: datetime) -> list[asyncio.Task[None]]:
+        tasks = []
+        for key, hits in self.alerts.owed(now, eligible=self._attached).items():
+            if key in self._in_flight:
+                self.alerts.recheck()  # look again next tick
+                continue
+            channel = self.store.get_channel(key)
+            assert channel is not None
+            tasks.append(self._spawn(key, self._post_alert(channel, hits, now)))
+        return tasks
+
+    async def _post_alert(self, channel: Channel, hits: Hits, now: datetime) -> None:
+        cards = self.alerts.cards(hits)
+        day = now.date().isoformat()
+        if not await self.poster.deliver(channel, day, cards, alert_title(hits), kind="alert"):
+            self.alerts.recheck()  # try again once the channel's backoff is over
+
+    def _spawn(self, key: str, work: Awaitable[None]) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(self._isolated(key, work))
+        self._in_flight[key] = task
+
+        def finished(task: asyncio.Task[None]) -> None:
+            self._in_flight.pop(key, None)
+            if not task.cancelled() and (error := task.exception()) is not None:
+                log.error("%s: posting failed: %r", key, error, exc_info=error)
+
+        task.add_done_callback(finished)
+        return task
+
+    async def _isolated(self, key: str, work: Awaitable[None]) -> None:
+        """Run one channel's work; if it raises, that is this channel's failure alone:
+        recorded (backoff, pause after max_failures, shown in its status), not re-raised."""
+        try:
+            await work
+        except Exception as exc:
+            failure = raised(key, exc)
+            await self.commit(lambda: self.poster.record_failure(key, failure))
+
+    # ---- the loop -----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event, *, grace: float = 20.0) -> None:
+        """Tick every ``scheduler.tick_seconds`` until ``stop``.
+
+        The interval is measured on the event loop's monotonic clock. (``schedule``'s
+        ``every(N).seconds`` reads the host's naive local time: when that fell back an
+        hour for DST, no tick ran for the hour.) What is due is decided by ``self.clock``
+        in UTC, so nothing here depends on the host's zone.
+
+        On stop, posts in flight get ``grace`` seconds to finish; any still running are
+        cancelled and their pending deliveries are resumed at the next start.
+        """
+        loop = asyncio.get_running_loop()
+        interval = float(self.config.scheduler.tick_seconds)
+        due = loop.time()
+        while not stop.is_set():
+            await self._safe_tick()
+            # Start to start; after a tick slower than the interval, the next one follows
+            # at once rather than a burst of the missed ones.
+            due = max(due + interval, loop.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(0.0, due - loop.time()))
+        await self.drain(grace)
+
+    async def _safe_tick(self) -> None:
+        try:
+            await self.tick()
+        except Exception:
+            log.exception("scheduler tick failed; trying again next tick")
+
+    async def drain(self, grace: float) -> None:
+        """Give posts in flight ``grace`` seconds, then cancel the rest (they resume at the
+        next start from their pending records)."""
+        tasks = list(self._in_flight.values())
+        if not tasks:
+            return
+        log.info("waiting up to %.0f s for %d posts in flight", grace, len(tasks))
+        _done, still = await asyncio.wait(tasks, timeout=grace)
+        for task in still:
+            task.cancel()
+        if still:
+            await asyncio.gather(*still, return_exceptions=True)
+            log.warning("%d posts cancelled; they resume at the next start", len(still))

@@ -1,0 +1,228 @@
+"""Posting a channel's papers exactly once, through its platform's adapter.
+
+Before sending, the papers of a post are recorded as ``pending`` deliveries; after each
+message they are marked ``sent`` with the platform's message id, and a digest's last
+completion and the channel's "posted" mark are one write. A restart finds pending
+deliveries and re-posts just those (:meth:`ExactlyOncePoster.resume`). The one message in
+flight at the instant of a hard kill (sent by the platform, not yet recorded by us) is the
+only thing that can repeat.
+
+A failed message drops the records of what was not sent (those papers stay eligible for
+the next post) and records the failure on the channel (:mod:`bot.scheduler.failures`).
+How a post is cut into messages is decided in one place, :func:`split_into_messages`.
+Titles and other words come from :mod:`bot.texts`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+from bot import texts
+from bot.delivery import Adapter, PermanentDeliveryError, describe, is_transient
+from bot.digest import Digest
+from bot.models import Channel, Delivery
+from bot.replies import PaperCard, Reply, ReplyKind
+from bot.scheduler.core import SchedulerCore
+from bot.scheduler.failures import Commit, Failure, FailureKind, record_failure
+from bot.scheduler.planning import Due
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+CARDS_PER_MESSAGE = 5  # one message stays well inside Slack's 50 blocks and Discord's 10 embeds
+POST_TIMEOUT = 120.0  # seconds for one message, rate-limit waits included
+
+# Platform name -> its adapter and the semaphore limiting concurrent posts to it, or None
+# when the platform is not attached (now).
+Route = Callable[[str], tuple[Adapter, asyncio.Semaphore] | None]
+
+
+def split_into_messages(cards: list[PaperCard], *, threaded: bool = False) -> list[list[PaperCard]]:
+    """The messages a post of ``cards`` is sent as: a few cards each, or in a thread one
+    card per reply. The one place that decides how a scheduled post is split."""
+    if threaded:
+        return [[card] for card in cards]
+    return [cards[i : i + CARDS_PER_MESSAGE] for i in range(0, len(cards), CARDS_PER_MESSAGE)]
+
+
+def mark_posted(
+    store: Store, key: str, day: str, at: datetime | None, kind: str = "digest"
+) -> None:
+    """Record channel ``key``'s ``kind`` post for ``day`` as done (``at`` None: skipped,
+    which leaves its last post time and failure count alone)."""
+
+    def change(ch: Channel) -> None:
+        if kind == "weekly":
+            if not ch.last_weekly_date or day > ch.last_weekly_date:
+                ch.last_weekly_date = day
+        elif not ch.last_post_date or day > ch.last_post_date:
+            ch.last_post_date = day
+        if at is not None:
+            ch.last_post_at = at.astimezone(UTC).replace(microsecond=0).isoformat()
+            ch.failures, ch.last_error, ch.retry_at = 0, None, None
+
+    store.update_channel(key, change)
+    log.info("%s: %s post for %s done", key, "weekly" if kind == "weekly" else "daily", day)
+
+
+class ExactlyOncePoster:
+    """Sends digests, alerts and resumed posts, recording each paper before and after."""
+
+    def __init__(
+        self,
+        core: SchedulerCore,
+        route: Route,
+        commit: Commit,
+    ) -> None:
+        self.core = core
+        self.store = core.store
+        self.route = route  # asked per message: platforms come and go
+        self.commit = commit
+
+    def _clock(self) -> datetime:
+        return self.core.clock()
+
+    async def post_digest(self, due: Due, digest: Digest) -> None:
+        """Post a planned digest; an empty one is a short note (or nothing, if silent)."""
+        channel, day, kind = due.channel, due.day.isoformat(), due.kind
+        if not digest.cards:
+            if self.core.config.bot.empty_day == "silent":
+                await self.commit(lambda: mark_posted(self.store, channel.key, day, None, kind))
+                return
+            outcome = await self.send(channel, self.core.digest_reply(digest, late=due.late))
+            if isinstance(outcome, Failure):
+                await self.commit(lambda: self.give_up(channel.key, outcome, ()))
+            else:
+                await self.commit(
+                    lambda: mark_posted(self.store, channel.key, day, self._clock(), kind)
+                )
+            return
+        title = texts.post_title(digest.title, late=due.late)
+        await self.deliver(channel, day, digest.cards, title, kind=kind, continued=True)
+
+    async def resume(self, channel: Channel) -> None:
+        """Re-post the papers a crash left pending, then finish that day's post."""
+        pending = self.store.pending_deliveries(channel.key)
+        groups: dict[tuple[str, str], list[Delivery]] = {}
+        for d in pending:
+            groups.setdefault((d.day or "", d.kind), []).append(d)
+        for (day, kind), items in sorted(groups.items()):
+            papers = [p for d in items if (p := self.store.get_paper(d.paper_id)) is not None]
+            gone = [d for d in items if self.store.get_paper(d.paper_id) is None]
+            if gone:  # removed from the corpus since: nothing to post for them
+                await self.commit(lambda gone=gone: self.store.remove_deliveries(gone))
+            if not papers:
+                continue
+            cards = [PaperCard(p, rank=n) for n, p in enumerate(papers, start=1)]
+            log.info("%s: resuming %d undelivered papers of %s", channel.key, len(cards), day)
+            title = texts.resumed_title(kind, day)
+            if not await self.deliver(channel, day, cards, title, kind=kind):
+                return
+
+    async def deliver(
+        self,
+        channel: Channel,
+        day: str,
+        cards: list[PaperCard],
+        title: str,
+        *,
+        kind: str = "digest",
+        continued: bool = False,
+    ) -> bool:
+        """Record intent, send in messages of a few cards, record each completion.
+
+        ``continued``: later messages' titles say they continue the first. In thread mode
+        a headline goes first and every paper is its own reply under it. Returns whether
+        every message went out.
+        """
+        at = self._clock().isoformat()
+        intents = {
+            c.paper.id: Delivery(channel.key, c.paper.id, at, "pending", None, day, kind)
+            for c in cards
+        }
+        await self.commit(lambda: self.store.record_deliveries(intents.values()))
+        thread: str | None = None
+        if channel.thread_mode:
+            headline = Reply(
+                title=title,
+                text=texts.thread_headline(len(cards)),
+                kind=ReplyKind.DIGEST,
+                ephemeral=False,
+            )
+            outcome = await self.send(channel, headline)
+            if isinstance(outcome, Failure):
+                await self.commit(lambda: self.give_up(channel.key, outcome, intents.values()))
+                return False
+            thread = outcome[0] if outcome else None
+        messages = split_into_messages(cards, threaded=channel.thread_mode)
+        for n, part in enumerate(messages):
+            reply = self.core.digest_reply(Digest(channel.key, day, part))
+            reply.title = (
+                None if thread else (texts.continued_title(title, n) if continued else title)
+            )
+            outcome = await self.send(channel, reply, thread=thread)
+            if isinstance(outcome, Failure):
+                unsent = [intents[c.paper.id] for rest in messages[n:] for c in rest]
+                await self.commit(
+                    lambda o=outcome, u=unsent: self.give_up(channel.key, o, u)  # type: ignore[misc]
+                )
+                return False
+            message_id = outcome[0] if outcome else None
+            sent = [
+                Delivery(channel.key, c.paper.id, at, "sent", message_id, day, kind) for c in part
+            ]
+            last = n == len(messages) - 1
+
+            def done(sent: list[Delivery] = sent, last: bool = last) -> None:
+                self.store.record_deliveries(sent)
+                if last and kind in ("digest", "weekly") and day:
+                    mark_posted(self.store, channel.key, day, self._clock(), kind)
+
+            await self.commit(done)
+        return True
+
+    def give_up(self, key: str, failure: Failure, unsent: Iterable[Delivery]) -> None:
+        """A state change: forget ``unsent`` (they stay eligible for the next post) and
+        record ``failure`` on the channel, unless its platform merely went away."""
+        self.store.remove_deliveries(unsent)
+        if failure.counts:
+            self.record_failure(key, failure)
+
+    def record_failure(self, key: str, failure: Failure) -> None:
+        """A state change: record ``failure`` on channel ``key`` (backoff, maybe a pause)."""
+        limit = self.core.config.scheduler.max_failures
+        record_failure(self.store, key, failure, now=self._clock(), max_failures=limit)
+
+    async def send(
+        self, channel: Channel, reply: Reply, *, thread: str | None = None
+    ) -> list[str] | Failure:
+        """Post one message: the platform's message ids, or what went wrong."""
+        route = self.route(channel.platform)
+        if route is None:  # detached since the post started: resumed once it is back
+            return Failure(FailureKind.DETACHED, channel.platform, permanent=False)
+        adapter, limit = route
+        post = (
+            adapter.post(channel, reply, thread=thread) if thread else adapter.post(channel, reply)
+        )
+        async with limit:
+            try:
+                return await asyncio.wait_for(post, POST_TIMEOUT)
+            except PermanentDeliveryError as exc:
+                return Failure(FailureKind.REFUSED, _own_words(exc), permanent=True)
+            except TimeoutError:
+                return Failure(FailureKind.NO_ANSWER, f"{POST_TIMEOUT:.0f}", permanent=False)
+            except Exception as exc:
+                if is_transient(exc):  # network, rate limit, 5xx: worth another try soon
+                    return Failure(FailureKind.UNREACHABLE, _own_words(exc), permanent=False)
+                # Anything else (a message the adapter cannot render, a bug) would fail
+                # the same way every time: a failure that backs off and pauses.
+                log.debug("%s: %s adapter raised", channel.key, channel.platform, exc_info=exc)
+                return Failure(FailureKind.RAISED, describe(exc), permanent=True)
+
+
+def _own_words(error: BaseException) -> str:
+    """An adapter error's message (adapters word them for a channel), or its type."""
+    return str(error) or type(error).__name__

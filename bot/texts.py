@@ -1,0 +1,76 @@
+"""The words of scheduled posts and of delivery problems, made from facts.
+
+The scheduler decides *what* happens (a post is late, a channel failed in this way, an
+alert fired at this threshold) and passes those facts here; this module alone decides how
+they read. Keeping the words out of the scheduler means rewording a title, translating
+the bot or changing how ``/papers status`` explains a failure touches this file only.
+"""
+
+from __future__ import annotations
+
+DAILY_NAME = "Trending papers"
+WEEKLY_NAME = "Top papers of the week"
+ALERT_NAME = "🔔 Topic alert"
+LATE_NOTE = " (late: the bot was offline at post time)"
+
+
+def digest_title(day: str | None, start: str | None = None) -> str:
+    """A digest's title: the trending ``day``, or a weekly digest's ``start`` to ``day``."""
+    if start:
+        return f"{WEEKLY_NAME}, {start} to {day}"
+    return f"{DAILY_NAME}, {day}"
+
+
+def post_title(title: str, *, late: bool = False) -> str:
+    """``title`` as posted: with a note when the post comes late after downtime."""
+    return title + LATE_NOTE if late else title
+
+
+def continued_title(title: str, part: int) -> str:
+    """The title of message ``part`` (from 0) of a post split into several messages."""
+    return title if part == 0 else f"{title} (continued)"
+
+
+def resumed_title(kind: str, day: str) -> str:
+    """The title of papers re-posted after a restart cut their post short."""
+    name = {"weekly": WEEKLY_NAME, "alert": ALERT_NAME}.get(kind, DAILY_NAME)
+    return f"{name}, {day} (resumed after a restart)"
+
+
+def alert_title(count: int, threshold: int) -> str:
+    """A topic alert's title: ``count`` papers reached the lowest ``threshold`` that fired."""
+    return f"{ALERT_NAME}: {count} paper(s) reached {threshold}+ upvotes"
+
+
+def thread_headline(count: int) -> str:
+    """The text of the message a thread-mode post hangs its ``count`` papers under."""
+    return f"{count} papers, one per reply in this thread."
+
+
+def no_new_papers(reason: str | None, *, late: bool = False) -> str:
+    """An empty post's text: why nothing is new, since today or since the bot went offline."""
+    when = "since the bot went offline" if late else "today"
+    return f"No new papers {when} ({reason})."
+
+
+# Why a post failed, as ``/papers status`` shows it (kept in the channel's ``last_error``).
+# The keys are :class:`bot.scheduler.failures.FailureKind` values; ``{detail}`` is the
+# error's own one-line description, ``{detail}`` of "no_answer" the seconds waited.
+FAILURE_REASONS = {
+    "unplannable": "could not plan the post: {detail}",
+    "raised": "could not post: {detail}",
+    "refused": "{detail}",
+    "unreachable": "{detail}",
+    "no_answer": "no answer in {detail} s",
+    "detached": "{detail} is not connected",
+}
+
+
+def failure_reason(kind: str, detail: str) -> str:
+    """Why a post failed, in one line a channel can read."""
+    return FAILURE_REASONS[kind].format(detail=detail)
+
+
+def pause_reason(failures: int, why: str) -> str:
+    """Why the scheduler paused a channel (shown in ``/papers status``)."""
+    return f"paused after {failures} failed posts in a row: {why}"
