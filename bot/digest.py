@@ -171,7 +171,7 @@ class DigestBuilder:
         taste = self.taste_for(channel.key) if taste is None else taste
         day = self.latest_day(today)
         if day is None:
-            return Digest(channel.key, None, reason="no trending papers have been fetched yet")
+            return Digest(channel.key, None, reason=texts.NOTHING_FETCHED)
         days, first = [day], day
         if weekly:
             first = (date.fromisoformat(day) - timedelta(days=6)).isoformat()
@@ -190,7 +190,7 @@ class DigestBuilder:
                 return Digest(
                     channel.key,
                     day,
-                    reason=f"none of the {len(papers)} papers of {label} matched this channel's topics",
+                    reason=texts.no_topic_match(len(papers), label),
                     start=first if weekly else None,
                 )
         if weekly:
@@ -223,9 +223,9 @@ class DigestBuilder:
         reason = None
         if not cards:
             if skipped_delivered and not skipped_votes:
-                reason = f"every paper of {label} was already posted here"
+                reason = texts.all_posted(label)
             elif skipped_votes:
-                reason = f"no new paper of {label} has {channel.min_upvotes}+ upvotes"
+                reason = texts.below_min_upvotes(label, channel.min_upvotes)
             else:
-                reason = f"no papers for {label}"
+                reason = texts.no_papers(label)
         return Digest(channel.key, day, cards, reason, start=first if weekly else None)

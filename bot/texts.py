@@ -1,4 +1,5 @@
-"""The words of scheduled posts and of delivery problems, made from facts.
+"""The words of scheduled posts (titles, notes, why a digest is empty) and of delivery
+problems, made from facts.
 
 The scheduler decides *what* happens (a post is late, a channel failed in this way, an
 alert fired at this threshold) and passes those facts here; this module alone decides how
@@ -45,6 +46,26 @@ def alert_title(count: int, threshold: int) -> str:
 def thread_headline(count: int) -> str:
     """The text of the message a thread-mode post hangs its ``count`` papers under."""
     return f"{count} papers, one per reply in this thread."
+
+
+# Why a digest is empty (``Digest.reason``); ``label`` is its day, or a week's "A to B".
+NOTHING_FETCHED = "no trending papers have been fetched yet"
+
+
+def no_topic_match(count: int, label: str) -> str:
+    return f"none of the {count} papers of {label} matched this channel's topics"
+
+
+def all_posted(label: str) -> str:
+    return f"every paper of {label} was already posted here"
+
+
+def below_min_upvotes(label: str, min_upvotes: int) -> str:
+    return f"no new paper of {label} has {min_upvotes}+ upvotes"
+
+
+def no_papers(label: str) -> str:
+    return f"no papers for {label}"
 
 
 def no_new_papers(reason: str | None, *, late: bool = False) -> str:
