@@ -1,17 +1,18 @@
-"""The only module that reads or writes TinyDB.
-
-Two files, kept apart so that recording a delivery never rewrites the corpus:
+"""The data folder: the corpus in TinyDB, the bot state in a SQL database.
 
 * ``corpus.json``: papers, keyed by id, plus a ``_meta`` table with the schema version and
-  a revision number that the search index compares against.
-* ``state.json``: channels, topics, deliveries and the bot's own bookkeeping.
+  a revision number that the search index compares against. The only TinyDB file.
+* ``state.sqlite3``: channels, topics, deliveries, feedback and the bot's own bookkeeping,
+  one row each (:mod:`bot.state_db`), so recording a delivery never rewrites the history.
+  A ``state.json`` from an older papers-bot is imported on the first start
+  (:mod:`bot.state_import`), then renamed ``state.json.imported``.
 
-Every write goes through :class:`AtomicJSONStorage`: serialise, write a temp file in the
+Corpus writes go through :class:`AtomicJSONStorage`: serialise, write a temp file in the
 same folder, fsync, ``os.replace``. A crash mid-write leaves the old file. TinyDB rereads
 the whole file on every operation, so the storage keeps the parsed document in memory
 (this process is the file's only writer) and corpus writes are batched into one
-``_update_table`` call per import. One re-entrant lock guards both files, so threads and
-asyncio tasks can share a :class:`Store`.
+``_update_table`` call per import. A re-entrant lock guards the corpus; the state database
+has its own transactions. Threads and asyncio tasks can share a :class:`Store`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
+from bot import state_db
 from bot.models import (
     Channel,
     Delivery,
@@ -41,6 +43,11 @@ from bot.models import (
     allowed_names,
     record_fields,
 )
+from bot.state_db import StateDB
+from bot.state_import import LEGACY_STATE_FILE, import_legacy_state
+from bot.storage_errors import StorageError
+
+__all__ = ["SCHEMA_VERSION", "StorageError", "Store", "utc_now"]
 
 try:
     import fcntl
@@ -50,10 +57,6 @@ except ImportError:  # pragma: no cover - Windows: no advisory locks, one proces
 SCHEMA_VERSION = 1
 META_TABLE = "_meta"
 _META_ID = "schema"
-
-
-class StorageError(Exception):
-    """A data file cannot be used. The message names the file and what is wrong."""
 
 
 def utc_now() -> str:
@@ -249,15 +252,29 @@ def _open_db(path: Path, kind: str) -> tuple[TinyDB, AtomicJSONStorage]:
             raise StorageError(f"{path}: no schema version; not a papers-bot {kind} file")
         db.table(META_TABLE).put(_META_ID, {"kind": kind, "version": SCHEMA_VERSION, "revision": 0})
     else:
-        if meta.get("kind") != kind:
-            raise StorageError(f"{path}: expected a {kind} file, found {meta.get('kind')!r}")
-        if meta.get("version") != SCHEMA_VERSION:
-            raise StorageError(
-                f"{path}: schema version {meta.get('version')} is not supported "
-                f"(this papers-bot reads version {SCHEMA_VERSION})"
-            )
-        _check_records(path, storage.read() or {})
+        _check_file(path, kind, meta, storage.read() or {})
     return db, storage
+
+
+def _check_file(path: Path, kind: str, meta: dict[str, Any], tables: dict[str, Any]) -> None:
+    if meta.get("kind") != kind:
+        raise StorageError(f"{path}: expected a {kind} file, found {meta.get('kind')!r}")
+    if meta.get("version") != SCHEMA_VERSION:
+        raise StorageError(
+            f"{path}: schema version {meta.get('version')} is not supported "
+            f"(this papers-bot reads version {SCHEMA_VERSION})"
+        )
+    _check_records(path, tables)
+
+
+def read_legacy_state(path: Path) -> dict[str, dict[str, Any]]:
+    """A state.json of papers-bot 3cff8ee or earlier, checked record by record, unchanged."""
+    tables = AtomicJSONStorage(path).read() or {}
+    meta = tables.get(META_TABLE, {}).get(_META_ID)
+    if type(meta) is not dict:
+        raise StorageError(f"{path}: no schema version; not a papers-bot state file")
+    _check_file(path, "state", meta, tables)
+    return tables
 
 
 # What each table's records must hold. Checked once, when a file is opened, so that a
@@ -381,11 +398,15 @@ def _release_folder(folder: Path) -> None:
 
 
 class Store:
-    """Corpus and bot state behind one lock. Construct with the data folder."""
+    """The corpus (TinyDB, one lock) and the bot state (SQL). Construct with the data folder."""
 
-    def __init__(self, data_dir: str | os.PathLike[str], *, claim: bool = True) -> None:
+    def __init__(
+        self, data_dir: str | os.PathLike[str], *, claim: bool = True, state_url: str | None = None
+    ) -> None:
         """``claim=False`` is for a process that only reads (benchmarks, inspection):
-        it does not lock the folder, and may see another process's writes late."""
+        it does not lock the folder, and may see another process's writes late.
+        ``state_url`` puts the state in another database (an SQLAlchemy URL); by default
+        it is ``state.sqlite3`` in the data folder."""
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._claimed = claim
@@ -393,7 +414,12 @@ class Store:
             _claim_folder(self.data_dir)
         self.lock = threading.RLock()
         self._corpus, self.corpus_storage = _open_db(self.data_dir / "corpus.json", "corpus")
-        self._state, self.state_storage = _open_db(self.data_dir / "state.json", "state")
+        legacy = self.data_dir / LEGACY_STATE_FILE
+        legacy_tables = read_legacy_state(legacy) if legacy.exists() else None
+        self.state = StateDB(self.data_dir, state_url)
+        self.state_storage = self.state  # its .path and .writes, as the JSON storage had
+        if legacy_tables is not None:
+            import_legacy_state(self.state, legacy, legacy_tables)
         # Paper objects built so far, for the corpus revision they came from. Built on
         # demand: a search needs five, and building all 100,000 took 0.9 s of cold start.
         self._papers_cache: dict[str, Paper] = {}
@@ -472,200 +498,70 @@ class Store:
             self.corpus_storage.write(tables)
         return len(docs)
 
-    # ---- state: meta ----------------------------------------------------------------
-
-    def _table(self, name: str) -> KeyedTable:
-        return self._state.table(name)  # type: ignore[return-value]
+    # ---- state (rows in the state database, see bot.state_db) --------------------------
 
     @contextlib.contextmanager
     def batched_state_writes(self) -> Iterator[None]:
-        """Every state change inside the block reaches the disk in one atomic write.
+        """Every state change inside the block is one transaction: all durable, or none.
 
         The scheduler uses this for group commit: the delivery records of many concurrent
-        posts are written together, and none of them proceeds before the write is done.
+        posts are committed together, and none of them proceeds before the commit is done.
+        A change that raises inside the block is undone alone (a savepoint); an exception
+        leaving the block rolls the whole batch back.
         """
-        with self.lock, self.state_storage.deferred():
+        with self.state.transaction():
             yield
 
     def get_meta(self, key: str, default: Any = None) -> Any:
-        with self.lock:
-            doc = self._table("meta").get(doc_id=key)  # type: ignore[call-overload]
-            return default if doc is None else doc.get("value", default)
+        return self.state.get_meta(key, default)
 
     def set_meta(self, key: str, value: Any) -> None:
-        with self.lock:
-            self._table("meta").put(key, {"value": value})
+        self.state.set_meta(key, value)
 
     # ---- state: channels ------------------------------------------------------------
 
     def get_channel(self, key: str) -> Channel | None:
-        with self.lock:
-            doc = self._table("channels").get(doc_id=key)  # type: ignore[call-overload]
-            return None if doc is None else Channel.from_doc(dict(doc))
+        return self.state.get_channel(key)
 
     def save_channel(self, channel: Channel) -> None:
-        with self.lock:
-            self._table("channels").put(channel.key, channel.to_doc())
+        self.state.put([channel])
 
     def update_channel(self, key: str, change: Callable[[Channel], None]) -> Channel | None:
-        """Read, change and write one channel under the lock (no lost updates)."""
-        with self.lock:
-            channel = self.get_channel(key)
-            if channel is None:
-                return None
-            change(channel)
-            self.save_channel(channel)
-            return channel
+        """Read, change and write one channel in one transaction (no lost updates)."""
+        return self.state.update_channel(key, change)
 
     def save_channels(self, channels: Iterable[Channel]) -> None:
-        """Save many channels in one state-file write (imports, benchmarks)."""
-        docs = {c.key: c.to_doc() for c in channels}
-        if docs:
-            with self.lock:
-                self._table("channels").put_many(docs)
+        """Save many channels in one transaction (imports, benchmarks)."""
+        self.state.put(channels)
 
     def channels(self) -> list[Channel]:
-        with self.lock:
-            return [Channel.from_doc(dict(doc)) for doc in self._table("channels").raw().values()]
+        return self.state.rows(Channel)
 
     # ---- state: topics --------------------------------------------------------------
 
     def add_topic(
         self, channel: str, query: str, added_by: str, alert_upvotes: int | None = None
     ) -> Topic:
-        with self.lock:
-            next_id = int(self.get_meta("next_topic_id", 1))
-            topic = Topic(
-                id=next_id,
-                channel=channel,
-                query=query,
-                added_by=added_by,
-                added_at=utc_now(),
-                alert_upvotes=alert_upvotes,
-            )
-            tables = self.state_storage.read() or {}
-            tables.setdefault("topics", {})[str(topic.id)] = topic.to_doc()
-            tables.setdefault("meta", {})["next_topic_id"] = {"value": next_id + 1}
-            self.state_storage.write(tables)
-            return topic
+        (topic,) = self.state.add_topics([(channel, query, added_by, alert_upvotes)], utc_now())
+        return topic
 
     def add_topics(self, items: Iterable[tuple[str, str, str]]) -> list[Topic]:
-        """Add many (channel, query, added_by) topics in one state-file write."""
-        with self.lock:
-            next_id = int(self.get_meta("next_topic_id", 1))
-            now = utc_now()
-            added = [
-                Topic(id=next_id + n, channel=channel, query=query, added_by=by, added_at=now)
-                for n, (channel, query, by) in enumerate(items)
-            ]
-            tables = self.state_storage.read() or {}
-            topics = tables.setdefault("topics", {})
-            for topic in added:
-                topics[str(topic.id)] = topic.to_doc()
-            tables.setdefault("meta", {})["next_topic_id"] = {"value": next_id + len(added)}
-            self.state_storage.write(tables)
-            return added
+        """Add many (channel, query, added_by) topics in one transaction."""
+        rows = [(channel, query, by, None) for channel, query, by in items]
+        return self.state.add_topics(rows, utc_now())
 
     def topics(self, channel: str | None = None) -> list[Topic]:
-        with self.lock:
-            docs = self._table("topics").raw().values()
-            found = [
-                Topic.from_doc(dict(d)) for d in docs if channel is None or d["channel"] == channel
-            ]
-        return sorted(found, key=lambda t: t.id)
+        where = () if channel is None else (state_db.topics.c.channel == channel,)
+        return self.state.rows(Topic, *where)
 
     def remove_topics(self, channel: str, topic_ids: Iterable[int] | None = None) -> list[Topic]:
         """Remove the channel's topics with these ids (all of them when ``None``)."""
-        with self.lock:
+        with self.state.transaction():
             mine = self.topics(channel)
             wanted = {t.id for t in mine} if topic_ids is None else set(topic_ids)
             gone = [t for t in mine if t.id in wanted]
-            if gone:
-                self._table("topics").delete_many(str(t.id) for t in gone)
+            self.state.delete_keys(Topic, [t.id for t in gone])
             return gone
-
-    # ---- state: deliveries ----------------------------------------------------------
-
-    def record_deliveries(self, deliveries: Iterable[Delivery]) -> None:
-        """Write delivery records (intent or completion) in one state-file write."""
-        docs = {d.key: d.to_doc() for d in deliveries}
-        if docs:
-            with self.lock:
-                self._table("deliveries").put_many(docs)
-
-    def deliveries(self, channel: str | None = None) -> list[Delivery]:
-        with self.lock:
-            docs = self._table("deliveries").raw().values()
-            return [
-                Delivery.from_doc(dict(d))
-                for d in docs
-                if channel is None or d["channel"] == channel
-            ]
-
-    def delivered_ids(self, channel: str, *, weekly: bool = False) -> set[str]:
-        """Papers this channel has had, or that are on their way to it (pending).
-
-        Daily posts and alerts share one "already had" set; the weekly recap has its own.
-        """
-        return {d.paper_id for d in self.deliveries(channel) if (d.kind == "weekly") == weekly}
-
-    def delivered_by_channel(self, *, weekly: bool = False) -> dict[str, set[str]]:
-        """Every channel's delivered (or pending) paper ids, in one pass: for fan-out."""
-        with self.lock:
-            found: dict[str, set[str]] = {}
-            for doc in self._table("deliveries").raw().values():
-                if (doc.get("kind") == "weekly") == weekly:
-                    found.setdefault(doc["channel"], set()).add(doc["paper_id"])
-            return found
-
-    def pending_channels(self) -> set[str]:
-        """Channels with deliveries a crash left pending (cheap: no objects built)."""
-        with self.lock:
-            docs = self._table("deliveries").raw().values()
-            return {d["channel"] for d in docs if d["status"] == "pending"}
-
-    def pending_deliveries(self, channel: str | None = None) -> list[Delivery]:
-        """Deliveries whose intent was recorded but whose completion was not (a crash)."""
-        return [d for d in self.deliveries(channel) if d.status == "pending"]
-
-    def remove_deliveries(self, deliveries: Iterable[Delivery]) -> None:
-        """Forget deliveries that were never sent (their post failed), in one write."""
-        keys = [d.key for d in deliveries]
-        if keys:
-            with self.lock:
-                table = self._table("deliveries")
-                present = [k for k in keys if k in table.raw()]
-                if present:
-                    table.delete_many(present)
-
-    def prune_deliveries(self, before: str) -> int:
-        """Forget sent deliveries recorded before ``before`` (ISO time); returns how many.
-
-        Keeps the state file from growing without end. A paper only returns to a digest
-        if it trends again after that long, which readers would welcome, not resent.
-        """
-        with self.lock:
-            table = self._table("deliveries")
-            old = [k for k, d in table.raw().items() if d["status"] == "sent" and d["at"] < before]
-            if old:
-                table.delete_many(old)
-            return len(old)
-
-    # ---- state: feedback -------------------------------------------------------------
-
-    def put_feedback(self, feedback: Feedback) -> None:
-        """Record a 👍/👎; a person's new vote on a paper replaces their old one."""
-        with self.lock:
-            self._table("feedback").put(feedback.key, feedback.to_doc())
-
-    def feedback(self, channel: str | None = None) -> list[Feedback]:
-        with self.lock:
-            docs = self._table("feedback").raw().values()
-            return [
-                Feedback.from_doc(dict(d))
-                for d in docs
-                if channel is None or d["channel"] == channel
-            ]
 
     def topics_by_channel(self) -> dict[str, list[Topic]]:
         """Every channel's topics, in one pass: for fan-out over many channels."""
@@ -674,10 +570,64 @@ class Store:
             found.setdefault(topic.channel, []).append(topic)
         return found
 
+    # ---- state: deliveries ----------------------------------------------------------
+
+    def record_deliveries(self, deliveries: Iterable[Delivery]) -> None:
+        """Write delivery records (intent or completion): one row each, one transaction."""
+        self.state.put(deliveries)
+
+    def deliveries(self, channel: str | None = None) -> list[Delivery]:
+        where = () if channel is None else (state_db.deliveries.c.channel == channel,)
+        return self.state.rows(Delivery, *where)
+
+    def delivered_ids(self, channel: str, *, weekly: bool = False) -> set[str]:
+        """Papers this channel has had, or that are on their way to it (pending).
+
+        Daily posts and alerts share one "already had" set; the weekly recap has its own.
+        """
+        return self.state.delivered_ids(channel, weekly=weekly)
+
+    def delivered_by_channel(self, *, weekly: bool = False) -> dict[str, set[str]]:
+        """Every channel's delivered (or pending) paper ids, in one pass: for fan-out."""
+        return self.state.delivered_by_channel(weekly=weekly)
+
+    def pending_channels(self) -> set[str]:
+        """Channels with deliveries a crash left pending (an index lookup)."""
+        return self.state.pending_channels()
+
+    def pending_deliveries(self, channel: str | None = None) -> list[Delivery]:
+        """Deliveries whose intent was recorded but whose completion was not (a crash)."""
+        where = [state_db.deliveries.c.status == "pending"]
+        if channel is not None:
+            where.append(state_db.deliveries.c.channel == channel)
+        return self.state.rows(Delivery, *where)
+
+    def remove_deliveries(self, deliveries: Iterable[Delivery]) -> None:
+        """Forget deliveries that were never sent (their post failed), in one transaction."""
+        self.state.delete_keys(Delivery, [d.key for d in deliveries])
+
+    def prune_deliveries(self, before: str) -> int:
+        """Forget sent deliveries recorded before ``before`` (ISO time); returns how many.
+
+        Keeps the history from growing without end. A paper only returns to a digest
+        if it trends again after that long, which readers would welcome, not resent.
+        """
+        return self.state.prune_deliveries(before)
+
+    # ---- state: feedback -------------------------------------------------------------
+
+    def put_feedback(self, feedback: Feedback) -> None:
+        """Record a 👍/👎; a person's new vote on a paper replaces their old one."""
+        self.state.put([feedback])
+
+    def feedback(self, channel: str | None = None) -> list[Feedback]:
+        where = () if channel is None else (state_db.feedback.c.channel == channel,)
+        return self.state.rows(Feedback, *where)
+
     def close(self) -> None:
         with self.lock:
             self._corpus.close()
-            self._state.close()
+            self.state.close()
             if self._claimed:
                 self._claimed = False
                 _release_folder(self.data_dir)

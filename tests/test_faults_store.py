@@ -8,10 +8,12 @@ a deleted search index are named or repaired, never a traceback.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -22,6 +24,7 @@ import pytest
 from bot.models import Channel, Delivery, Paper
 from bot.replies import ReplyKind, Request
 from bot.scheduler import Scheduler
+from bot.state_db import STATE_FILE
 from bot.store import StorageError, Store
 from tests.fakes.recording import RecordingAdapter
 
@@ -103,8 +106,7 @@ async def test_lone_surrogates_are_cleaned_and_other_channels_still_post(
     enroll_at_nine(demo_bot, "lab")
     reply = ask(demo_bot, command, "lab", user_name=user_name)
     assert reply.kind != ReplyKind.ERROR, reply.text
-    saved = json.loads((demo_bot.store.data_dir / "state.json").read_text(encoding="utf-8"))
-    text = json.dumps(saved, ensure_ascii=False)
+    text = saved_state_text(demo_bot.store.data_dir)
     assert "\ufffd" in text  # what was typed, with the unsavable character marked
     adapter = await post_due(demo_bot, clock)
     assert len(adapter.to("console:local:other")) == 1
@@ -113,9 +115,26 @@ async def test_lone_surrogates_are_cleaned_and_other_channels_still_post(
 
 # ---- the mechanism: a failed write leaves the store exactly as it was ----------------------
 
+STATE = STATE_FILE  # the state database in the data folder (state.json before issue 13)
+
+
+def saved_state_text(folder: Path) -> str:
+    """Every row of the state database as JSON text, read from the file by SQLite itself."""
+    with contextlib.closing(sqlite3.connect(folder / STATE)) as db:
+        tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        rows = {t: db.execute(f'SELECT * FROM "{t}"').fetchall() for t in tables}
+    return json.dumps(rows, ensure_ascii=False)
+
+
+def state_files(folder: Path) -> bytes:
+    """The state as it is on disk: the database file and its write-ahead log."""
+    return b"".join(
+        path.read_bytes() for path in (folder / STATE, folder / f"{STATE}-wal") if path.exists()
+    )
+
 
 def state_on_disk(store: Store) -> bytes:
-    return (store.data_dir / "state.json").read_bytes()
+    return state_files(store.data_dir)
 
 
 @pytest.mark.parametrize(
@@ -139,7 +158,7 @@ def test_a_failed_state_write_changes_nothing(tmp_path: Path, poison) -> None:
     with pytest.raises(StorageError) as err:
         poison(store)
     message = str(err.value)
-    assert "\n" not in message and "state.json" in message and "left as it was" in message
+    assert "\n" not in message and STATE in message and "left as it was" in message
     assert state_on_disk(store) == before_disk
     assert store.get_channel("slack:T1:C1").min_upvotes == 3  # memory agrees with the disk
     assert store.topics() == before_topics and store.get_meta("x") is None
@@ -224,17 +243,25 @@ def test_a_read_only_data_folder_is_one_line_and_changes_nothing(tmp_path: Path)
     store = Store(folder)
     store.save_channel(Channel("slack", "T1", "C1", min_upvotes=3))
     store.close()
-    before = (folder / "state.json").read_bytes()
+    before = state_files(folder)
     try:
+        # The folder and the state database's files made read-only under the running
+        # store (an open SQLite file stays writable through its old handle, and a WAL
+        # database only needs the folder to create its log: both are made read-only).
         out = run_child(
             """
             folder = sys.argv[1]
-            import os
+            import glob, os
             store = Store(folder)
+            files = glob.glob(os.path.join(folder, "state.sqlite3*"))
+            for path in files:
+                os.chmod(path, 0o444)
             os.chmod(folder, 0o555)
             attempt("readonly", lambda: store.save_channel(Channel("slack", "T1", "C1", min_upvotes=9)))
             out["in_memory"] = store.get_channel("slack:T1:C1").min_upvotes
             os.chmod(folder, 0o755)
+            for path in files:
+                os.chmod(path, 0o644)
             attempt("after", lambda: store.save_channel(Channel("slack", "T1", "C2")))
             """,
             folder,
@@ -246,16 +273,18 @@ def test_a_read_only_data_folder_is_one_line_and_changes_nothing(tmp_path: Path)
         pytest.skip(f"cannot drop root's permission override here ({exc})")
     finally:
         folder.chmod(0o755)
+        for path in folder.glob(f"{STATE}*"):
+            path.chmod(0o644)
     assert (
         out["readonly"]
-        == f"{folder / 'state.json'}: cannot save (Permission denied); the file was left as it was"
+        == f"{folder / STATE}: cannot save (Permission denied); the file was left as it was"
     )
     assert out["in_memory"] == 3 and out["after"] == "ok"
     reopened = Store(folder)
     assert reopened.get_channel("slack:T1:C1").min_upvotes == 3
     assert reopened.get_channel("slack:T1:C2") is not None
-    assert not list(folder.glob(".state.json.*.tmp"))
-    assert before != (folder / "state.json").read_bytes()  # the later write did land
+    assert not list(folder.glob(f".{STATE}.*.tmp"))
+    assert before != state_files(folder)  # the later write did land
 
 
 def test_a_full_disk_during_import_is_one_line_and_keeps_the_corpus(tmp_path: Path) -> None:
@@ -306,6 +335,23 @@ def test_deeply_nested_import_is_a_one_line_error(demo_bot) -> None:
     for snippet in ("a=" + "[" * 900 + "]" * 900, "a=" + "{a=" * 490 + "}" * 490):
         assert_one_line_refusal(ask(demo_bot, "import " + snippet), "nested too deeply")
     assert ask(demo_bot, "set papers 4").kind != ReplyKind.ERROR
+
+
+def write_legacy_state(store: Store) -> None:
+    """Move the store's state into a state.json as papers-bot 3cff8ee wrote it (and drop the
+    database), so that the next open imports that file."""
+    state = {
+        "_meta": {"schema": {"kind": "state", "version": 1, "revision": 0}},
+        "meta": {"next_topic_id": {"value": store.get_meta("next_topic_id")}},
+        "channels": {c.key: c.to_doc() for c in store.channels()},
+        "topics": {str(t.id): t.to_doc() for t in store.topics()},
+        "deliveries": {d.key: d.to_doc() for d in store.deliveries()},
+        "feedback": {f.key: f.to_doc() for f in store.feedback()},
+    }
+    store.close()
+    for path in store.data_dir.glob(f"{STATE}*"):
+        path.unlink()
+    (store.data_dir / "state.json").write_text(json.dumps(state))
 
 
 def corrupt(folder: Path, name: str, change) -> bytes:
@@ -364,6 +410,8 @@ def test_a_damaged_record_is_named_and_the_file_kept(tmp_path: Path, name, chang
     store.save_channel(Channel("slack", "T1", "C1"))
     store.add_topic("slack:T1:C1", "agents", "ada")
     store.record_deliveries([Delivery("slack:T1:C1", "2601.00001", T0)])
+    if name == "state.json":  # the state is a database now: damage a state.json to import
+        write_legacy_state(store)
     store.close()
     damaged = corrupt(tmp_path, name, change)
     with pytest.raises(StorageError) as err:
@@ -383,7 +431,7 @@ def test_a_damaged_record_is_one_line_on_the_command_line(tmp_path: Path) -> Non
         tmp_path, "corpus.json", lambda d: d["_meta"]["schema"].update(revision="abc")
     )
     done = subprocess.run(
-        [sys.executable, "-m", "bot", "--db", str(tmp_path), "search", "one"],
+        [sys.executable, "-m", "papers_bot", "--db", str(tmp_path), "search", "one"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.models import Channel, Delivery, Paper
+from bot.state_db import head_revision
 from bot.store import SCHEMA_VERSION, StorageError, Store
 
 
@@ -33,9 +34,10 @@ def test_round_trip_and_schema_version(tmp_path: Path) -> None:
     assert reopened.paper_count() == 3
     assert reopened.get_paper("2601.00002").upvotes == 2
     assert reopened.get_channel("slack:T1:C1").timezone == "Europe/Berlin"
-    for name in ("corpus.json", "state.json"):
-        meta = json.loads((tmp_path / name).read_text())["_meta"]["schema"]
-        assert meta["version"] == SCHEMA_VERSION
+    meta = json.loads((tmp_path / "corpus.json").read_text())["_meta"]["schema"]
+    assert meta["version"] == SCHEMA_VERSION
+    # the state's schema version is its Alembic revision
+    assert reopened.state.revision() == head_revision() is not None
 
 
 def test_wrong_schema_version_refused(tmp_path: Path) -> None:

@@ -1,0 +1,624 @@
+"""The bot's state in a transactional SQL database: channels, topics, settings (meta),
+deliveries and feedback.
+
+Why SQL and not a JSON file: recording a delivery must write one row, not rewrite the whole
+history (a 242 MB state.json at 10,000 channels). SQLite is the default: embedded, one file
+in the data folder (``state.sqlite3``), WAL mode, no server. Everything goes through
+SQLAlchemy Core (no ORM: the rows map onto the plain dataclasses of :mod:`bot.models`), so
+the same code runs on PostgreSQL: the URL is the only difference. SQL that only SQLite
+understands lives in one marked section at the end of this module. The schema is created and
+upgraded by Alembic (:mod:`bot.migrations`), run from code when the database is opened.
+
+Transactions: every public method is one transaction, or joins the caller's
+:meth:`StateDB.transaction` (group commit: many deliveries, one commit) inside a savepoint,
+so a change that fails is undone alone. Writers are serialised by a lock (this process is
+the folder's only writer); readers use their own pooled connection and see the last commit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    delete,
+    event,
+    exc,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.pool import NullPool
+
+from bot.models import Channel, Delivery, Feedback, Record, Topic
+from bot.storage_errors import StorageError
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = "state.sqlite3"
+MIGRATIONS = "bot:migrations"  # Alembic's script location, found inside the installed package
+
+# A surrogate key that is an INTEGER PRIMARY KEY (the rowid, insertion order) on SQLite and
+# a BIGINT identity elsewhere.
+_Serial = BigInteger().with_variant(Integer, "sqlite")
+
+# ---- the tables (the current schema; Alembic revisions are the history) --------------------
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", JSON),
+)
+
+channels = Table(
+    "channels",
+    metadata,
+    Column("id", _Serial, primary_key=True),  # insertion order, as the JSON file kept it
+    Column("key", String, nullable=False, unique=True),
+    Column("platform", String, nullable=False),
+    Column("workspace", String, nullable=False),
+    Column("channel_id", String, nullable=False),
+    Column("post_time", String, nullable=False),
+    Column("timezone", String, nullable=False),
+    Column("paused", Boolean, nullable=False),
+    Column("max_papers", Integer, nullable=False),
+    Column("min_upvotes", Integer, nullable=False),
+    Column("skip_weekends", Boolean, nullable=False),
+    Column("pause_reason", String),
+    Column("last_error", String),
+    Column("failures", Integer, nullable=False),
+    Column("last_post_date", String),
+    Column("last_post_at", String),
+    Column("created_at", String),
+    Column("not_before", String),
+    Column("retry_at", String),
+    Column("daily", Boolean, nullable=False),
+    Column("weekly_day", Integer),
+    Column("weekly_time", String, nullable=False),
+    Column("last_weekly_date", String),
+    Column("thread_mode", Boolean, nullable=False),
+)
+
+topics = Table(
+    "topics",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),  # meta next_topic_id
+    Column("channel", String, nullable=False, index=True),
+    Column("query", String, nullable=False),
+    Column("added_by", String, nullable=False),
+    Column("added_at", String, nullable=False),
+    Column("alert_upvotes", Integer),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", _Serial, primary_key=True),
+    Column("key", String, nullable=False, unique=True),
+    Column("channel", String, nullable=False, index=True),
+    Column("paper_id", String, nullable=False),
+    Column("at", String, nullable=False),
+    Column("status", String, nullable=False),
+    Column("message_id", String),
+    Column("day", String),
+    Column("kind", String, nullable=False),
+)
+# Crash recovery asks for pending deliveries at every start: a partial index holds only
+# those, so it costs nothing as the history grows.
+Index(
+    "ix_deliveries_pending",
+    deliveries.c.channel,
+    sqlite_where=deliveries.c.status == "pending",
+    postgresql_where=deliveries.c.status == "pending",
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", _Serial, primary_key=True),
+    Column("key", String, nullable=False, unique=True),
+    Column("channel", String, nullable=False, index=True),
+    Column("paper_id", String, nullable=False),
+    Column("user", String, nullable=False),
+    Column("value", Integer, nullable=False),
+    Column("at", String, nullable=False),
+)
+
+_MODEL_TABLES: dict[type[Record], Table] = {
+    Channel: channels,
+    Topic: topics,
+    Delivery: deliveries,
+    Feedback: feedback,
+}
+
+
+# ---- values the database must never be handed ------------------------------------------------
+
+_INT64 = range(-(2**63), 2**63)
+
+
+def unstorable(value: Any) -> str | None:
+    """Why ``value`` cannot be stored (``None`` if it can): integers beyond 64 bits and lone
+    surrogates fail differently in each driver, and on PostgreSQL a failed statement spoils
+    the transaction, so they are refused before any SQL runs, with the same words."""
+    if type(value) is int:
+        return None if value in _INT64 else "Integer exceeds 64-bit range"
+    if type(value) is str:
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return "str is not valid UTF-8: surrogates not allowed"
+        return None
+    if isinstance(value, list | tuple):
+        return next((r for r in map(unstorable, value) if r), None)
+    if isinstance(value, dict):
+        return next((r for r in map(unstorable, [*value.keys(), *value.values()]) if r), None)
+    return None
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+# ---- the database ----------------------------------------------------------------------------
+
+
+class StateDB:
+    """The state database of one data folder (or of ``url``)."""
+
+    def __init__(self, folder: Path, url: str | None = None) -> None:
+        self.path = folder / STATE_FILE
+        self.url = url or f"sqlite+pysqlite:///{self.path}"
+        # The name in error messages: the file, or the URL without its password.
+        self.label = str(self.path) if url is None else _safe_url(url)
+        self.writes = 0  # committed write transactions; tests and benchmarks read it
+        self._write_lock = threading.RLock()
+        self._local = threading.local()  # .conn: the open transaction of this thread
+        with self._failing_as("cannot open"):
+            self.engine, self._writer = _make_engines(self.url)
+            self.upgrade()
+            self.check()
+
+    # ---- transactions
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One write transaction; nested calls on the same thread join it in a savepoint."""
+        outer: Connection | None = getattr(self._local, "conn", None)
+        if outer is not None:
+            with self._failing_as("cannot save"), outer.begin_nested():
+                yield outer
+            return
+        with self._write_lock, self._failing_as("cannot save"):
+            with self._writer.connect() as conn:
+                self._local.conn = conn
+                try:
+                    try:
+                        with conn.begin():
+                            yield conn
+                    except exc.DBAPIError:
+                        _discard(conn)  # a connection that failed a write is not reused
+                        raise
+                finally:
+                    self._local.conn = None
+            self.writes += 1
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection for reads: this thread's open transaction, or a pooled one."""
+        outer: Connection | None = getattr(self._local, "conn", None)
+        if outer is not None:
+            yield outer
+            return
+        with self._failing_as("cannot read"), self.engine.connect() as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _failing_as(self, what: str) -> Iterator[None]:
+        """Turn a driver error into a one-line StorageError naming the database."""
+        try:
+            yield
+        except exc.DBAPIError as error:
+            if _is_not_a_database(error):
+                raise StorageError(
+                    f"{self.label}: not a papers-bot state database, or damaged "
+                    f"({_reason(error, self.path)}). It was left untouched; restore it from a "
+                    "backup or move it away to start afresh."
+                ) from error
+            suffix = "; the file was left as it was" if what == "cannot save" else ""
+            raise StorageError(
+                f"{self.label}: {what} ({_reason(error, self.path)}){suffix}"
+            ) from error
+        except exc.StatementError as error:  # a value the driver refused (bind parameters)
+            raise StorageError(
+                f"{self.label}: {what} ({_short_reason(error.orig)}); the file was left as it was"
+            ) from error
+
+    def _refuse_unstorable(self, values: Iterable[Any]) -> None:
+        for value in values:
+            reason = unstorable(value)
+            if reason:
+                raise StorageError(
+                    f"{self.label}: cannot save ({reason}); the file was left as it was"
+                )
+
+    # ---- schema
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest Alembic revision (nothing to do most starts)."""
+        from alembic import command
+        from alembic.runtime.migration import MigrationContext
+
+        config = _alembic_config()
+        head = head_revision()
+        with self._write_lock, self._writer.begin() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+            if current == head:
+                return
+            config.attributes["connection"] = conn
+            log.info("state database %s: schema %s -> %s", self.label, current, head)
+            command.upgrade(config, "head")
+
+    def revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.reading() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def check(self) -> None:
+        """Refuse a database holding a record the bot cannot use, naming it."""
+        with self.reading() as conn:
+            for key, value in conn.execute(select(meta.c.key, meta.c.value)):
+                if key == "next_topic_id" and type(value) is not int:
+                    raise self.damaged("meta", key, "expected an integer value")
+            if conn.dialect.name == "sqlite":
+                _sqlite_check_types(conn, self.damaged)
+
+    def damaged(self, table: str, key: Any, problem: str) -> StorageError:
+        return StorageError(
+            f"{self.label}: record {table}/{_short(key)} is damaged ({problem}). The database "
+            "was left untouched; fix or remove that record, or restore it from a backup."
+        )
+
+    def is_empty(self) -> bool:
+        with self.reading() as conn:
+            return not any(
+                conn.execute(select(t.c[_key_column(t)]).limit(1)).first()
+                for t in (meta, channels, topics, deliveries, feedback)
+            )
+
+    # ---- meta
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        with self.reading() as conn:
+            row = conn.execute(select(meta.c.value).where(meta.c.key == key)).first()
+        return default if row is None else row[0]
+
+    def set_meta(self, key: str, value: Any) -> None:
+        self._refuse_unstorable([key, value])
+        with self.transaction() as conn:
+            upsert(conn, meta, [{"key": key, "value": value}])
+
+    # ---- records: generic
+
+    def put(self, records: Iterable[Record]) -> None:
+        """Insert or replace records (one kind or several) in one transaction."""
+        by_table: dict[Table, list[dict[str, Any]]] = {}
+        for record in records:
+            row = record.to_doc()
+            table = _MODEL_TABLES[type(record)]
+            if "key" in table.c:
+                row["key"] = record.key  # type: ignore[attr-defined]
+            self._refuse_unstorable(row.values())
+            by_table.setdefault(table, []).append(row)
+        if by_table:
+            with self.transaction() as conn:
+                for table, rows in by_table.items():
+                    upsert(conn, table, rows)
+
+    def rows(self, model: type[Record], *where: Any, order: bool = True) -> list[Any]:
+        table = _MODEL_TABLES[model]
+        query = select(*[table.c[name] for name in _fields(model)]).where(*where)
+        if order:
+            query = query.order_by(table.c.id)
+        with self.reading() as conn:
+            return [model(*row) for row in conn.execute(query)]
+
+    def delete_keys(self, model: type[Record], keys: Iterable[Any]) -> int:
+        table = _MODEL_TABLES[model]
+        column = table.c[_key_column(table)]
+        keys = list(keys)
+        if not keys:
+            return 0
+        removed = 0
+        with self.transaction() as conn:
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                removed += conn.execute(delete(table).where(column.in_(chunk))).rowcount
+        return removed
+
+    # ---- channels
+
+    def get_channel(self, key: str) -> Channel | None:
+        found = self.rows(Channel, channels.c.key == key, order=False)
+        return found[0] if found else None
+
+    def update_channel(self, key: str, change: Callable[[Channel], None]) -> Channel | None:
+        with self.transaction() as conn:
+            query = select(*[channels.c[n] for n in _fields(Channel)]).where(channels.c.key == key)
+            row = conn.execute(query.with_for_update()).first()
+            if row is None:
+                return None
+            channel = Channel(*row)
+            change(channel)
+            self.put([channel])
+            return channel
+
+    # ---- topics
+
+    def add_topics(
+        self, items: Iterable[tuple[str, str, str, int | None]], now: str
+    ) -> list[Topic]:
+        """Add topics (channel, query, added_by, alert_upvotes) with the next ids, atomically."""
+        items = list(items)
+        for item in items:
+            self._refuse_unstorable(item)
+        with self.transaction() as conn:
+            row = conn.execute(
+                select(meta.c.value).where(meta.c.key == "next_topic_id").with_for_update()
+            ).first()
+            next_id = 1 if row is None else int(row[0])
+            added = [
+                Topic(
+                    id=next_id + n,
+                    channel=channel,
+                    query=query,
+                    added_by=by,
+                    added_at=now,
+                    alert_upvotes=alert,
+                )
+                for n, (channel, query, by, alert) in enumerate(items)
+            ]
+            if added:
+                conn.execute(topics.insert(), [t.to_doc() for t in added])
+            upsert(conn, meta, [{"key": "next_topic_id", "value": next_id + len(added)}])
+        return added
+
+    # ---- deliveries
+
+    def delivered_by_channel(self, *, weekly: bool) -> dict[str, set[str]]:
+        kind = deliveries.c.kind == "weekly" if weekly else deliveries.c.kind != "weekly"
+        found: dict[str, set[str]] = {}
+        with self.reading() as conn:
+            for channel, paper_id in conn.execute(
+                select(deliveries.c.channel, deliveries.c.paper_id).where(kind)
+            ):
+                found.setdefault(channel, set()).add(paper_id)
+        return found
+
+    def delivered_ids(self, channel: str, *, weekly: bool) -> set[str]:
+        kind = deliveries.c.kind == "weekly" if weekly else deliveries.c.kind != "weekly"
+        with self.reading() as conn:
+            return set(
+                conn.scalars(
+                    select(deliveries.c.paper_id).where(deliveries.c.channel == channel, kind)
+                )
+            )
+
+    def pending_channels(self) -> set[str]:
+        with self.reading() as conn:
+            return set(
+                conn.scalars(
+                    select(deliveries.c.channel).where(deliveries.c.status == "pending").distinct()
+                )
+            )
+
+    def prune_deliveries(self, before: str) -> int:
+        with self.transaction() as conn:
+            return conn.execute(
+                delete(deliveries).where(deliveries.c.status == "sent", deliveries.c.at < before)
+            ).rowcount
+
+    def count(self, model: type[Record]) -> int:
+        with self.reading() as conn:
+            return int(conn.scalar(select(func.count()).select_from(_MODEL_TABLES[model])) or 0)
+
+    # ---- closing
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the database file (SQLite; elsewhere nothing)."""
+        if self.engine.dialect.name == "sqlite":
+            with self.reading() as conn:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def close(self) -> None:
+        """Close every pooled connection. The store may still be used: it reconnects."""
+        self.engine.dispose()
+        self._writer.dispose()
+
+
+def _alembic_config() -> Any:
+    """Alembic's settings, built in code: no alembic.ini to ship or to find."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    return config
+
+
+def head_revision() -> str | None:
+    """The newest schema revision this papers-bot knows."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config()).get_current_head()
+
+
+def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` or, where the table's natural key exists, replace them, in one
+    statement. The dialect's own INSERT ... ON CONFLICT (SQLite and PostgreSQL spell it
+    alike); elsewhere, delete then insert."""
+    if not rows:
+        return
+    key = _key_column(table)
+    name = conn.dialect.name
+    if name in ("sqlite", "postgresql"):
+        insert = (sqlite if name == "sqlite" else postgresql).insert(table)
+        columns = [c for c in rows[0] if c not in (key, "id")]
+        statement = insert.on_conflict_do_update(
+            index_elements=[key], set_={c: insert.excluded[c] for c in columns}
+        )
+        conn.execute(statement, rows)
+        return
+    conn.execute(delete(table).where(table.c[key].in_([r[key] for r in rows])))
+    conn.execute(table.insert(), rows)
+
+
+def _key_column(table: Table) -> str:
+    return "key" if "key" in table.c else "id"
+
+
+_FIELDS: dict[type[Record], list[str]] = {}
+
+
+def _fields(model: type[Record]) -> list[str]:
+    """The model's field names in declaration order: rows are built positionally."""
+    if model not in _FIELDS:
+        _FIELDS[model] = list(model.__dataclass_fields__)  # type: ignore[attr-defined]
+    return _FIELDS[model]
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _discard(conn: Connection) -> None:
+    with contextlib.suppress(Exception):
+        conn.invalidate()
+
+
+def _short_reason(error: BaseException | None) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _reason(error: exc.DBAPIError, path: Path) -> str:
+    """The OS's words for a failed write where the driver has vaguer ones."""
+    name = getattr(error.orig, "sqlite_errorname", "")
+    if name.startswith(("SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM")):
+        target = path if path.exists() else path.parent
+        if not os.access(target, os.W_OK) or not os.access(path.parent, os.W_OK):
+            return os.strerror(errno.EACCES)
+    if name == "SQLITE_FULL":
+        return os.strerror(errno.ENOSPC)
+    return _short_reason(error.orig)
+
+
+# ---- SQLite only -------------------------------------------------------------------------
+# Everything below is specific to SQLite, the default; other databases skip it.
+
+
+def _make_engines(url: str) -> tuple[Engine, Engine]:
+    """(readers, writer). On SQLite the writer opens the file afresh for each transaction
+    (a connection costs tens of microseconds, and group commit makes transactions few), so
+    permissions changed under a running bot (a folder or file made read-only) are met at
+    the next write, as with a file rewrite, not hidden by an old read-write handle.
+    Elsewhere one pooled engine does both."""
+    if not url.startswith("sqlite"):
+        engine = create_engine(url, pool_pre_ping=True, json_serializer=_dumps)
+        return engine, engine
+    options: dict[str, Any] = {
+        "connect_args": {"check_same_thread": False, "timeout": 30},
+        "json_serializer": _dumps,
+    }
+    readers = create_engine(url, pool_size=8, max_overflow=16, **options)
+    writer = create_engine(url, poolclass=NullPool, **options)
+    for engine in (readers, writer):
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+    return readers, writer
+
+
+def _sqlite_on_connect(dbapi_conn: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling would skip BEGIN before reads and break
+    # savepoints; SQLAlchemy's recipe: turn it off and BEGIN ourselves (below).
+    dbapi_conn.isolation_level = None
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
+    cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk before a post goes out
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN")
+
+
+def _is_not_a_database(error: exc.DBAPIError) -> bool:
+    return getattr(error.orig, "sqlite_errorname", "") in ("SQLITE_NOTADB", "SQLITE_CORRUPT")
+
+
+# What each column may hold. SQLite keeps whatever a hand edit wrote (a column's type is only
+# an affinity), so a record with a wrong type is refused at open, naming it; PostgreSQL
+# enforces the types itself.
+_SQLITE_TYPES = {String: ("text",), Integer: ("integer",), Boolean: ("integer",)}
+
+
+def _sqlite_check_types(conn: Connection, damaged: Callable[[str, Any, str], StorageError]) -> None:
+    """One scan per table: the first row holding a value of the wrong type, if any."""
+    for table in (channels, topics, deliveries, feedback):
+        key = table.c[_key_column(table)]
+        checks = {}
+        for column in table.c:
+            if column.name == "id" and table is not topics:
+                continue
+            kinds = next(v for t, v in _SQLITE_TYPES.items() if isinstance(column.type, t))
+            allowed = (*kinds, *(("null",) if column.nullable else ()))
+            checks[column.name] = (kinds, allowed)
+        wrong = " OR ".join(
+            f'typeof("{name}") NOT IN ({", ".join(repr(k) for k in allowed)})'
+            for name, (_kinds, allowed) in checks.items()
+        )
+        names = ", ".join(f'"{name}"' for name in checks)
+        row = conn.exec_driver_sql(
+            f'SELECT "{key.name}", {names} FROM "{table.name}" WHERE {wrong} LIMIT 1'
+        ).first()
+        if row is None:
+            continue
+        for value, (name, (kinds, allowed)) in zip(row[1:], checks.items(), strict=True):
+            if _sqlite_typeof(value) not in allowed:
+                wanted = " or ".join("str" if k == "text" else k for k in kinds)
+                raise damaged(table.name, row[0], f"{name} is {_short(value)}, not {wanted}")
+
+
+def _sqlite_typeof(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bytes: "blob", str: "text", int: "integer", float: "real"}.get(type(value), "?")
