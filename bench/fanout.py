@@ -33,11 +33,12 @@ sys.path.insert(0, str(ROOT))
 
 from bench.corpus import END_DAY, load_vocabulary, make_papers  # noqa: E402
 from bot.app import PapersBot  # noqa: E402
-from bot.config import Secrets, load_config  # noqa: E402
+from bot.config import Secrets  # noqa: E402
 from bot.digest import DigestBuilder  # noqa: E402
 from bot.models import Channel  # noqa: E402
 from bot.search import SearchIndex  # noqa: E402
 from bot.store import Store  # noqa: E402
+from papers_bot.plugins import load_config  # noqa: E402
 
 TOKEN = "xoxb-bench"
 FAKE_SERVER = r"""

@@ -1,8 +1,11 @@
-"""``papers-bot``: the command line.
+"""``papers-bot``'s core: the commands that need no platform, and the machinery of all.
 
 Global options pick the data folder (``--db``, else ``$PAPERS_BOT_DATA``, else the
-per-user data folder) and the config file. Subcommands: ``demo``, ``import``,
-``search``, ``digest``, and those other modules register (``ingest``, ``run``...).
+per-user data folder) and the config file. Subcommands here: ``import``, ``search``,
+``export-settings`` and ``import-settings``. The composition root (``papers_bot.cli``)
+adds the rest (``ingest``, each platform's own such as ``demo`` or ``discord-sync``, and
+``run``) and the config loader that knows the registered platforms and sources; this
+module imports no adapter.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import signal
 import sys
 import traceback
@@ -26,7 +30,7 @@ from bot import __version__
 from bot.app import PapersBot, system_clock
 from bot.config import Config, ConfigError, load_config
 from bot.delivery import describe
-from bot.models import Channel, Delivery, Paper, channel_key
+from bot.models import Channel, Paper, channel_key
 from bot.query import QueryError, parse_query
 from bot.replies import ReplyKind, Request
 from bot.search import SearchIndex
@@ -36,8 +40,20 @@ from bot.store import StorageError, Store, utc_now
 
 log = logging.getLogger("papers_bot")
 
-# Modules that add subcommands: each has ``register(subparsers)``.
-EXTRA_COMMAND_MODULES: list[str] = ["bot.ingest", "adapters.discord.cli", "adapters.run"]
+Subparsers = argparse._SubParsersAction  # what ``add_subparsers`` returns
+# Adds subcommands (``parser.set_defaults(func=...)``) to the ``papers-bot`` parser.
+AddCommands = Callable[[Subparsers], None]
+# Reads the config file (``None``: defaults) and the environment.
+LoadConfig = Callable[[str | None], Config]
+
+# Control characters and escape sequences: a title printed as is could move the cursor
+# or recolour the terminal. The same rule as the terminal adapter's ``clean``.
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def printable(text: str | None) -> str:
+    """Text safe to print on a terminal: no escape sequences or control characters."""
+    return _CONTROL_RE.sub("", text or "")
 
 
 class CliError(Exception):
@@ -213,10 +229,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not rows:
         print(f"No papers match “{parsed.describe()}”.")
         return 0
-    from adapters.console import clean
-
     for n, (paper, score) in enumerate(rows, start=1):
-        print(f"{n:>2}. {clean(paper.title)}  [{paper.id}, score {score:.2f}]")
+        print(f"{n:>2}. {printable(paper.title)}  [{paper.id}, score {score:.2f}]")
     print(f"({result.total} matching papers)")
     return 0
 
@@ -269,54 +283,6 @@ def cmd_import_settings(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_digest(args: argparse.Namespace) -> int:
-    from adapters.console import render
-
-    bot = open_bot(args)
-    channel = resolve_channel(bot, args.channel)
-    digest = bot.digest_for(channel)
-    print(render(bot.digest_reply(digest)))
-    if args.dry_run or not digest.cards:
-        if args.dry_run:
-            print("\n(dry run: nothing recorded as delivered)")
-        return 0
-    now = utc_now()
-    bot.store.save_channel(channel) if bot.store.get_channel(channel.key) is None else None
-    bot.store.record_deliveries(Delivery(channel.key, c.paper.id, now) for c in digest.cards)
-
-    def mark(ch: Channel) -> None:
-        ch.last_post_at = now
-        ch.last_post_date = bot.today_for(ch)
-
-    bot.store.update_channel(channel.key, mark)
-    print(f"\n(recorded {len(digest.cards)} papers as delivered to {channel.key})")
-    return 0
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from adapters.console import ConsoleAdapter, render
-
-    bot = open_bot(args)
-    if bot.store.paper_count() == 0:
-        new, _, _ = import_papers(bot, demo_papers())
-        print(
-            f"(first run: loaded the bundled demo corpus, {new} papers, into {bot.store.data_dir})\n"
-        )
-    adapter = ConsoleAdapter(bot, channel_id=bot.config.console.channel)
-    channel = bot.channel_for(adapter.request(""), create=False) or bot.new_channel(
-        "console", "local", adapter.channel_id
-    )
-    print(render(bot.digest_reply(bot.digest_for(channel))))
-    interactive = sys.stdin.isatty()
-    print(
-        "\nType /papers commands (`help` lists them; `quit` or Ctrl-D leaves)."
-        if interactive
-        else ""
-    )
-    adapter.run_lines(sys.stdin, interactive)
-    return 0
-
-
 # ---- parser -----------------------------------------------------------------------------
 
 MAX_LIMIT = 1000  # search --limit: tantivy panics at 0 and overflows below it
@@ -333,7 +299,8 @@ def result_limit(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Sequence[AddCommands] = ()) -> argparse.ArgumentParser:
+    """The ``papers-bot`` parser: the global options, the core commands, then ``commands``."""
     parser = argparse.ArgumentParser(
         prog="papers-bot",
         description="Trending research papers in Slack, Discord and the terminal.",
@@ -349,9 +316,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-
-    p = sub.add_parser("demo", help="try the bot in this terminal with the bundled demo corpus")
-    p.set_defaults(func=cmd_demo, log_level="WARNING")
 
     p = sub.add_parser(
         "import", help="add papers from a Hugging Face daily_papers JSON file, or --demo"
@@ -371,13 +335,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print a JSON array in rank order")
     p.set_defaults(func=cmd_search, log_level="WARNING")
 
-    p = sub.add_parser("digest", help="print (and record) a channel's next post")
-    p.add_argument(
-        "--channel", required=True, help="channel key (slack:T1:C1) or a terminal channel name"
-    )
-    p.add_argument("--dry-run", action="store_true", help="print only; record nothing as delivered")
-    p.set_defaults(func=cmd_digest)
-
     p = sub.add_parser("export-settings", help="print a channel's topics and settings as TOML")
     p.add_argument(
         "--channel", required=True, help="channel key (slack:T1:C1) or a terminal channel name"
@@ -394,27 +351,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="a snippet written by export-settings or /papers export")
     p.set_defaults(func=cmd_import_settings, log_level="WARNING")
 
-    import importlib
-
-    for name in EXTRA_COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for add in commands:
+        add(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    parser: argparse.ArgumentParser | None = None,
+    load: LoadConfig = load_config,
+) -> int:
     """Run one command; every failure ends as one line on stderr and a non-zero status.
 
     The README promises one-line errors, so nothing the user can cause (a bad file, a
     full or read-only disk, a damaged data file, a closed pipe) prints a traceback; only
-    ``-v`` adds the traceback of an unexpected error, for a bug report.
+    ``-v`` adds the traceback of an unexpected error, for a bug report. ``parser`` and
+    ``load`` come from the composition root (default: the core commands and tables only).
     """
-    parser = build_parser()
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return _run(args)
+        return _run(args, load)
     except BrokenPipeError:
         return _closed_pipe()
     except KeyboardInterrupt:
@@ -429,10 +390,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(one_line_error(exc, verbose=args.verbose), 1)
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, load: LoadConfig) -> int:
     """Load the config, set up logging, run the command and flush what it printed."""
     try:
-        args.config_obj = load_config(args.config)
+        args.config_obj = load(args.config)
     except ConfigError as exc:
         return _fail(f"config error: {exc}", 2)
     except (OSError, UnicodeDecodeError) as exc:  # unreadable, or not text

@@ -1,6 +1,10 @@
 """Settings: a TOML file (every key optional, see ``config.example.toml``) plus secrets
 from the environment. Unknown keys and bad values stop start-up with a message that names
 the key, before anything connects. Secrets are never read from the file and never logged.
+
+This module knows the core tables only ([bot], [sources], [scheduler]). Each platform
+([slack], [discord], ...) and each source ([sources.huggingface], ...) owns its table's
+dataclass and checks; the composition root hands them in as :class:`Sections`.
 """
 
 from __future__ import annotations
@@ -8,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any, get_type_hints
@@ -59,29 +64,13 @@ class BotSettings:
 
 
 @dataclass(slots=True)
-class HuggingFaceSource:
-    enabled: bool = True
-    base_url: str = "https://huggingface.co"
-    timeout: float = 20.0
-    page_size: int = 100
-    max_pages: int = 5
-
-
-@dataclass(slots=True)
-class ArxivSource:
-    enabled: bool = True
-    base_url: str = "https://rss.arxiv.org"
-    api_base_url: str = "https://export.arxiv.org"
-    categories: list[str] = field(default_factory=lambda: ["cs.CL", "cs.LG", "cs.AI", "cs.CV"])
-    include_cross_lists: bool = False
-    timeout: float = 30.0
-    min_interval: float = 3.0  # seconds between requests, as arXiv asks
-
-
-@dataclass(slots=True)
 class SourcesSettings:
-    huggingface: HuggingFaceSource = field(default_factory=HuggingFaceSource)
-    arxiv: ArxivSource = field(default_factory=ArxivSource)
+    """``[sources]``: what every source shares, and each registered source's own table.
+
+    ``[sources.<name>]`` is read into the source plug-in registered under that name (see
+    :class:`bot.sources.base.Source`); ``config.sources.<name>`` reads it back.
+    """
+
     user_agent: str = "papers-bot/0.1 (+https://github.com/papers-bot/papers-bot)"
     retries: int = 4
     retry_backoff: float = 1.0  # seconds before the first retry; doubles each time, with jitter
@@ -90,6 +79,15 @@ class SourcesSettings:
     request_deadline: float = 60.0
     ingest_deadline: float = 600.0
     max_body_bytes: int = 20_000_000  # an answer's size after decompression; larger is refused
+    each: dict[str, Any] = field(default_factory=dict)  # name -> that source, in registry order
+
+    def __getattr__(self, name: str) -> Any:  # only reached when no field has that name
+        if name.startswith("_") or name in SourcesSettings.__dataclass_fields__:
+            raise AttributeError(name)  # a half-built copy: no recursion
+        try:
+            return self.each[name]
+        except KeyError:
+            raise AttributeError(f"no source named {name!r} is registered") from None
 
 
 @dataclass(slots=True)
@@ -101,70 +99,60 @@ class SchedulerSettings:
     keep_deliveries_days: int = 60  # delivery records older than this are forgotten
 
 
-@dataclass(slots=True)
-class SlackSettings:
-    enabled: bool = False
-    mode: str = "socket"  # "socket" or "http"
-    host: str = "127.0.0.1"
-    port: int = 3000
-    api_base_url: str = "https://slack.com/api/"
-    manage_users: list[str] = field(default_factory=list)  # empty: everyone may
-    admins_only: bool = False
-
-
-@dataclass(slots=True)
-class DiscordSettings:
-    enabled: bool = False
-    guild_ids: list[int] = field(default_factory=list)
-    sync_on_start: bool = False
-    require_manage_channels: bool = True
-    sharded: bool = False
-    api_base_url: str = "https://discord.com/api/v10"
-    gateway_url: str = ""  # empty: ask Discord
-
-
-@dataclass(slots=True)
-class ConsoleSettings:
-    enabled: bool = False  # `run` prints the posts of terminal channels to stdout
-    channel: str = "demo"
-
-
-@dataclass(slots=True)
 class Secrets:
-    """Read from the environment only."""
+    """Secrets, read from the environment only and never shown by ``repr``.
 
-    slack_bot_token: str | None = None
-    slack_app_token: str | None = None
-    slack_signing_secret: str | None = None
-    discord_token: str | None = None
+    Which variables are read is up to the registered platforms (each names its own);
+    ``secrets.slack_bot_token`` reads ``SLACK_BOT_TOKEN`` (``None`` when unset), and
+    ``Secrets(slack_bot_token="xoxb-...")`` sets it, for tests.
+    """
 
-    def __repr__(self) -> str:  # never print a secret by accident
-        shown = {f.name: ("set" if getattr(self, f.name) else "unset") for f in fields(self)}
-        return f"Secrets({shown})"
+    __slots__ = ("_values",)
 
-    def missing(self, platform: str, slack_mode: str = "socket") -> list[str]:
-        """The environment variables ``platform`` needs that are not set."""
-        if platform == "slack":
-            needed = {"SLACK_BOT_TOKEN": self.slack_bot_token}
-            if slack_mode == "http":
-                needed["SLACK_SIGNING_SECRET"] = self.slack_signing_secret
-            else:
-                needed["SLACK_APP_TOKEN"] = self.slack_app_token
-        elif platform == "discord":
-            needed = {"DISCORD_TOKEN": self.discord_token}
-        else:
-            needed = {}
-        return [name for name, value in needed.items() if not value]
+    def __init__(self, values: Mapping[str, str | None] | None = None, **named: str | None) -> None:
+        merged = {**(values or {}), **{key.upper(): value for key, value in named.items()}}
+        self._values: dict[str, str] = {k: v for k, v in merged.items() if v}
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Secrets:
-        env = dict(os.environ if env is None else env)
-        return cls(
-            slack_bot_token=env.get("SLACK_BOT_TOKEN") or None,
-            slack_app_token=env.get("SLACK_APP_TOKEN") or None,
-            slack_signing_secret=env.get("SLACK_SIGNING_SECRET") or None,
-            discord_token=env.get("DISCORD_TOKEN") or None,
-        )
+    def from_env(cls, names: Iterable[str], env: Mapping[str, str] | None = None) -> Secrets:
+        """The variables ``names`` from ``env`` (default: the process environment)."""
+        source = os.environ if env is None else env
+        return cls({name: source.get(name) for name in names})
+
+    def get(self, name: str) -> str | None:
+        """The value of the environment variable ``name``, or ``None`` if it is not set."""
+        return self._values.get(name)
+
+    def missing(self, names: Iterable[str]) -> list[str]:
+        """Those of ``names`` that are not set, in order."""
+        return [name for name in names if name not in self._values]
+
+    def __getattr__(self, name: str) -> str | None:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return self._values.get(name.upper())
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secrets) and other._values == self._values
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:  # never print a secret by accident
+        return f"Secrets({ {name: 'set' for name in sorted(self._values)} })"
+
+
+@dataclass(frozen=True, slots=True)
+class Sections:
+    """The plug-in tables a config file may hold, as the composition root registered them.
+
+    The core knows no platform and no source by name: ``papers_bot.plugins`` hands them
+    in. Each class is a dataclass whose fields are its settings (with defaults); it may
+    define ``check(self, where)`` to refuse a bad value with :class:`ConfigError`.
+    """
+
+    platforms: Mapping[str, type] = field(default_factory=dict)  # [name]
+    sources: Mapping[str, type] = field(default_factory=dict)  # [sources.name]
+    secrets: tuple[str, ...] = ()  # environment variables the platforms read
 
 
 @dataclass(slots=True)
@@ -172,11 +160,30 @@ class Config:
     bot: BotSettings = field(default_factory=BotSettings)
     sources: SourcesSettings = field(default_factory=SourcesSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
-    slack: SlackSettings = field(default_factory=SlackSettings)
-    discord: DiscordSettings = field(default_factory=DiscordSettings)
-    console: ConsoleSettings = field(default_factory=ConsoleSettings)
+    platforms: dict[str, Any] = field(default_factory=dict)  # [name] -> that platform's settings
     secrets: Secrets = field(default_factory=Secrets)
     path: str | None = None  # where it was read from
+
+    def __getattr__(self, name: str) -> Any:
+        """``config.slack``: a registered platform's settings, like a core section."""
+        if name.startswith("_") or name in Config.__dataclass_fields__:
+            raise AttributeError(name)  # only reached when no field has that name
+        try:
+            return self.platforms[name]
+        except KeyError:
+            raise AttributeError(f"no platform named {name!r} is registered") from None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in Config.__dataclass_fields__:
+            object.__setattr__(self, name, value)
+        elif name in self.platforms:
+            self.platforms[name] = value
+        else:
+            raise AttributeError(f"no platform named {name!r} is registered")
+
+    def section(self, name: str) -> Any:
+        """A platform's settings by name (``KeyError`` if no such platform is registered)."""
+        return self.platforms[name]
 
     def data_dir(self, override: str | None = None) -> Path:
         chosen = override or os.environ.get("PAPERS_BOT_DATA") or self.bot.data_dir
@@ -185,22 +192,41 @@ class Config:
         return Path(platformdirs.user_data_dir("papers-bot", appauthor=False))
 
 
-def _build(cls: type, values: dict[str, Any], where: str) -> Any:
+# Keys a config file may not set: they come from elsewhere.
+_NOT_SETTINGS = ("secrets", "path", "platforms", "each")
+
+
+def _build(cls: type, values: Any, where: str) -> Any:
+    """An instance of the dataclass ``cls`` from the TOML table ``values`` at ``where``."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: expected a [{where}] table")
     hints = get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}
+    known = {f.name for f in fields(cls) if f.init}
     kwargs: dict[str, Any] = {}
     for key, value in values.items():
         name = f"{where}.{key}" if where else key
-        if key not in known or key in ("secrets", "path"):
+        if key not in known or key in _NOT_SETTINGS:
             raise ConfigError(f"{name}: unknown setting")
         hint = hints[key]
         if is_dataclass(hint):
-            if not isinstance(value, dict):
-                raise ConfigError(f"{name}: expected a [{name}] table")
             kwargs[key] = _build(hint, value, name)  # type: ignore[arg-type]
         else:
             kwargs[key] = _coerce(value, hint, name)
     return cls(**kwargs)
+
+
+def _build_config(values: dict[str, Any], sections: Sections) -> Config:
+    """The core tables, then each registered platform's and source's own table."""
+    core = {k: v for k, v in values.items() if k not in sections.platforms}
+    table = core.get("sources", {})
+    if isinstance(table, dict):
+        core["sources"] = {k: v for k, v in table.items() if k not in sections.sources}
+    config: Config = _build(Config, core, "")
+    for name, cls in sections.sources.items():
+        config.sources.each[name] = _build(cls, table.get(name, {}), f"sources.{name}")
+    for name, cls in sections.platforms.items():
+        config.platforms[name] = _build(cls, values.get(name, {}), name)
+    return config
 
 
 def _coerce(value: Any, hint: Any, name: str) -> Any:
@@ -231,6 +257,19 @@ def _coerce(value: Any, hint: Any, name: str) -> Any:
     return value
 
 
+def check_choice(key: str, value: str, allowed: Iterable[str]) -> None:
+    """Refuse ``value`` unless it is one of ``allowed``; the message names ``key``."""
+    allowed = set(allowed)
+    if value not in allowed:
+        raise ConfigError(f"{key}: {value!r} is not one of {', '.join(sorted(allowed))}")
+
+
+def check_range(key: str, value: float, low: float, high: float) -> None:
+    """Refuse ``value`` outside ``low``..``high``; the message names ``key``."""
+    if not low <= value <= high:
+        raise ConfigError(f"{key}: must be between {low} and {high}, got {value}")
+
+
 def _validate(config: Config) -> None:
     checks = [
         ("bot.default_post_time", lambda: parse_hhmm(config.bot.default_post_time)),
@@ -242,27 +281,15 @@ def _validate(config: Config) -> None:
             check()
         except ValueError as exc:
             raise ConfigError(f"{key}: {exc}") from None
-    choices = {
-        "bot.empty_day": (config.bot.empty_day, {"message", "silent"}),
-        "scheduler.catch_up": (config.scheduler.catch_up, {"one", "all", "none"}),
-        "slack.mode": (config.slack.mode, {"socket", "http"}),
-    }
-    for key, (value, allowed) in choices.items():
-        if value not in allowed:
-            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(sorted(allowed))}")
-    limits = {
-        "scheduler.tick_seconds": (config.scheduler.tick_seconds, 1, 3600),
-        "scheduler.max_failures": (config.scheduler.max_failures, 1, 1000),
-        "scheduler.keep_deliveries_days": (config.scheduler.keep_deliveries_days, 8, 3650),
-        "sources.huggingface.page_size": (config.sources.huggingface.page_size, 1, 100),
-        "sources.huggingface.max_pages": (config.sources.huggingface.max_pages, 1, 100),
-        "sources.retries": (config.sources.retries, 0, 10),
-        "slack.port": (config.slack.port, 0, 65535),
-    }
-    for key, (value, low, high) in limits.items():
-        if not low <= value <= high:
-            raise ConfigError(f"{key}: must be between {low} and {high}, got {value}")
+    check_choice("bot.empty_day", config.bot.empty_day, {"message", "silent"})
+    check_choice("scheduler.catch_up", config.scheduler.catch_up, {"one", "all", "none"})
+    check_range("scheduler.tick_seconds", config.scheduler.tick_seconds, 1, 3600)
+    check_range("scheduler.max_failures", config.scheduler.max_failures, 1, 1000)
+    check_range("scheduler.keep_deliveries_days", config.scheduler.keep_deliveries_days, 8, 3650)
+    check_range("sources.retries", config.sources.retries, 0, 10)
     _validate_sources(config.sources)
+    for name, section in config.platforms.items():
+        _check_section(section, name)
     if config.bot.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(
             f"bot.log_level: {config.bot.log_level!r} is not DEBUG, INFO, WARNING or ERROR"
@@ -275,22 +302,32 @@ def _validate(config: Config) -> None:
 
 def _validate_sources(sources: SourcesSettings) -> None:
     """The fetch limits: a deadline of zero would refuse everything, none would allow hangs."""
-    limits = {
-        "sources.request_deadline": (sources.request_deadline, 0.1, 3600.0),
-        "sources.ingest_deadline": (sources.ingest_deadline, 0.1, 86400.0),
-        "sources.max_body_bytes": (sources.max_body_bytes, 1024, 1_000_000_000),
-        "sources.huggingface.timeout": (sources.huggingface.timeout, 0.1, 3600.0),
-        "sources.arxiv.timeout": (sources.arxiv.timeout, 0.1, 3600.0),
-    }
-    for key, (value, low, high) in limits.items():
-        if not low <= value <= high:
-            raise ConfigError(f"{key}: must be between {low} and {high}, got {value}")
+    check_range("sources.request_deadline", sources.request_deadline, 0.1, 3600.0)
+    check_range("sources.ingest_deadline", sources.ingest_deadline, 0.1, 86400.0)
+    check_range("sources.max_body_bytes", sources.max_body_bytes, 1024, 1_000_000_000)
+    for name, source in sources.each.items():
+        _check_section(source, f"sources.{name}")
+
+
+def _check_section(section: Any, where: str) -> None:
+    """A plug-in's own checks, if it has any (``check(where)`` raising ConfigError)."""
+    check = getattr(section, "check", None)
+    if check is not None:
+        check(where)
 
 
 def load_config(
-    path: str | os.PathLike[str] | None = None, env: dict[str, str] | None = None
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    *,
+    sections: Sections | None = None,
 ) -> Config:
-    """Read and check the config file (``None``: built-in defaults) and the environment."""
+    """Read and check the config file (``None``: built-in defaults) and the environment.
+
+    ``sections`` are the platforms' and sources' tables (the composition root's registry,
+    ``papers_bot.plugins.load_config``); without it only the core tables are known.
+    """
+    sections = sections or Sections()
     values: dict[str, Any] = {}
     if path is not None:
         try:
@@ -300,8 +337,8 @@ def load_config(
             raise ConfigError(f"{path}: config file not found") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    config = _build(Config, values, "")
-    config.secrets = Secrets.from_env(env)
+    config = _build_config(values, sections)
+    config.secrets = Secrets.from_env(sections.secrets, env)
     config.path = str(path) if path is not None else None
     _validate(config)
     return config

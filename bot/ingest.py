@@ -1,4 +1,7 @@
-"""Ingest: fetch every source, then merge everything into the corpus in one write.
+"""Ingest: fetch every enabled source, then merge everything into the corpus in one write.
+
+The sources are the plug-ins the composition root registered (``config.sources.each``,
+see :mod:`bot.sources.base`); this module knows none of them by name.
 
 Fetching comes first and touches nothing; only when every source has been asked is the
 whole batch merged (:func:`bot.merge.plan_merge`) and written in one atomic corpus write,
@@ -15,28 +18,20 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import TextIO
 
 from bot.app import PaperLookup, PapersBot
 from bot.config import Config
 from bot.models import Paper
-from bot.sources.fetch import (
-    SourceResult,
-    fetch_arxiv_listing,
-    fetch_huggingface,
-    lookup_arxiv,
-)
-from bot.sources.http import HttpClient, Throttle
+from bot.sources.base import FetchRequest, Progress, Source, SourceResult
+from bot.sources.http import HttpClient
 from bot.store import utc_now
 
 log = logging.getLogger(__name__)
 
-SOURCES = ("huggingface", "arxiv")
 INGEST_BACKSTOP = 5.0  # seconds past sources.ingest_deadline before the batch is abandoned
-Progress = Callable[[str], None]
 
 
 class IngestError(Exception):
@@ -75,21 +70,18 @@ class IngestReport:
         )
 
 
-def _days(end: date, backfill: int) -> list[date]:
-    return [end - timedelta(days=n) for n in range(max(0, backfill) + 1)]
+def registered(config: Config) -> dict[str, Source]:
+    """Every source the composition root registered, by name, in its order."""
+    return dict(config.sources.each)
 
 
 async def fetch_all(
     config: Config,
     *,
     sources: tuple[str, ...] | list[str],
-    today: date,
-    day: date | None,
-    backfill: int,
-    seen_at: str,
-    progress: Progress,
+    request: FetchRequest,
 ) -> dict[str, SourceResult]:
-    """Ask every enabled source, concurrently (each one paces itself). Writes nothing.
+    """Ask every chosen, enabled source, concurrently (each one paces itself). Writes nothing.
 
     The client carries the ingest's deadline, so once ``sources.ingest_deadline`` has
     passed every request fails at once, counted like any other failure, and what came in
@@ -97,36 +89,19 @@ async def fetch_all(
     a request; it then gives up on the whole batch.
     """
     settings = config.sources
-    jobs = {}
+    chosen = [s for name, s in registered(config).items() if name in sources and s.enabled]
     try:
         async with (
             asyncio.timeout(settings.ingest_deadline + INGEST_BACKSTOP),
             HttpClient(settings, deadline=settings.ingest_deadline) as http,
         ):
-            if "huggingface" in sources and settings.huggingface.enabled:
-                # --date asks for that day's list; otherwise the trending list and, with
-                # --backfill, the daily lists of the days before today.
-                days = _days(day, backfill) if day else _days(today, backfill)[1:]
-                jobs["huggingface"] = fetch_huggingface(
-                    http,
-                    settings.huggingface,
-                    days=days,
-                    trending=day is None,
-                    seen_at=seen_at,
-                    progress=progress,
-                )
-            if "arxiv" in sources and settings.arxiv.enabled:
-                throttle = Throttle(settings.arxiv.min_interval)
-                jobs["arxiv"] = fetch_arxiv_listing(
-                    http, settings.arxiv, throttle, day=today, seen_at=seen_at, progress=progress
-                )
-            answers = await asyncio.gather(*jobs.values())
+            answers = await asyncio.gather(*(source.fetch(http, request) for source in chosen))
     except TimeoutError:
         raise IngestError(
             f"the ingest did not finish within {settings.ingest_deadline:g} s "
             "(sources.ingest_deadline)"
         ) from None
-    return dict(zip(jobs, answers, strict=True))
+    return {source.name: answer for source, answer in zip(chosen, answers, strict=True)}
 
 
 def _record_announcements(bot: PapersBot, results: dict[str, SourceResult]) -> None:
@@ -150,27 +125,29 @@ async def ingest(
     bot: PapersBot,
     config: Config,
     *,
-    sources: tuple[str, ...] | list[str] = SOURCES,
+    sources: tuple[str, ...] | list[str] | None = None,
     day: date | None = None,
     backfill: int = 0,
     progress: Progress | None = None,
 ) -> IngestReport:
     """Fetch, merge and write once. Raises :class:`IngestError` if no source answered
-    (and then writes nothing). Sets meta ``last_ingest`` = ``{"at", "summary"}``."""
-    unknown = [s for s in sources if s not in SOURCES]
+    (and then writes nothing). Sets meta ``last_ingest`` = ``{"at", "summary"}``.
+
+    ``sources`` names the sources to ask (default: every registered one)."""
+    known = registered(config)
+    sources = list(known) if sources is None else sources
+    unknown = [s for s in sources if s not in known]
     if unknown:
         raise ValueError(f"unknown source(s): {', '.join(unknown)}")
     seen_at = utc_now()
-    today = bot.clock().date()
-    results = await fetch_all(
-        config,
-        sources=sources,
-        today=today,
+    request = FetchRequest(
+        today=bot.clock().date(),
         day=day,
         backfill=backfill,
         seen_at=seen_at,
         progress=progress or (lambda _: None),
     )
+    results = await fetch_all(config, sources=sources, request=request)
     report = IngestReport(at=seen_at, sources=results)
     if not results:
         raise IngestError("nothing to fetch: every chosen source is disabled in the config")
@@ -189,21 +166,18 @@ async def ingest(
     return report
 
 
-def make_arxiv_lookup(config: Config) -> PaperLookup:
-    """The ``lookup`` for :class:`PapersBot`: fetch one paper by id from the arXiv API.
+def make_lookup(config: Config) -> PaperLookup | None:
+    """The ``lookup`` for :class:`PapersBot`: the first enabled source that can look a
+    paper up by id (arXiv, as registered today), or ``None`` if none can."""
+    for source in registered(config).values():
+        if source.enabled and (lookup := source.make_lookup(config.sources)) is not None:
+            return lookup
+    return None
 
-    One throttle is shared by every lookup this function's result makes, so a burst of
-    ``/papers paper`` commands still asks arXiv at most once per ``min_interval``.
-    """
-    throttle = Throttle(config.sources.arxiv.min_interval)
 
-    async def lookup(paper_id: str) -> Paper | None:
-        async with HttpClient(config.sources) as http:
-            return await lookup_arxiv(
-                http, config.sources.arxiv, throttle, paper_id, seen_at=utc_now()
-            )
-
-    return lookup
+def can_ingest(config: Config) -> bool:
+    """Whether any registered source is enabled (else the daily ingest has nothing to do)."""
+    return any(source.enabled for source in registered(config).values())
 
 
 # ---- command line ---------------------------------------------------------------------
@@ -244,7 +218,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from bot.cli import CliError, open_bot
 
     bot = open_bot(args)
-    sources = SOURCES if args.source == "all" else (args.source,)
+    sources = None if args.source == "all" else (args.source,)
     progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
     try:
         report = asyncio.run(
@@ -273,12 +247,12 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``papers-bot ingest`` (see :mod:`bot.cli`)."""
+def register(subparsers: argparse._SubParsersAction, sources: list[str]) -> None:
+    """Add ``papers-bot ingest``; ``sources`` are the registered sources' names."""
     p = subparsers.add_parser("ingest", help="fetch new and trending papers into the corpus")
     p.add_argument(
         "--source",
-        choices=[*SOURCES, "all"],
+        choices=[*sources, "all"],
         default="all",
         help="which source to ask (default: all enabled ones)",
     )
@@ -299,4 +273,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_ingest, log_level="WARNING")
 
 
-__all__ = ["IngestError", "IngestReport", "ingest", "make_arxiv_lookup"]
+__all__ = ["IngestError", "IngestReport", "can_ingest", "ingest", "make_lookup"]

@@ -10,9 +10,10 @@ import pytest
 
 from bot.app import PapersBot
 from bot.cli import demo_papers, import_papers
-from bot.config import Config, load_config
+from bot.config import Config
 from bot.search import SearchIndex
 from bot.store import Store
+from papers_bot.plugins import load_config
 from tests.fakes.upstream import FakeUpstream
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "upstream"

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_config
+from bot.config import ConfigError
+from papers_bot.plugins import load_config
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -78,6 +79,7 @@ def test_example_config_documents_every_setting() -> None:
     from typing import get_type_hints
 
     from bot.config import Config
+    from papers_bot.plugins import sections
 
     example = tomllib.loads((REPO / "config.example.toml").read_text())
     missing = []
@@ -85,7 +87,7 @@ def test_example_config_documents_every_setting() -> None:
     def walk(cls: type, table: dict, where: str) -> None:
         hints = get_type_hints(cls)
         for f in fields(cls):
-            if f.name in ("secrets", "path"):
+            if f.name in ("secrets", "path", "platforms", "each"):  # filled in below
                 continue
             if is_dataclass(hints[f.name]):
                 walk(hints[f.name], table.get(f.name, {}), f"{where}{f.name}.")
@@ -93,4 +95,9 @@ def test_example_config_documents_every_setting() -> None:
                 missing.append(where + f.name)
 
     walk(Config, example, "")
+    registered = sections()  # every registered platform's and source's table too
+    for name, cls in registered.platforms.items():
+        walk(cls, example.get(name, {}), f"{name}.")
+    for name, cls in registered.sources.items():
+        walk(cls, example.get("sources", {}).get(name, {}), f"sources.{name}.")
     assert missing == []

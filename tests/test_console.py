@@ -14,7 +14,7 @@ from bot.replies import Button, PaperCard, Reply
 
 def run_cli(*args: str, stdin: str = "", data: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", "--db", str(data), *args],
+        [sys.executable, "-m", "papers_bot", "--db", str(data), *args],
         input=stdin,
         capture_output=True,
         text=True,

@@ -26,7 +26,7 @@ from adapters.discord.render import (
     render,
 )
 from bot.app import PapersBot
-from bot.config import Config
+from bot.config import Config, Secrets
 from bot.models import Channel, Paper
 from bot.replies import Reply, ReplyKind
 from tests.fakes.discord_fake import (
@@ -56,7 +56,7 @@ def discord_config(config: Config, fake: FakeDiscord, **settings: Any) -> Config
         gateway_url=fake.gateway_url,
         **settings,
     )
-    config.secrets = replace(config.secrets, discord_token="fake-token-secret")
+    config.secrets = Secrets(discord_token="fake-token-secret")
     return config
 
 
@@ -372,7 +372,7 @@ async def test_sync_puts_the_papers_group_to_guilds(
 
 
 def test_cli_registers_discord_sync() -> None:
-    from bot.cli import build_parser
+    from papers_bot.cli import build_parser
 
     args = build_parser().parse_args(["discord-sync", "--guild", "5", "--guild", "6"])
     assert args.guild == [5, 6] and callable(args.func)

@@ -72,7 +72,7 @@ def cli(
     """``python -m bot [--config C] --db D ARGS`` to the end; output as bytes."""
     options = ["--config", str(config)] if config else []
     return subprocess.run(
-        [sys.executable, "-m", "bot", *options, "--db", str(data), *args],
+        [sys.executable, "-m", "papers_bot", *options, "--db", str(data), *args],
         input=stdin,
         capture_output=True,
         timeout=120,
@@ -122,7 +122,7 @@ class Bot:
     async def run(cls, config: Path, data: Path, **env: str) -> Bot:
         when = env_for(PAPERS_BOT_FAKE_START="2026-12-01T08:59:58Z", **env)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "--config", str(config), "--db", str(data), "run",
+            sys.executable, "-m", "papers_bot", "--config", str(config), "--db", str(data), "run",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=when, cwd=REPO,
         )  # fmt: skip
         return cls(proc)
@@ -326,7 +326,7 @@ def test_a_closed_pipe_ends_quietly(demo_data: Path) -> None:
     os.close(read_end)
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "bot", "--db", str(demo_data), "digest", "--channel", "demo",
+            [sys.executable, "-m", "papers_bot", "--db", str(demo_data), "digest", "--channel", "demo",
              "--dry-run"],
             stdout=write_end, stderr=subprocess.PIPE, timeout=120, cwd=REPO, env=env_for(),
         )  # fmt: skip

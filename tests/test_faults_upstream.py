@@ -25,7 +25,7 @@ import pytest
 from bot.config import Config
 from bot.ingest import IngestError, ingest
 from bot.models import Paper
-from bot.sources.fetch import lookup_arxiv
+from bot.sources.arxiv_source import lookup_arxiv
 from bot.sources.http import HttpClient, RequestFailed, Throttle
 from tests.conftest import REPO
 from tests.fakes.upstream import (
@@ -92,7 +92,7 @@ def padded(body: bytes, size: int) -> bytes:
 
 def run_cli(config_file: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config_file), "ingest", *args],
+        [sys.executable, "-m", "papers_bot", "--config", str(config_file), "ingest", *args],
         capture_output=True,
         text=True,
         cwd=REPO,

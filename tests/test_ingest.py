@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from bot.config import Config
-from bot.ingest import IngestError, ingest, make_arxiv_lookup
+from bot.ingest import IngestError, ingest, make_lookup
 from bot.query import parse_query
 from bot.replies import Request
 from tests.conftest import REPO
@@ -154,7 +154,7 @@ async def test_backfill_asks_for_each_day(bot, cfg, upstream):
 
 
 async def test_paper_lookup_fetches_from_the_arxiv_api(bot, cfg, upstream):
-    bot.lookup = make_arxiv_lookup(cfg)
+    bot.lookup = make_lookup(cfg)
     reply = await bot.handle_async(Request(text="paper arXiv:2606.13677v1"))
     assert bot.store.get_paper("2606.13677") is not None
     assert "2606.13677" in reply.text or any(c.paper.id == "2606.13677" for c in reply.cards)
@@ -166,7 +166,7 @@ async def test_paper_lookup_fetches_from_the_arxiv_api(bot, cfg, upstream):
 
 def run_cli(config_file: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config_file), "ingest", *args],
+        [sys.executable, "-m", "papers_bot", "--config", str(config_file), "ingest", *args],
         capture_output=True,
         text=True,
         cwd=REPO,

@@ -16,12 +16,12 @@ def ruff(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_check_is_clean() -> None:
-    result = ruff("check", "bot", "adapters", "tests", "bench", "scripts")
+    result = ruff("check", "bot", "adapters", "papers_bot", "tests", "bench", "scripts")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_ruff_format_is_clean() -> None:
-    result = ruff("format", "--check", "bot", "adapters", "tests", "bench", "scripts")
+    result = ruff("format", "--check", "bot", "adapters", "papers_bot", "tests", "bench", "scripts")
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -35,7 +35,7 @@ def cli(
     config: Path, data: Path, *args: str, when: str | None = None, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", "--config", str(config), "--db", str(data), *args],
+        [sys.executable, "-m", "papers_bot", "--config", str(config), "--db", str(data), *args],
         input=stdin,
         capture_output=True,
         text=True,
@@ -49,7 +49,7 @@ class Running:
 
     def __init__(self, config: Path, data: Path, when: str) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot", "--config", str(config), "--db", str(data), "run"],
+            [sys.executable, "-m", "papers_bot", "--config", str(config), "--db", str(data), "run"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,

@@ -41,7 +41,7 @@ async def spawn(
 ) -> asyncio.subprocess.Process:
     """``python -m bot --config C --db D ARGS`` as a child process of the test's loop."""
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "--config", str(config), "--db", str(data), *args,
+        sys.executable, "-m", "papers_bot", "--config", str(config), "--db", str(data), *args,
         stdout=output, stderr=output, env=env,
     )  # fmt: skip
 

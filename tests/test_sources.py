@@ -11,8 +11,9 @@ import orjson
 import pytest
 
 from bot.config import Config
-from bot.sources.fetch import fetch_arxiv_listing, fetch_huggingface, lookup_arxiv
+from bot.sources.arxiv_source import fetch_arxiv_listing, lookup_arxiv
 from bot.sources.http import HttpClient, RequestFailed, Throttle, retry_after_seconds
+from bot.sources.huggingface_source import fetch_huggingface
 from tests.fakes.upstream import (
     EMPTY_RSS,
     HF_BY_DATE,

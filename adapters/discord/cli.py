@@ -43,9 +43,10 @@ async def sync(args: argparse.Namespace) -> list[str]:
 def cmd_discord_sync(args: argparse.Namespace) -> int:
     import discord
 
+    from adapters.discord.settings import TOKEN
     from bot.cli import CliError
 
-    if not args.config_obj.secrets.discord_token:
+    if not args.config_obj.secrets.get(TOKEN):
         raise CliError("DISCORD_TOKEN is not set (see docs/discord.md)")
     try:
         where = asyncio.run(sync(args))

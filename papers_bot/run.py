@@ -1,8 +1,8 @@
 """``papers-bot run``: every enabled adapter and the scheduler on one asyncio loop.
 
-This module is the composition root: the only place that knows which adapters exist.
-Start-up checks the config and the secrets each enabled adapter needs before anything
-connects; SIGINT/SIGTERM stop the scheduler, give posts in flight a grace period, then
+The platforms and sources are those :mod:`papers_bot.plugins` registers; nothing here
+names one. Start-up checks the config and the secrets each enabled platform needs
+before anything connects; SIGINT/SIGTERM stop the scheduler, give posts in flight a grace period, then
 close the adapters. Writes are atomic, so no stop leaves a half-written file, and posts
 that were cut off are resumed at the next start.
 """
@@ -14,53 +14,50 @@ import asyncio
 import logging
 import random
 import signal
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
+from adapters.base import Platform
 from bot.app import PapersBot
 from bot.cli import CliError, open_bot
 from bot.config import Config
 from bot.delivery import Adapter, PermanentDeliveryError, describe
+from bot.ingest import can_ingest, ingest, make_lookup
 from bot.scheduler import Scheduler
+from papers_bot.plugins import PLATFORMS
 
 log = logging.getLogger("papers_bot.run")
 
 
-def check_startup(config: Config) -> None:
+def enabled_platforms(config: Config, platforms: Sequence[Platform] = PLATFORMS) -> list[Platform]:
+    """The registered platforms whose ``[name]`` table says ``enabled = true``."""
+    return [p for p in platforms if config.section(p.name).enabled]
+
+
+def check_startup(config: Config, platforms: Sequence[Platform] = PLATFORMS) -> None:
     """Refuse to start, with one line naming what is missing, before anything connects."""
-    enabled = [name for name in ("slack", "discord", "console") if getattr(config, name).enabled]
+    enabled = enabled_platforms(config, platforms)
     if not enabled:
-        raise CliError(
-            "nothing to run: enable [slack], [discord] or [console] in the config "
-            "(see config.example.toml)"
-        )
-    for platform in ("slack", "discord"):
-        if not getattr(config, platform).enabled:
-            continue
-        missing = config.secrets.missing(platform, config.slack.mode)
+        tables = [f"[{p.name}]" for p in platforms]
+        choices = " or ".join([", ".join(tables[:-1]), tables[-1]] if len(tables) > 1 else tables)
+        raise CliError(f"nothing to run: enable {choices} in the config (see config.example.toml)")
+    for platform in enabled:
+        settings = config.section(platform.name)
+        missing = config.secrets.missing(platform.required_secrets(settings))
         if missing:
-            mode = f" ({config.slack.mode} mode)" if platform == "slack" else ""
+            mode = getattr(settings, "mode", None)
+            how = f" ({mode} mode)" if mode else ""
             verb = "is" if len(missing) == 1 else "are"
             raise CliError(
-                f"{platform}.enabled is true{mode} but {' and '.join(missing)} {verb} "
+                f"{platform.name}.enabled is true{how} but {' and '.join(missing)} {verb} "
                 "not set in the environment"
             )
 
 
-def build_adapters(bot: PapersBot, config: Config) -> dict[str, Adapter]:
-    adapters: dict[str, Adapter] = {}
-    if config.console.enabled:
-        from adapters.console import ConsoleAdapter
-
-        adapters["console"] = ConsoleAdapter(bot, channel_id=config.console.channel)
-    if config.slack.enabled:
-        from adapters.slack import SlackAdapter
-
-        adapters["slack"] = SlackAdapter(bot, config)
-    if config.discord.enabled:
-        from adapters.discord import DiscordAdapter
-
-        adapters["discord"] = DiscordAdapter(bot, config)
-    return adapters
+def build_adapters(
+    bot: PapersBot, config: Config, platforms: Sequence[Platform] = PLATFORMS
+) -> dict[str, Adapter]:
+    """An adapter for each enabled platform, by name, in registry order."""
+    return {p.name: p.build(bot, config) for p in enabled_platforms(config, platforms)}
 
 
 # Connecting to a platform that is unreachable is retried: first after FIRST_RETRY
@@ -73,7 +70,13 @@ GRACE = 20.0
 STOP_RESERVE = 4.0
 
 
-async def serve(bot: PapersBot, config: Config, stop: asyncio.Event | None = None) -> None:
+async def serve(
+    bot: PapersBot,
+    config: Config,
+    stop: asyncio.Event | None = None,
+    *,
+    platforms: Sequence[Platform] = PLATFORMS,
+) -> None:
     """Run until ``stop`` is set (or SIGINT/SIGTERM when ``stop`` is None).
 
     The scheduler starts at once; each adapter connects in the background, retried with
@@ -82,12 +85,10 @@ async def serve(bot: PapersBot, config: Config, stop: asyncio.Event | None = Non
     alone (no post, no failure counted) until its adapter has connected; they get their
     post, marked late if need be, once it has.
     """
-    from bot.ingest import ingest, make_arxiv_lookup
-
-    sources = config.sources
-    if sources.arxiv.enabled:
-        bot.lookup = make_arxiv_lookup(config)
-    adapters = build_adapters(bot, config)
+    lookup = make_lookup(config)
+    if lookup is not None:
+        bot.lookup = lookup
+    adapters = build_adapters(bot, config, platforms)
     own_stop = stop is None
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -98,13 +99,12 @@ async def serve(bot: PapersBot, config: Config, stop: asyncio.Event | None = Non
     async def daily_ingest() -> object:
         return await ingest(bot, config)
 
-    run_ingest = daily_ingest if (sources.huggingface.enabled or sources.arxiv.enabled) else None
-    scheduler = Scheduler(bot, adapters, ingest=run_ingest)
-    # The scheduler sees a platform once its adapter is up (its posting limits are kept).
-    scheduler.adapters.clear()
+    run_ingest = daily_ingest if can_ingest(config) else None
+    # The scheduler sees a platform once its adapter is up.
+    scheduler = Scheduler(bot, {}, ingest=run_ingest)
 
     def connected(name: str) -> None:
-        scheduler.adapters[name] = adapters[name]
+        scheduler.attach(name, adapters[name])
 
     starting = [
         asyncio.create_task(start_with_retry(name, adapter, connected), name=f"start {name}")
@@ -234,7 +234,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
+def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = subparsers.add_parser(
         "run", help="run the enabled adapters and the daily posts until stopped (Ctrl-C)"
     )
