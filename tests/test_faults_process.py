@@ -69,7 +69,7 @@ def cli(
     env: dict[str, str] | None = None,
     preexec_fn=None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """``python -m bot [--config C] --db D ARGS`` to the end; output as bytes."""
+    """``python -m papers_bot [--config C] --db D ARGS`` to the end; output as bytes."""
     options = ["--config", str(config)] if config else []
     return subprocess.run(
         [sys.executable, "-m", "papers_bot", *options, "--db", str(data), *args],

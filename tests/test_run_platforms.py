@@ -39,7 +39,7 @@ def env_for(**extra: str) -> dict[str, str]:
 async def spawn(
     config: Path, data: Path, *args: str, env: dict[str, str], output: int
 ) -> asyncio.subprocess.Process:
-    """``python -m bot --config C --db D ARGS`` as a child process of the test's loop."""
+    """``python -m papers_bot --config C --db D ARGS`` as a child process of the test's loop."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "papers_bot", "--config", str(config), "--db", str(data), *args,
         stdout=output, stderr=output, env=env,
