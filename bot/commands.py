@@ -1,8 +1,12 @@
-"""The ``/papers`` command language: one parser shared by every adapter.
+"""The ``/papers`` command language as typed on Slack and the terminal: one parser.
 
-:func:`parse_command` splits the text after ``/papers`` into a subcommand and its argument
-text; each handler in :mod:`bot.app` reads its own arguments. Everything a user can get
-wrong raises :class:`CommandError`, whose message and usage line go back to the user.
+:func:`parse_command` finds the command (its name or an alias) in the text after
+``/papers``; :meth:`Command.parse` then reads its options, once, into typed values, as
+the command's declaration (:mod:`bot.registry`) says: ``--flags`` anywhere, then words
+in order, then free text. The two steps are apart because the permission check comes
+between them: someone who may not change the channel is told so before being told
+their words are wrong. Everything a user can get wrong raises
+:class:`~bot.registry.CommandError`, whose message and usage line go back to the user.
 """
 
 from __future__ import annotations
@@ -10,123 +14,67 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from bot.models import MAX_PAPERS_PER_POST, MAX_UPVOTES, clean_text
+from bot.handlers import REGISTRY
+from bot.models import clean_text
+from bot.registry import (
+    CommandError,
+    Flag,
+    Invocation,
+    Number,
+    Option,
+    Spec,
+    Text,
+    Word,
+)
+
+__all__ = [
+    "MAX_COMMAND_CHARS",
+    "REGISTRY",
+    "Command",
+    "CommandError",
+    "describe",
+    "parse_command",
+    "read_typed",
+]
 
 MAX_COMMAND_CHARS = 2000
-
-
-@dataclass(frozen=True, slots=True)
-class Spec:
-    name: str
-    usage: str
-    summary: str
-    manages: bool = False  # changes the channel's settings: needs permission
-    hidden: bool = False  # reached through buttons, not listed in help
-
-
-SPECS: dict[str, Spec] = {
-    s.name: s
-    for s in [
-        Spec("help", "help [command]", "show this help, or one command's usage"),
-        Spec(
-            "search",
-            "search <query> [--page N]",
-            'search the corpus: words, "phrases", -exclude, author:NAME, cat:cs.CL, since:2026-05-01',
-        ),
-        Spec(
-            "trending",
-            "trending [N]",
-            "the top N (1-25, default 5) papers of the latest trending day",
-        ),
-        Spec("paper", "paper <arXiv id or URL>", "one paper's card"),
-        Spec(
-            "subscribe",
-            f"subscribe <topic query> [--alert <1-{MAX_UPVOTES}>] [--preview]",
-            "keep this channel's posts to a topic; --alert N also posts a paper on it as soon "
-            "as it reaches N upvotes; --preview shows what it would post, without subscribing",
-            True,
-        ),
-        Spec(
-            "unsubscribe", "unsubscribe <topic id | all>", "drop a topic (ids from `topics`)", True
-        ),
-        Spec("topics", "topics", "this channel's topics"),
-        Spec(
-            "preview",
-            "preview <topic query>",
-            "what a topic would have posted on each of the last 7 days, before subscribing",
-        ),
-        Spec(
-            "schedule",
-            "schedule <HH:MM> [IANA time zone]",
-            "when the daily post comes, e.g. `schedule 09:00 Europe/Berlin`; also "
-            "`schedule weekly <mon..sun> <HH:MM> [zone]` for a weekly digest of the week's top "
-            "papers (`schedule weekly off` stops it) and `schedule daily on|off`",
-            True,
-        ),
-        Spec(
-            "set",
-            f"set papers <1-{MAX_PAPERS_PER_POST}> | set min-upvotes <0-{MAX_UPVOTES}> "
-            "| set weekends skip|post",
-            "how many papers a post carries (5), the upvotes a paper needs to be posted (0), "
-            "and whether posts come on weekends",
-            True,
-        ),
-        Spec(
-            "thread",
-            "thread on|off",
-            "post each paper as a reply in a thread under a headline",
-            True,
-        ),
-        Spec("similar", "similar <arXiv id or URL>", "the papers closest to one paper"),
-        Spec("export", "export", "this channel's topics and settings as a snippet to copy"),
-        Spec(
-            "import",
-            "import <snippet from export>",
-            f"apply exported topics and settings here (max_papers 1-{MAX_PAPERS_PER_POST}, "
-            f"min_upvotes 0-{MAX_UPVOTES}, a topic's alert_upvotes 1-{MAX_UPVOTES})",
-            True,
-        ),
-        Spec("pause", "pause", "stop the daily posts here", True),
-        Spec("resume", "resume", "start the daily posts again", True),
-        Spec("digest", "digest", "show this channel's next post now (nothing is marked as posted)"),
-        Spec("status", "status", "corpus size, last ingest, last and next post, topics"),
-        Spec("share", "share <paper id>", "post a paper's card to the channel", hidden=True),
-        Spec("feedback", "feedback up|down <paper id>", "👍/👎 on a posted paper", hidden=True),
-    ]
-}
-
-ALIASES = {
-    "find": "search",
-    "s": "search",
-    "top": "trending",
-    "sub": "subscribe",
-    "unsub": "unsubscribe",
-}
 
 _PREFIX_RE = re.compile(r"^\s*/?papers\b", re.IGNORECASE)
 
 
-class CommandError(ValueError):
-    """Something the user typed that we cannot run. ``usage`` is shown with it."""
-
-    def __init__(self, message: str, usage: str | None = None) -> None:
-        super().__init__(message)
-        self.usage = usage
-
-
 @dataclass(frozen=True, slots=True)
 class Command:
+    """A command found in typed text: its name and the text after it, not yet read."""
+
     name: str
     args: str  # the text after the subcommand, stripped
 
     @property
     def spec(self) -> Spec:
-        return SPECS[self.name]
+        return REGISTRY[self.name]
+
+    def redirects(self) -> bool:
+        """Whether a flag in the text turns it into another command (``--preview``)."""
+        return any(
+            isinstance(o, Flag) and o.runs and _flag_pattern(o.name).search(self.args)
+            for o in self.spec.options
+        )
+
+    def parse(self) -> Invocation:
+        """The command's typed values (a variant's, for ``schedule weekly ...``)."""
+        spec, rest = self.spec, self.args
+        words = rest.split(None, 1)
+        variant = REGISTRY.variant(spec, words[0]) if words else None
+        if variant is not None:
+            spec, rest = variant, words[1] if len(words) > 1 else ""
+        return Invocation(spec, parse_options(spec, rest))
 
 
 def parse_command(text: str) -> Command:
-    """Parse ``text`` (with or without a leading ``/papers``). Empty text means ``help``."""
+    """Find the command in ``text`` (with or without a leading ``/papers``). Empty text
+    means ``help``."""
     if text is None:
         text = ""
     # Lone surrogates (undecodable terminal bytes, "\ud800" in a platform's JSON) would be
@@ -140,41 +88,137 @@ def parse_command(text: str) -> Command:
     if not text:
         return Command("help", "")
     head, _, rest = text.partition(" ")
-    name = head.lower()
-    name = ALIASES.get(name, name)
-    if name not in SPECS:
+    spec = REGISTRY.find(head)
+    if spec is None or spec.keyword is not None:
         shown = head if len(head) <= 40 else head[:40] + "…"
-        close = difflib.get_close_matches(name, [*SPECS, *ALIASES], n=1, cutoff=0.6)
-        hint = f"Did you mean `/papers {ALIASES.get(close[0], close[0])}`? " if close else ""
+        words = [*REGISTRY.names(), *REGISTRY.aliases]
+        close = difflib.get_close_matches(head.lower(), words, n=1, cutoff=0.6)
+        hint = f"Did you mean `/papers {REGISTRY.find(close[0]).name}`? " if close else ""  # type: ignore[union-attr]
         raise CommandError(f"Unknown command `{shown}`. {hint}Try `/papers help`.")
-    return Command(name, rest.strip())
+    return Command(spec.name, rest.strip())
 
 
-def usage(name: str) -> str:
-    return f"/papers {SPECS[name].usage}"
+def parse_options(spec: Spec, text: str) -> dict[str, Any]:
+    """Read ``text`` into ``spec``'s options: ``--flags`` first, then the words in order."""
+    values = spec.defaults()
+    for option in spec.options:
+        if isinstance(option, Flag):
+            text, values[option.key] = _pop_flag(text, option.name)
+        elif isinstance(option, Number) and option.flag:
+            text, number = _pop_number(text, option, spec.usage_line)
+            if number is not None:
+                values[option.key] = number
+    rest = text.strip()
+    for option in spec.options:
+        if isinstance(option, Flag) or (isinstance(option, Number) and option.flag):
+            continue
+        if isinstance(option, Text):
+            values[option.key], rest = rest, ""
+            continue
+        words = rest.split(None, 1)
+        word, rest = (words[0], words[1] if len(words) > 1 else "") if words else ("", "")
+        if not word:
+            if option.required and spec.syntax_error:
+                raise spec.syntax()
+            continue
+        values[option.key] = _read_word(spec, option, word)
+        if isinstance(option, Word) and values[option.key] in option.stops:
+            break
+    if rest and spec.syntax_error:
+        raise spec.syntax()
+    return values
 
 
-def help_text(name: str | None = None) -> str:
-    if name:
-        key = ALIASES.get(name.lower(), name.lower())
-        if key not in SPECS:
-            raise CommandError(f"There is no command `{name[:40]}`.", "/papers help")
-        spec = SPECS[key]
-        who = " (people who may change this channel's settings)" if spec.manages else ""
-        return f"`/papers {spec.usage}`: {spec.summary}{who}"
-    lines = ["papers-bot: trending research papers, searched and posted daily.", ""]
-    for spec in SPECS.values():
-        if not spec.hidden:
-            mark = " ⚙" if spec.manages else ""
-            lines.append(f"`/papers {spec.usage}`{mark}: {spec.summary}")
-    shortcuts = ", ".join(f"`{a}` = `{c}`" for a, c in ALIASES.items())
-    lines += [
-        "",
-        "⚙ changes the channel's settings, which the workspace may limit to some people. "
-        "A channel gets daily posts (09:00 UTC until you say otherwise) once someone runs "
-        "`schedule` or `subscribe`. 👍/👎 under a posted paper tune the channel's ranking.",
-        "Search syntax: `transformer quantization` (all words; typos and word forms forgiven), "
-        '`"speech recognition"`, `-survey`, `author:Hinton`, `cat:cs.CL`, `since:2026-05-01`.',
-        f"Shortcuts: {shortcuts}.",
-    ]
-    return "\n".join(lines)
+def _read_word(spec: Spec, option: Option, word: str) -> Any:
+    if isinstance(option, Number):
+        return check_number(option, word, spec.usage_line)
+    if isinstance(option, Word):
+        value = normalize_word(option, word)
+        if option.strict and value not in option.values():
+            raise spec.syntax()
+        return value
+    return word
+
+
+def normalize_word(option: Word, word: str) -> str:
+    """A word as the handler compares it (lower case, or its first letters)."""
+    if option.lower:
+        word = word.lower()
+    if option.prefix and word not in option.values():
+        word = word[: option.prefix]
+    return word
+
+
+def check_number(option: Number, text: str, usage: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise CommandError(option.refuse_text(text), usage) from None
+    if not option.low <= number <= option.high:
+        raise CommandError(option.refuse_range(), usage)
+    return number
+
+
+def _flag_pattern(name: str) -> re.Pattern[str]:
+    return re.compile(rf"(?:^|\s)--{name}(?=\s|$)")
+
+
+def _pop_flag(args: str, flag: str) -> tuple[str, bool]:
+    """``args`` without ``--flag``, and whether it was there."""
+    pattern = _flag_pattern(flag)
+    return " ".join(pattern.sub(" ", args).split()), bool(pattern.search(args))
+
+
+def _pop_number(args: str, option: Number, usage: str) -> tuple[str, int | None]:
+    """``args`` without ``--flag N`` (or ``--flag=N``), and N, checked to be in range.
+
+    One parser for the numeric options (``search --page``, ``subscribe --alert``), so
+    they accept the same forms and refuse bad values with the same words.
+    """
+    match = re.search(rf"(?:^|\s)--{option.name}[ =](\S+)", args)
+    if not match:
+        return args.strip(), None
+    number = check_number(option, match.group(1), usage)
+    return (args[: match.start()] + " " + args[match.end() :]).strip(), number
+
+
+def read_typed(typed: Invocation) -> Invocation:
+    """A command whose values a platform typed already (Discord's app-command options,
+    keyed by option key), cleaned and checked as typed text is, with no text in between.
+
+    Left-out options get their declared default; words are compared as the text parser
+    compares them (lower case, first letters); numbers are checked against their range;
+    the whole obeys the length limit of a typed line.
+    """
+    spec, values = typed.spec, typed.values
+    read = spec.defaults()
+    for option in spec.options:
+        value = values.get(option.key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = clean_text(value).replace("\x00", "").strip()
+            if isinstance(option, Word):
+                value = normalize_word(option, value)
+                if option.strict and value not in option.values():
+                    raise spec.syntax()
+        elif isinstance(option, Number):
+            value = check_number(option, str(value), spec.usage_line)
+        read[option.key] = value
+    words = [spec.name, *(v for v in read.values() if isinstance(v, str) and v)]
+    length = len(" ".join(words))
+    if length > MAX_COMMAND_CHARS:
+        raise CommandError(
+            f"That command is {length:,} characters long; the limit is {MAX_COMMAND_CHARS:,}."
+        )
+    return Invocation(spec, read)
+
+
+def describe(invocation: Invocation) -> str:
+    """An invocation as Discord shows it (``search query:diffusion page:2``), for logs."""
+    shown = [invocation.spec.name]
+    for option in invocation.spec.options:
+        value = invocation.values.get(option.key)
+        if value not in (None, False, ""):
+            shown.append(f"{option.name}:{value}")
+    return " ".join(shown)

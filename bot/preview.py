@@ -7,41 +7,39 @@ and a warning when the topic matches nothing or nearly the whole corpus.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
-from bot.commands import CommandError, usage
+from bot.answers import card
+from bot.context import Context
 from bot.digest import parse_day
 from bot.models import Channel
 from bot.query import parse_query
+from bot.registry import CommandError, usage
 from bot.replies import Button, Reply, ReplyKind
-
-if TYPE_CHECKING:
-    from bot.app import PapersBot
 
 DAYS = 7
 BROAD_SHARE = 0.5
 
 
-def topic_preview(bot: PapersBot, channel: Channel, topic: str) -> Reply:
+def topic_preview(ctx: Context, channel: Channel, topic: str) -> Reply:
     parsed = parse_query(topic)
     if parsed.is_empty:
         raise CommandError("Preview what? Give a topic.", usage("preview"))
-    bot.index.sync(bot.store)
+    ctx.index.sync(ctx.store)
     # parse_day never raises: the digests already leave out days that are not dates.
-    end = parse_day(bot.digests.latest_day(bot.today_for(channel)))
+    end = parse_day(ctx.digests.latest_day(ctx.today_for(channel)))
     if end is None:
         return Reply(text="No trending papers yet, so there is nothing to preview against.")
     days = [(end - timedelta(days=n)).isoformat() for n in range(DAYS - 1, -1, -1)]
     lines, matched = [], {}
     for day in days:
-        hits = bot.digests.topic_matches(topic, day)
-        listed = len(bot.digests.papers_on(day))
+        hits = ctx.digests.topic_matches(topic, day)
+        listed = len(ctx.digests.papers_on(day))
         posted = min(len(hits), channel.max_papers)
         lines.append(f"{day}: {len(hits)} of {listed} papers match, {posted} would be posted")
         matched.update(hits)
     total = len(matched)
-    corpus = max(1, bot.store.paper_count())
-    share = bot.index.count(parsed) / corpus
+    corpus = max(1, ctx.store.paper_count())
+    share = ctx.index.count(parsed) / corpus
     warnings = []
     if total == 0:
         warnings.append(
@@ -53,10 +51,10 @@ def topic_preview(bot: PapersBot, channel: Channel, topic: str) -> Reply:
             f"⚠ This topic matches {share:.0%} of the whole corpus: it will let nearly "
             "everything through. Add a word or a phrase to narrow it."
         )
-    papers = [p for pid in matched if (p := bot.store.get_paper(pid)) is not None]
+    papers = [p for pid in matched if (p := ctx.store.get_paper(pid)) is not None]
     papers.sort(key=lambda p: (-(p.upvotes or 0), p.id))
     cards = [
-        bot.card(p, rank=n, topic=topic, matched_terms=bot.index.matched_terms(parsed, p))
+        card(p, rank=n, topic=topic, matched_terms=ctx.index.matched_terms(parsed, p))
         for n, p in enumerate(papers[:3], start=1)
     ]
     text = "\n".join(

@@ -22,6 +22,7 @@ import pytest
 from adapters.discord import DiscordAdapter
 from bot.app import PapersBot
 from bot.config import Config
+from bot.registry import Invocation
 from bot.replies import Reply, Request
 from tests.fakes.discord_fake import GUILD_ID, MEMBER_PERMISSIONS, FakeDiscord, Recorded
 from tests.test_discord import check_message, discord_config, is_callback
@@ -44,9 +45,9 @@ async def slow_adapter(
     """An adapter whose core answers after its answer deadline, so it always defers."""
     real = demo_bot.handle_async
 
-    async def slow(request: Request) -> Reply:
+    async def slow(request: Request, invocation: Invocation | None = None) -> Reply:
         await asyncio.sleep(0.2)  # injected latency; the real core then answers
-        return await real(request)
+        return await real(request, invocation)
 
     demo_bot.handle_async = slow  # type: ignore[method-assign]
     adapter = DiscordAdapter(

@@ -1,10 +1,12 @@
 """The Discord adapter: discord.py wiring, the ``/papers`` command group, button presses.
 
 The client runs in the bot's own asyncio loop (``start`` logs in, connects in a background
-task and returns once the gateway is ready). Every slash subcommand only builds the text
-the core parser reads and hands it to :meth:`PapersBot.handle_async`, so Discord behaves
-exactly like Slack and the terminal. Button presses arrive as component interactions with
-a ``papers:`` custom id carrying the command to run for the presser (see
+task and returns once the gateway is ready). The ``/papers`` subcommands are derived from
+the command declarations (:mod:`adapters.discord.tree`); each hands its typed options,
+as an :class:`~bot.registry.Invocation`, to :meth:`PapersBot.handle_async`, which runs
+the same handlers Slack and the terminal reach by text. Button presses arrive as
+component interactions with a ``papers:`` custom id carrying the command to run for the
+presser (see
 :class:`~adapters.discord.render.CommandIds`); they are handled in ``on_interaction``, so
 buttons keep working on old messages and across restarts.
 
@@ -17,12 +19,10 @@ import asyncio
 import contextlib
 import logging
 import time
-import zoneinfo
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import cache
-from typing import Any, Literal
+from typing import Any
 
 import aiohttp
 import discord
@@ -32,7 +32,6 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from adapters.base import DeliveryError, PermanentDeliveryError
-from adapters.console import shorten
 from adapters.discord.render import (
     CUSTOM_ID_PREFIX,
     CommandIds,
@@ -42,12 +41,13 @@ from adapters.discord.render import (
     render,
 )
 from adapters.discord.settings import DiscordSettings
+from adapters.discord.tree import build_group
 from bot.app import PapersBot
-from bot.commands import CommandError, parse_command
+from bot.commands import describe as describe_invocation
 from bot.config import Config
 from bot.delivery import describe
-from bot.handlers.common import MAX_TRENDING, pop_flag
 from bot.models import Channel
+from bot.registry import Invocation, Option, Spec
 from bot.replies import Reply, ReplyKind, Request
 
 log = logging.getLogger(__name__)
@@ -58,63 +58,6 @@ ACK_DEADLINE = 2.0
 NO_MENTIONS = discord.AllowedMentions.none()
 THREAD_NAME_LIMIT = 100  # Discord's limit on a thread's name
 REMEMBERED_THREADS = 10_000  # headline -> thread ids kept; a restart falls back to code 160004
-
-
-def answers_publicly(request: Request) -> bool:
-    """Whether the core will answer ``request`` in the channel, decided before running it.
-
-    A slow command is deferred, and a deferred slash command's answer keeps the defer's
-    visibility, so it must be known up front. The core answers publicly exactly when a
-    setting is changed (a ``manages`` command, run by someone allowed to) or a paper is
-    shared; everything else, refusals and errors included, is for the asker only.
-    ``subscribe --preview`` is a preview, not a change. A wrong guess is still corrected
-    afterwards (see :meth:`DiscordAdapter._follow_up_deferred`).
-    """
-    try:
-        command = parse_command(request.text)
-    except CommandError:
-        return False
-    if command.name == "share":
-        return True
-    if command.name == "subscribe" and pop_flag(command.args, "preview")[1]:
-        return False
-    return command.spec.manages and request.can_manage
-
-
-class PapersGroup(app_commands.Group):
-    """The ``/papers`` group, registered with ``contexts`` and ``integration_types`` only.
-
-    discord.py 2.7 still sends the deprecated ``dm_permission`` beside ``contexts``; it is
-    left out so Discord reads where the command works from ``contexts`` alone.
-    """
-
-    def to_dict(self, tree: app_commands.CommandTree[Any]) -> dict[str, Any]:
-        payload = super().to_dict(tree)
-        payload.pop("dm_permission", None)
-        return payload
-
-
-@cache
-def timezones() -> tuple[str, ...]:
-    return tuple(sorted(zoneinfo.available_timezones()))
-
-
-def timezone_choices(current: str, limit: int = 25) -> list[app_commands.Choice[str]]:
-    """Time zones matching what was typed: prefix matches first, then substring matches."""
-    needle = current.strip().lower().replace(" ", "_")
-    if not needle:
-        names = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "Asia/Tokyo"]
-    else:
-        starts = [z for z in timezones() if z.lower().startswith(needle)]
-        parts = [z for z in timezones() if needle in z.lower() and z not in starts]
-        names = (starts + parts)[:limit]
-    return [app_commands.Choice(name=z, value=z) for z in names]
-
-
-WEEKDAY_CHOICES = [
-    app_commands.Choice(name=name, value=name[:3].lower())
-    for name in ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-] + [app_commands.Choice(name="off", value="off")]
 
 
 def configure_endpoints(settings: DiscordSettings) -> None:
@@ -222,7 +165,7 @@ class DiscordAdapter:
         )
         self.client.adapter = self  # type: ignore[attr-defined]
         self.tree = app_commands.CommandTree(self.client)
-        self.group = build_group(self)
+        self.group = build_group(self, bot.commands)
         self.tree.add_command(self.group)
         self._task: asyncio.Task[None] | None = None
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
@@ -408,9 +351,17 @@ class DiscordAdapter:
     def channel_key(self, interaction: discord.Interaction) -> str:
         return self.request_for(interaction, "").channel
 
-    async def run(self, interaction: discord.Interaction, text: str) -> None:
-        """Run a slash subcommand's text for the user and answer the interaction."""
-        await self.respond(interaction, self.request_for(interaction, text), component=False)
+    async def invoke(self, interaction: discord.Interaction, invocation: Invocation) -> None:
+        """Run a slash subcommand's typed options for the user and answer the interaction."""
+        request = self.request_for(interaction, describe_invocation(invocation))
+        await self.respond(interaction, request, component=False, invocation=invocation)
+
+    def suggest(
+        self, interaction: discord.Interaction, spec: Spec, option: Option, current: str
+    ) -> list[tuple[str, str]]:
+        """Autocomplete for ``option`` as typed so far, from the core."""
+        request = self.request_for(interaction, "")
+        return self.bot.suggest(request, spec.name, option.key, current)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Button presses: custom ids ``papers:<command>`` run ``<command>`` for the presser."""
@@ -431,17 +382,30 @@ class DiscordAdapter:
         await self.respond(interaction, self.request_for(interaction, command), component=True)
 
     async def respond(
-        self, interaction: discord.Interaction, request: Request, *, component: bool
+        self,
+        interaction: discord.Interaction,
+        request: Request,
+        *,
+        component: bool,
+        invocation: Invocation | None = None,
     ) -> None:
-        """Answer within Discord's 3 s: directly when the core is quick, else defer first."""
+        """Answer within Discord's 3 s: directly when the core is quick, else defer first.
+
+        A slash command comes as an ``invocation`` (typed options), a button press as
+        ``request.text``.
+        """
         started = time.monotonic()
-        task = asyncio.create_task(self.bot.handle_async(request))
+        task = asyncio.create_task(self.bot.handle_async(request, invocation))
         done, _ = await asyncio.wait({task}, timeout=self.ack_deadline)
         if not done:
             # A button's deferred update shows nothing, and its follow-ups pick their own
             # visibility; a slash command's "thinking" message is the answer to come, so
             # it is deferred with the visibility the answer will have.
-            public = not component and answers_publicly(request)
+            public = (
+                not component
+                and invocation is not None
+                and self.bot.answers_publicly(request, invocation)
+            )
             if component:
                 await interaction.response.defer()
             else:
@@ -515,226 +479,3 @@ class DiscordAdapter:
             and message is not None
             and message.flags.ephemeral
         )
-
-
-class ImportModal(discord.ui.Modal):
-    """A form with a paragraph box for the multi-line TOML snippet of ``/papers export``:
-    slash command options cannot hold newlines. Submitting runs ``import <snippet>`` for
-    the submitter, with the same permission rule as the slash command."""
-
-    def __init__(self, adapter: DiscordAdapter) -> None:
-        super().__init__(title="Import papers-bot settings", timeout=900)
-        self.adapter = adapter
-        self.snippet: discord.ui.TextInput[ImportModal] = discord.ui.TextInput(
-            label="Snippet from /papers export",
-            style=discord.TextStyle.paragraph,
-            placeholder='[channel]\npost_time = "09:00"\n...',
-            max_length=4000,
-        )
-        self.add_item(self.snippet)
-
-    async def on_submit(self, interaction: discord.Interaction) -> None:
-        await self.adapter.run(interaction, f"import {self.snippet.value}")
-
-
-def build_group(adapter: DiscordAdapter) -> app_commands.Group:
-    """``/papers`` and its subcommands; each only builds the text the core parser reads."""
-    # Guilds only, as before (channels are keyed by guild, settings need Manage Channels):
-    # said with ``contexts``/``integration_types``, not the deprecated ``dm_permission``.
-    group = PapersGroup(
-        name="papers",
-        description="Trending research papers: search, digests, topics",
-        allowed_contexts=app_commands.AppCommandContext(
-            guild=True, dm_channel=False, private_channel=False
-        ),
-        allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
-    )
-    run = adapter.run
-
-    @group.command(name="help", description="How to use /papers")
-    @app_commands.describe(command="Show one command's usage")
-    async def help_(interaction: discord.Interaction, command: str | None = None) -> None:
-        await run(interaction, f"help {command or ''}".strip())
-
-    @group.command(name="search", description="Search the papers")
-    @app_commands.describe(
-        query='Words, "phrases", -exclude, author:NAME, cat:cs.CL, since:2026-05-01',
-        page="Which page of results",
-    )
-    async def search(
-        interaction: discord.Interaction,
-        query: app_commands.Range[str, 1, 500],
-        page: app_commands.Range[int, 1, 1000] | None = None,
-    ) -> None:
-        text = f"search --page {page} {query}" if page else f"search {query}"
-        await run(interaction, text)
-
-    @group.command(name="trending", description="The top papers of the latest trending day")
-    @app_commands.describe(count="How many papers")
-    async def trending(
-        interaction: discord.Interaction, count: app_commands.Range[int, 1, MAX_TRENDING] = 5
-    ) -> None:
-        await run(interaction, f"trending {count}")
-
-    @group.command(name="paper", description="One paper's card")
-    @app_commands.rename(paper_id="id")
-    @app_commands.describe(paper_id="arXiv id or link, e.g. 2605.05242")
-    async def paper(interaction: discord.Interaction, paper_id: str) -> None:
-        await run(interaction, f"paper {paper_id}")
-
-    @group.command(name="subscribe", description="Keep this channel's daily posts to a topic")
-    @app_commands.describe(
-        topic='A search query, e.g. "speech recognition" or cat:cs.CL',
-        alert="Also post a paper on this topic as soon as it reaches this many upvotes",
-        preview="Only show what this topic would post, without subscribing",
-    )
-    async def subscribe(
-        interaction: discord.Interaction,
-        topic: app_commands.Range[str, 1, 500],
-        alert: app_commands.Range[int, 1, 100_000] | None = None,
-        preview: bool = False,
-    ) -> None:
-        text = f"subscribe {topic}"
-        if alert is not None:
-            text += f" --alert {alert}"
-        if preview:
-            text += " --preview"
-        await run(interaction, text)
-
-    @group.command(name="preview", description="What a topic would post, day by day")
-    @app_commands.describe(topic='A search query, e.g. "speech recognition" or cat:cs.CL')
-    async def preview(
-        interaction: discord.Interaction, topic: app_commands.Range[str, 1, 500]
-    ) -> None:
-        await run(interaction, f"preview {topic}")
-
-    @group.command(name="similar", description="The papers closest to one paper")
-    @app_commands.rename(paper_id="id")
-    @app_commands.describe(paper_id="arXiv id or link, e.g. 2605.05242")
-    async def similar(interaction: discord.Interaction, paper_id: str) -> None:
-        await run(interaction, f"similar {paper_id}")
-
-    @group.command(name="thread", description="Post each paper in a thread under a headline")
-    @app_commands.describe(mode="on: a headline and one thread message per paper; off: compact")
-    async def thread(interaction: discord.Interaction, mode: Literal["on", "off"]) -> None:
-        await run(interaction, f"thread {mode}")
-
-    @group.command(name="set", description="Papers per post, minimum upvotes, weekends")
-    @app_commands.describe(
-        setting="What to change",
-        value="papers: 1-25; min-upvotes: a number; weekends: skip or post",
-    )
-    async def set_(
-        interaction: discord.Interaction,
-        setting: Literal["papers", "min-upvotes", "weekends"],
-        value: app_commands.Range[str, 1, 10],
-    ) -> None:
-        await run(interaction, f"set {setting} {value}")
-
-    @group.command(name="export", description="This channel's topics and settings, to copy")
-    async def export(interaction: discord.Interaction) -> None:
-        await run(interaction, "export")
-
-    @group.command(name="import", description="Apply settings from /papers export here")
-    @app_commands.describe(
-        snippet="The one-line form /papers export shows; leave out to paste the multi-line one"
-    )
-    async def import_(
-        interaction: discord.Interaction,
-        snippet: app_commands.Range[str, 1, 6000] | None = None,
-    ) -> None:
-        if snippet is not None:
-            await run(interaction, f"import {snippet}")
-        elif not adapter.request_for(interaction, "import").can_manage:
-            await run(interaction, "import")  # the core's permission refusal, not a form
-        else:
-            await interaction.response.send_modal(ImportModal(adapter))
-
-    @group.command(name="weekly", description="A weekly digest of the week's top papers")
-    @app_commands.describe(
-        day="The weekday, or off to stop the weekly digest",
-        time="HH:MM, e.g. 17:00 (default 09:00)",
-        timezone="IANA time zone, e.g. Europe/Berlin",
-    )
-    @app_commands.choices(day=WEEKDAY_CHOICES)
-    async def weekly(
-        interaction: discord.Interaction,
-        day: app_commands.Choice[str],
-        time: app_commands.Range[str, 1, 5] | None = None,
-        timezone: app_commands.Range[str, 1, 64] | None = None,
-    ) -> None:
-        if day.value == "off":
-            await run(interaction, "schedule weekly off")
-            return
-        await run(
-            interaction,
-            " ".join(["schedule weekly", day.value, time or "09:00", timezone or ""]).strip(),
-        )
-
-    @weekly.autocomplete("timezone")
-    async def weekly_timezones(
-        interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return timezone_choices(current)
-
-    @group.command(name="daily", description="Turn the daily post on or off")
-    @app_commands.describe(mode="off keeps only the weekly digest and alerts")
-    async def daily(interaction: discord.Interaction, mode: Literal["on", "off"]) -> None:
-        await run(interaction, f"schedule daily {mode}")
-
-    @group.command(name="unsubscribe", description="Drop one of this channel's topics")
-    @app_commands.describe(topic="The topic to drop, or all")
-    async def unsubscribe(interaction: discord.Interaction, topic: str) -> None:
-        await run(interaction, f"unsubscribe {topic}")
-
-    @unsubscribe.autocomplete("topic")
-    async def unsubscribe_topics(
-        interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        topics = adapter.bot.store.topics(adapter.channel_key(interaction))
-        needle = current.strip().lower()
-        choices = [
-            app_commands.Choice(name=shorten(f"{t.id}. {t.query}", 100), value=str(t.id))
-            for t in topics
-            if needle in f"{t.id}. {t.query}".lower()
-        ][:24]
-        if topics and (not needle or needle in "all topics"):
-            choices.append(app_commands.Choice(name="All topics", value="all"))
-        return choices
-
-    @group.command(name="topics", description="This channel's topics")
-    async def topics(interaction: discord.Interaction) -> None:
-        await run(interaction, "topics")
-
-    @group.command(name="schedule", description="When this channel gets its daily post")
-    @app_commands.describe(time="HH:MM, e.g. 09:00", timezone="IANA time zone, e.g. Europe/Berlin")
-    async def schedule(
-        interaction: discord.Interaction,
-        time: app_commands.Range[str, 1, 5],
-        timezone: app_commands.Range[str, 1, 64] | None = None,
-    ) -> None:
-        await run(interaction, f"schedule {time} {timezone or ''}".strip())
-
-    @schedule.autocomplete("timezone")
-    async def schedule_timezones(
-        interaction: discord.Interaction, current: str
-    ) -> list[app_commands.Choice[str]]:
-        return timezone_choices(current)
-
-    @group.command(name="pause", description="Stop the daily posts here")
-    async def pause(interaction: discord.Interaction) -> None:
-        await run(interaction, "pause")
-
-    @group.command(name="resume", description="Start the daily posts again")
-    async def resume(interaction: discord.Interaction) -> None:
-        await run(interaction, "resume")
-
-    @group.command(name="digest", description="Preview this channel's next post")
-    async def digest(interaction: discord.Interaction) -> None:
-        await run(interaction, "digest")
-
-    @group.command(name="status", description="Corpus size, last ingest, last and next post")
-    async def status(interaction: discord.Interaction) -> None:
-        await run(interaction, "status")
-
-    return group

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import re
 
-from bot.commands import CommandError
-from bot.models import clean_text, strip_version
+from bot.context import Context
+from bot.models import Paper, clean_text, strip_version
+from bot.registry import CommandError, Text, usage
 
 MAX_TOPICS = 20
 MAX_TRENDING = 25
 WEEKLY_USAGE = "/papers schedule weekly <mon..sun> <HH:MM> [IANA time zone] | schedule weekly off"
 WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+# Options several commands declare alike.
+PAPER_REF = Text("id", "arXiv id or link, e.g. 2605.05242", param="ref", required=True)
+TOPIC = Text(
+    "topic",
+    'A search query, e.g. "speech recognition" or cat:cs.CL',
+    required=True,
+    min_length=1,
+    max_length=500,
+)
 
 _ARXIV_IN_TEXT = re.compile(
     r"(?:arxiv\.org/(?:abs|pdf)/|huggingface\.co/papers/|arxiv:)?"
@@ -40,27 +51,15 @@ def count_of(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def pop_flag(args: str, flag: str) -> tuple[str, bool]:
-    """``args`` without ``--flag``, and whether it was there."""
-    pattern = re.compile(rf"(?:^|\s)--{flag}(?=\s|$)")
-    return " ".join(pattern.sub(" ", args).split()), bool(pattern.search(args))
-
-
-def pop_number(
-    args: str, flag: str, low: int, high: int, usage_text: str
-) -> tuple[str, int | None]:
-    """``args`` without ``--flag N`` (or ``--flag=N``), and N, checked to be in range.
-
-    One parser for the numeric options (``search --page``, ``subscribe --alert``), so
-    they accept the same forms and refuse bad values with the same words.
-    """
-    match = re.search(rf"(?:^|\s)--{flag}[ =](\S+)", args)
-    if not match:
-        return args.strip(), None
-    try:
-        number = int(match.group(1))
-    except ValueError:
-        raise CommandError(f"--{flag} needs a number.", usage_text) from None
-    if not low <= number <= high:
-        raise CommandError(f"--{flag} must be between {low} and {high:,}.", usage_text)
-    return (args[: match.start()] + " " + args[match.end() :]).strip(), number
+def find_paper(ctx: Context, ref: str) -> Paper:
+    """The paper ``ref`` names (an arXiv id or link, or a stored id), or a CommandError."""
+    ref = ref.strip()
+    if not ref:
+        raise CommandError("Which paper? Give an arXiv id or link.", usage("paper"))
+    arxiv_id = parse_paper_ref(ref)
+    paper = ctx.store.get_paper(arxiv_id) if arxiv_id else ctx.store.get_paper(ref.split()[0])
+    if paper is None:
+        if arxiv_id is None:
+            raise CommandError(f"`{ref[:60]}` is not an arXiv id or link.", usage("paper"))
+        raise CommandError(f"Paper {arxiv_id} is not in the local corpus (yet).")
+    return paper

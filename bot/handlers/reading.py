@@ -1,116 +1,196 @@
-"""The ``/papers`` commands that only read: help, search, trending, paper, share, similar,
-preview, topics, digest (a preview of the next post) and status."""
+"""The ``/papers`` commands that only read: help, search, trending, paper, topics,
+preview, similar, digest (a preview of the next post), status and share (a button).
+
+Each handler is declared here with its options; see :mod:`bot.registry`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from bot.commands import CommandError, help_text, usage
+from bot import answers
+from bot.context import Context
 from bot.handlers.common import (
     MAX_TRENDING,
+    PAPER_REF,
+    TOPIC,
     WEEKDAY_NAMES,
-    parse_paper_ref,
-    pop_number,
+    find_paper,
     unquote,
 )
-from bot.models import Paper
 from bot.preview import topic_preview
+from bot.registry import REGISTRY, CommandError, Form, Number, Text, Word, command, usage
 from bot.replies import PaperCard, Reply, ReplyKind, Request
 from bot.slots import next_post_at
 
-if TYPE_CHECKING:
-    from bot.app import PapersBot
+
+@command(
+    "help",
+    "help [command]",
+    "show this help, or one command's usage",
+    options=[Word("command", "Show one command's usage")],
+    form=Form("How to use /papers"),
+)
+def help_(ctx: Context, request: Request, command: str | None) -> Reply:
+    words = (command or "").split()
+    return Reply(text=REGISTRY.help_text(words[0] if words else None), title="papers-bot help")
 
 
-def help_(bot: PapersBot, request: Request, args: str) -> Reply:
-    return Reply(text=help_text(args.split()[0] if args.split() else None), title="papers-bot help")
-
-
-def search(bot: PapersBot, request: Request, args: str) -> Reply:
-    args, page = pop_number(args, "page", 1, 1000, usage("search"))
-    if not args:
+@command(
+    "search",
+    "search <query> [--page N]",
+    'search the corpus: words, "phrases", -exclude, author:NAME, cat:cs.CL, since:2026-05-01',
+    aliases=("find", "s"),
+    options=[
+        Text(
+            "query",
+            'Words, "phrases", -exclude, author:NAME, cat:cs.CL, since:2026-05-01',
+            required=True,
+            min_length=1,
+            max_length=500,
+        ),
+        Number("page", "Which page of results", low=1, high=1000, flag=True),
+    ],
+    form=Form("Search the papers"),
+)
+def search(ctx: Context, request: Request, query: str, page: int | None) -> Reply:
+    if not query:
         raise CommandError("Search for what? Give a few words.", usage("search"))
-    return bot.search(args, page or 1)
+    return answers.search(ctx, query, page or 1)
 
 
-def trending(bot: PapersBot, request: Request, args: str) -> Reply:
-    count = 5
-    if args:
-        try:
-            count = int(args.split()[0])
-        except ValueError:
-            raise CommandError(f"`{args[:20]}` is not a number.", usage("trending")) from None
-        if not 1 <= count <= MAX_TRENDING:
-            raise CommandError(f"Pick between 1 and {MAX_TRENDING} papers.", usage("trending"))
-    channel = bot.store.get_channel(request.channel)
-    return bot.trending(count, bot.today_for(channel))
+@command(
+    "trending",
+    "trending [N]",
+    f"the top N (1-{MAX_TRENDING}, default 5) papers of the latest trending day",
+    aliases=("top",),
+    options=[
+        Number(
+            "count",
+            "How many papers",
+            low=1,
+            high=MAX_TRENDING,
+            default=5,
+            not_a_number="`{text}` is not a number.",
+            out_of_range="Pick between {low} and {high} papers.",
+        )
+    ],
+    form=Form("The top papers of the latest trending day"),
+)
+def trending(ctx: Context, request: Request, count: int) -> Reply:
+    channel = ctx.store.get_channel(request.channel)
+    return answers.trending(ctx, count, ctx.today_for(channel))
 
 
-def find_paper(bot: PapersBot, args: str) -> Paper:
-    if not args:
-        raise CommandError("Which paper? Give an arXiv id or link.", usage("paper"))
-    ref = parse_paper_ref(args)
-    paper = bot.store.get_paper(ref) if ref else bot.store.get_paper(args.split()[0])
-    if paper is None:
-        if ref is None:
-            raise CommandError(f"`{args[:60]}` is not an arXiv id or link.", usage("paper"))
-        raise CommandError(f"Paper {ref} is not in the local corpus (yet).")
-    return paper
+@command(
+    "paper",
+    "paper <arXiv id or URL>",
+    "one paper's card",
+    options=[PAPER_REF],
+    fetches="ref",
+    form=Form("One paper's card"),
+)
+def paper(ctx: Context, request: Request, ref: str) -> Reply:
+    return Reply(kind=ReplyKind.PAPER, cards=[answers.card(find_paper(ctx, ref))])
 
 
-def paper(bot: PapersBot, request: Request, args: str) -> Reply:
-    paper = find_paper(bot, args)
-    return Reply(kind=ReplyKind.PAPER, cards=[bot.card(paper)])
-
-
-def share(bot: PapersBot, request: Request, args: str) -> Reply:
-    paper = find_paper(bot, args)
-    who = request.user_name or request.user_id
-    return Reply(
-        text=f"Shared by {who}", kind=ReplyKind.PAPER, cards=[PaperCard(paper)], ephemeral=False
-    )
-
-
-def topics(bot: PapersBot, request: Request, args: str) -> Reply:
-    topics = bot.store.topics(request.channel)
+@command(
+    "topics",
+    "topics",
+    "this channel's topics",
+    form=Form("This channel's topics"),
+)
+def topics(ctx: Context, request: Request) -> Reply:
+    topics = ctx.store.topics(request.channel)
+    taste = ctx.digests.taste_for(request.channel).describe(ctx.index.surface)
     if not topics:
         return Reply(
             text="This channel has no topics: its posts carry all trending papers. "
             'Add one with `/papers subscribe "speech recognition"`.\n'
-            "Feedback: " + bot.digests.taste_for(request.channel).describe(bot.index.surface) + "."
+            "Feedback: " + taste + "."
         )
     lines = [
         f"{t.id}. {t.query}  (added by {t.added_by}"
         + (f"; alert at {t.alert_upvotes}+ upvotes)" if t.alert_upvotes else ")")
         for t in topics
     ]
-    lines.append(
-        "Feedback: " + bot.digests.taste_for(request.channel).describe(bot.index.surface) + "."
-    )
+    lines.append("Feedback: " + taste + ".")
     return Reply(text="\n".join(lines), title="Topics of this channel")
 
 
-def digest(bot: PapersBot, request: Request, args: str) -> Reply:
-    channel = bot.channel_for(request) or bot.new_channel(
-        request.platform, request.workspace, request.channel_id
+@command(
+    "preview",
+    "preview <topic query>",
+    "what a topic would have posted on each of the last 7 days, before subscribing",
+    options=[TOPIC],
+    form=Form("What a topic would post, day by day"),
+)
+def preview(ctx: Context, request: Request, topic: str) -> Reply:
+    topic = unquote(topic)
+    if not topic:
+        raise CommandError("Preview what? Give a topic.", usage("preview"))
+    return topic_preview(ctx, ctx.channel_or_default(request), topic)
+
+
+@command(
+    "similar",
+    "similar <arXiv id or URL>",
+    "the papers closest to one paper",
+    options=[PAPER_REF],
+    fetches="ref",
+    form=Form("The papers closest to one paper"),
+)
+def similar(ctx: Context, request: Request, ref: str) -> Reply:
+    paper = find_paper(ctx, ref)
+    ctx.index.sync(ctx.store)
+    hits = ctx.index.similar(paper, limit=ctx.config.bot.search_page_size)
+    cards = [
+        answers.card(p, rank=n)
+        for n, hit in enumerate(hits, start=1)
+        if (p := ctx.store.get_paper(hit.paper_id)) is not None
+    ]
+    if not cards:
+        return Reply(text=f"Nothing in the corpus is close to “{paper.title}”.")
+    return Reply(
+        text=f"The papers closest to “{paper.title}” ({paper.id}), by their title, abstract "
+        "and keywords.",
+        kind=ReplyKind.SEARCH,
+        title="Similar papers",
+        cards=cards,
     )
-    reply = bot.digest_reply(bot.digest_for(channel))
+
+
+@command(
+    "digest",
+    "digest",
+    "show this channel's next post now (nothing is marked as posted)",
+    form=Form("Preview this channel's next post"),
+)
+def digest(ctx: Context, request: Request) -> Reply:
+    channel = ctx.channel_or_default(request)
+    ctx.index.sync(ctx.store)
+    reply = answers.digest_reply(ctx.digests.build(channel, ctx.today_for(channel)))
     reply.ephemeral = True
     reply.footer = "Preview: nothing was marked as posted."
     return reply
 
 
-def status(bot: PapersBot, request: Request, args: str) -> Reply:
-    lines = [f"Corpus: {bot.store.paper_count():,} papers."]
-    last_ingest = bot.store.get_meta("last_ingest")
+@command(
+    "status",
+    "status",
+    "corpus size, last ingest, last and next post, topics",
+    form=Form("Corpus size, last ingest, last and next post"),
+)
+def status(ctx: Context, request: Request) -> Reply:
+    lines = [f"Corpus: {ctx.store.paper_count():,} papers."]
+    last_ingest = ctx.store.get_meta("last_ingest")
     if last_ingest:
         lines.append(f"Last ingest: {last_ingest.get('at')} ({last_ingest.get('summary', '')}).")
     else:
         lines.append("Last ingest: never (demo or imported corpus).")
-    for source, day in sorted((bot.store.get_meta("no_announcements") or {}).items()):
+    for source, day in sorted((ctx.store.get_meta("no_announcements") or {}).items()):
         lines.append(f"No announcements from {source} for {day}.")
-    channel = bot.store.get_channel(request.channel)
+    channel = ctx.store.get_channel(request.channel)
     if channel is None:
         lines.append(
             "This channel gets no daily post yet: `/papers schedule 09:00 Europe/Berlin` "
@@ -138,41 +218,28 @@ def status(bot: PapersBot, request: Request, args: str) -> Reply:
             )
         lines.append(f"Last post: {channel.last_post_at or 'none yet'}.")
         if not channel.paused and channel.daily:
-            nxt = next_post_at(channel, bot.clock()).astimezone(ZoneInfo(channel.timezone))
+            nxt = next_post_at(channel, ctx.clock()).astimezone(ZoneInfo(channel.timezone))
             lines.append(f"Next post: {nxt:%Y-%m-%d %H:%M} {channel.timezone}.")
         if channel.last_error:
             lines.append(f"Last delivery problem: {channel.last_error}.")
         if channel.retry_at and not channel.paused:
             lines.append(f"Retrying after {channel.retry_at[:16].replace('T', ' ')} UTC.")
-    lines.append(f"Topics: {len(bot.store.topics(request.channel))}.")
+    lines.append(f"Topics: {len(ctx.store.topics(request.channel))}.")
     return Reply(text="\n".join(lines), title="Status")
 
 
-def preview(bot: PapersBot, request: Request, args: str) -> Reply:
-    topic = unquote(args)
-    if not topic:
-        raise CommandError("Preview what? Give a topic.", usage("preview"))
-    channel = bot.channel_for(request) or bot.new_channel(
-        request.platform, request.workspace, request.channel_id
-    )
-    return topic_preview(bot, channel, topic)
-
-
-def similar(bot: PapersBot, request: Request, args: str) -> Reply:
-    paper = find_paper(bot, args)
-    bot.index.sync(bot.store)
-    hits = bot.index.similar(paper, limit=bot.config.bot.search_page_size)
-    cards = [
-        bot.card(p, rank=n)
-        for n, hit in enumerate(hits, start=1)
-        if (p := bot.store.get_paper(hit.paper_id)) is not None
-    ]
-    if not cards:
-        return Reply(text=f"Nothing in the corpus is close to “{paper.title}”.")
+@command(
+    "share",
+    "share <paper id>",
+    "post a paper's card to the channel",
+    options=[PAPER_REF],
+    public=True,
+    hidden=True,
+    button_only=True,
+)
+def share(ctx: Context, request: Request, ref: str) -> Reply:
+    paper = find_paper(ctx, ref)
+    who = request.user_name or request.user_id
     return Reply(
-        text=f"The papers closest to “{paper.title}” ({paper.id}), by their title, abstract "
-        "and keywords.",
-        kind=ReplyKind.SEARCH,
-        title="Similar papers",
-        cards=cards,
+        text=f"Shared by {who}", kind=ReplyKind.PAPER, cards=[PaperCard(paper)], ephemeral=False
     )

@@ -1,26 +1,40 @@
 """The ``/papers`` commands that change a channel: subscribe, unsubscribe, schedule
-(daily, weekly), set, thread, pause, resume, feedback, export and import. The
-permission check happens before they run (:meth:`bot.app.PapersBot.handle`)."""
+(daily, weekly), set, thread, pause, resume, export, import and feedback (a button).
+
+Each handler is declared here with its options; see :mod:`bot.registry`. The permission
+check for ``manages`` commands happens before they run (:mod:`bot.app`).
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import zoneinfo
+from functools import cache
 from zoneinfo import ZoneInfo
 
-from bot.commands import CommandError, usage
 from bot.config import check_timezone, parse_hhmm
+from bot.context import Context
 from bot.handlers.common import (
     MAX_TOPICS,
+    TOPIC,
     WEEKDAY_NAMES,
-    WEEKLY_USAGE,
     count_of,
-    pop_number,
+    find_paper,
     unquote,
 )
-from bot.handlers.reading import find_paper
 from bot.models import MAX_PAPERS_PER_POST, MAX_UPVOTES, Channel, Feedback
 from bot.query import parse_query
+from bot.registry import (
+    CommandError,
+    Flag,
+    Form,
+    Number,
+    Paste,
+    Text,
+    Word,
+    command,
+    usage,
+)
 from bot.replies import Reply, Request
 from bot.settings_io import (
     WEEKDAYS,
@@ -33,29 +47,93 @@ from bot.settings_io import (
 from bot.slots import next_post_at
 from bot.store import utc_now
 
-if TYPE_CHECKING:
-    from bot.app import PapersBot
-
 log = logging.getLogger(__name__)
 
+ON_OFF = (("on", "on"), ("off", "off"))
+WEEKDAY_CHOICES = (*((name, name[:3].lower()) for name in WEEKDAY_NAMES), ("off", "off"))
+COMMON_ZONES = ["UTC", "Europe/London", "Europe/Berlin", "America/New_York", "Asia/Tokyo"]
 
-def subscribe(bot: PapersBot, request: Request, args: str) -> Reply:
-    args, alert = pop_number(args, "alert", 1, MAX_UPVOTES, usage("subscribe"))
-    query = unquote(args)
+
+@cache
+def timezones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def suggest_timezones(ctx: Context, request: Request, current: str) -> list[tuple[str, str]]:
+    """Time zones matching what was typed: prefix matches first, then substring matches."""
+    needle = current.strip().lower().replace(" ", "_")
+    if not needle:
+        names = COMMON_ZONES
+    else:
+        starts = [z for z in timezones() if z.lower().startswith(needle)]
+        parts = [z for z in timezones() if needle in z.lower() and z not in starts]
+        names = (starts + parts)[:25]
+    return [(z, z) for z in names]
+
+
+def suggest_topics(ctx: Context, request: Request, current: str) -> list[tuple[str, str]]:
+    """The channel's topics matching what was typed, and "All topics"."""
+    topics = ctx.store.topics(request.channel)
+    needle = current.strip().lower()
+    found = [
+        (f"{t.id}. {t.query}", str(t.id)) for t in topics if needle in f"{t.id}. {t.query}".lower()
+    ][:24]
+    if topics and (not needle or needle in "all topics"):
+        found.append(("All topics", "all"))
+    return found
+
+
+TIME = Word("time", "HH:MM, e.g. 09:00", required=True, max_length=5)
+ZONE = Word(
+    "timezone", "IANA time zone, e.g. Europe/Berlin", max_length=64, suggest=suggest_timezones
+)
+
+
+@command(
+    "subscribe",
+    f"subscribe <topic query> [--alert <1-{MAX_UPVOTES}>] [--preview]",
+    "keep this channel's posts to a topic; --alert N also posts a paper on it as soon "
+    "as it reaches N upvotes; --preview shows what it would post, without subscribing",
+    manages=True,
+    aliases=("sub",),
+    options=[
+        TOPIC,
+        Number(
+            "alert",
+            "Also post a paper on this topic as soon as it reaches this many upvotes",
+            low=1,
+            high=MAX_UPVOTES,
+            flag=True,
+        ),
+        Flag(
+            "preview",
+            "Only show what this topic would post, without subscribing",
+            default=False,
+            runs="preview",
+            passes=("topic",),
+        ),
+    ],
+    form=Form("Keep this channel's daily posts to a topic"),
+)
+def subscribe(
+    ctx: Context, request: Request, topic: str, alert: int | None, preview: bool = False
+) -> Reply:
+    # ``preview`` never arrives set: ``--preview`` runs the ``preview`` command instead.
+    query = unquote(topic)
     if not query:
         raise CommandError("Subscribe to what? Give a topic.", usage("subscribe"))
     parsed = parse_query(query)
     if parsed.is_empty:
         raise CommandError("That topic has no words to match.", usage("subscribe"))
-    existing = bot.store.topics(request.channel)
+    existing = ctx.store.topics(request.channel)
     if any(t.query.lower() == query.lower() for t in existing):
         return Reply(text=f"This channel already follows “{query}”.")
     if len(existing) >= MAX_TOPICS:
         raise CommandError(
             f"A channel can follow at most {MAX_TOPICS} topics; unsubscribe one first."
         )
-    bot.channel_for(request, create=True)
-    topic = bot.store.add_topic(
+    ctx.channel_for(request, create=True)
+    added = ctx.store.add_topic(
         request.channel, query, request.user_name or request.user_id, alert_upvotes=alert
     )
     alert_note = (
@@ -63,56 +141,69 @@ def subscribe(bot: PapersBot, request: Request, args: str) -> Reply:
         if alert
         else ""
     )
-    log.info("channel %s subscribed to topic %d %r", request.channel, topic.id, query)
+    log.info("channel %s subscribed to topic %d %r", request.channel, added.id, query)
     return Reply(
-        text=f"Subscribed to “{query}” (topic {topic.id}). This channel's posts now carry papers "
-        "matching its topics." + alert_note,
+        text=f"Subscribed to “{query}” (topic {added.id}). This channel's posts now carry "
+        "papers matching its topics." + alert_note,
         ephemeral=False,
     )
 
 
-def unsubscribe(bot: PapersBot, request: Request, args: str) -> Reply:
-    arg = unquote(args).lower()
+@command(
+    "unsubscribe",
+    "unsubscribe <topic id | all>",
+    "drop a topic (ids from `topics`)",
+    manages=True,
+    aliases=("unsub",),
+    options=[Text("topic", "The topic to drop, or all", required=True, suggest=suggest_topics)],
+    form=Form("Drop one of this channel's topics"),
+)
+def unsubscribe(ctx: Context, request: Request, topic: str) -> Reply:
+    arg = unquote(topic).lower()
     if not arg:
         raise CommandError("Unsubscribe from which topic?", usage("unsubscribe"))
     if arg == "all":
-        gone = bot.store.remove_topics(request.channel)
+        gone = ctx.store.remove_topics(request.channel)
         if not gone:
             return Reply(text="This channel has no topics to remove.")
         return Reply(text=f"Removed all {count_of(len(gone), 'topic')}.", ephemeral=False)
-    topics = bot.store.topics(request.channel)
+    topics = ctx.store.topics(request.channel)
     match = next((t for t in topics if arg in (str(t.id), t.query.lower())), None)
     if match is None:
         raise CommandError(
-            f"This channel has no topic `{args[:60]}`. See `/papers topics`.",
+            f"This channel has no topic `{topic[:60]}`. See `/papers topics`.",
             usage("unsubscribe"),
         )
-    bot.store.remove_topics(request.channel, [match.id])
+    ctx.store.remove_topics(request.channel, [match.id])
     return Reply(text=f"Unsubscribed from “{match.query}”.", ephemeral=False)
 
 
-def schedule(bot: PapersBot, request: Request, args: str) -> Reply:
-    parts = args.split()
-    if parts and parts[0].lower() == "weekly":
-        return schedule_weekly(bot, request, parts[1:])
-    if parts and parts[0].lower() == "daily":
-        return schedule_daily(bot, request, parts[1:])
-    if not parts or len(parts) > 2:
-        raise CommandError("Give a time, and optionally a time zone.", usage("schedule"))
-    hour, minute = _time_arg(parts[0])
-    zone = _zone_arg(parts[1]) if len(parts) == 2 else None
-    channel = bot.channel_for(request, create=True)
+@command(
+    "schedule",
+    "schedule <HH:MM> [IANA time zone]",
+    "when the daily post comes, e.g. `schedule 09:00 Europe/Berlin`; also "
+    "`schedule weekly <mon..sun> <HH:MM> [zone]` for a weekly digest of the week's top "
+    "papers (`schedule weekly off` stops it) and `schedule daily on|off`",
+    manages=True,
+    options=[TIME, ZONE],
+    syntax_error="Give a time, and optionally a time zone.",
+    form=Form("When this channel gets its daily post"),
+)
+def schedule(ctx: Context, request: Request, time: str, timezone: str | None) -> Reply:
+    hour, minute = _time_arg(time)
+    zone = _zone_arg(timezone) if timezone else None
+    channel = ctx.channel_for(request, create=True)
     assert channel is not None
 
     def change(ch: Channel) -> None:
         ch.post_time = f"{hour:02d}:{minute:02d}"
         ch.timezone = zone or ch.timezone
         ch.daily = True
-        ch.not_before = bot.clock().isoformat()
+        ch.not_before = ctx.clock().isoformat()
 
-    channel = bot.store.update_channel(channel.key, change)
+    channel = ctx.store.update_channel(channel.key, change)
     assert channel is not None
-    nxt = next_post_at(channel, bot.clock()).astimezone(ZoneInfo(channel.timezone))
+    nxt = next_post_at(channel, ctx.clock()).astimezone(ZoneInfo(channel.timezone))
     return Reply(
         text=f"Daily post at {channel.post_time} {channel.timezone}. "
         f"Next: {nxt:%a %Y-%m-%d %H:%M}.",
@@ -134,28 +225,54 @@ def _zone_arg(text: str) -> str:
         raise CommandError(f"{exc}.", usage("schedule")) from None
 
 
-def schedule_weekly(bot: PapersBot, request: Request, parts: list[str]) -> Reply:
-    if [p.lower() for p in parts] == ["off"]:
-        channel = bot.channel_for(request)
+@command(
+    "schedule weekly",
+    "schedule weekly <mon..sun> <HH:MM> [IANA time zone] | schedule weekly off",
+    "a weekly digest of the week's top papers",
+    manages=True,
+    options=[
+        Word(
+            "day",
+            "The weekday, or off to stop the weekly digest",
+            required=True,
+            choices=WEEKDAY_CHOICES,
+            strict=True,
+            lower=True,
+            prefix=3,
+            stops=("off",),
+        ),
+        Word(
+            "time",
+            "HH:MM, e.g. 17:00 (default 09:00)",
+            required=True,
+            max_length=5,
+            discord_default="09:00",
+        ),
+        ZONE,
+    ],
+    syntax_error="Give a weekday and a time, e.g. `schedule weekly mon 09:00`.",
+    form=Form("A weekly digest of the week's top papers"),
+)
+def schedule_weekly(
+    ctx: Context, request: Request, day: str, time: str | None, timezone: str | None
+) -> Reply:
+    if day == "off":
+        channel = ctx.channel_for(request)
         if channel is not None:
-            bot.store.update_channel(channel.key, lambda ch: setattr(ch, "weekly_day", None))
+            ctx.store.update_channel(channel.key, lambda ch: setattr(ch, "weekly_day", None))
         return Reply(text="Weekly digest off.", ephemeral=False)
-    if len(parts) not in (2, 3) or parts[0].lower()[:3] not in WEEKDAYS:
-        raise CommandError(
-            "Give a weekday and a time, e.g. `schedule weekly mon 09:00`.", WEEKLY_USAGE
-        )
-    weekday = WEEKDAYS.index(parts[0].lower()[:3])
-    hour, minute = _time_arg(parts[1])
-    zone = _zone_arg(parts[2]) if len(parts) == 3 else None
-    channel = bot.channel_for(request, create=True)
+    weekday = WEEKDAYS.index(day)
+    hour, minute = _time_arg(time or "")
+    zone = _zone_arg(timezone) if timezone else None
+    channel = ctx.channel_for(request, create=True)
     assert channel is not None
 
     def change(ch: Channel) -> None:
         ch.weekly_day, ch.weekly_time = weekday, f"{hour:02d}:{minute:02d}"
         ch.timezone = zone or ch.timezone
-        ch.not_before = bot.clock().isoformat()
+        ch.not_before = ctx.clock().isoformat()
 
-    channel = bot.store.update_channel(channel.key, change)
+    channel = ctx.store.update_channel(channel.key, change)
     assert channel is not None
     also = "as well as the daily post" if channel.daily else "instead of a daily post"
     return Reply(
@@ -165,21 +282,34 @@ def schedule_weekly(bot: PapersBot, request: Request, parts: list[str]) -> Reply
     )
 
 
-def schedule_daily(bot: PapersBot, request: Request, parts: list[str]) -> Reply:
-    choice = [p.lower() for p in parts]
-    if choice not in (["on"], ["off"]):
-        raise CommandError(
-            "Say `schedule daily on` or `schedule daily off`.", "/papers schedule daily on|off"
+@command(
+    "schedule daily",
+    "schedule daily on|off",
+    "turn the daily post on or off",
+    manages=True,
+    options=[
+        Word(
+            "mode",
+            "off keeps only the weekly digest and alerts",
+            required=True,
+            choices=ON_OFF,
+            strict=True,
+            lower=True,
         )
-    channel = bot.channel_for(request, create=True)
+    ],
+    syntax_error="Say `schedule daily on` or `schedule daily off`.",
+    form=Form("Turn the daily post on or off"),
+)
+def schedule_daily(ctx: Context, request: Request, mode: str) -> Reply:
+    channel = ctx.channel_for(request, create=True)
     assert channel is not None
-    on = choice == ["on"]
+    on = mode == "on"
 
     def change(ch: Channel) -> None:
         ch.daily = on
-        ch.not_before = bot.clock().isoformat()
+        ch.not_before = ctx.clock().isoformat()
 
-    bot.store.update_channel(channel.key, change)
+    ctx.store.update_channel(channel.key, change)
     if on:
         return Reply(
             text=f"Daily post on, at {channel.post_time} {channel.timezone}.", ephemeral=False
@@ -188,40 +318,52 @@ def schedule_daily(bot: PapersBot, request: Request, parts: list[str]) -> Reply:
     return Reply(text="Daily post off." + weekly, ephemeral=False)
 
 
-def feedback(bot: PapersBot, request: Request, args: str) -> Reply:
-    parts = args.split()
-    if len(parts) != 2 or parts[0].lower() not in ("up", "down"):
-        raise CommandError("Say `feedback up <paper id>` or `feedback down <paper id>`.")
-    paper = find_paper(bot, parts[1])
-    value = 1 if parts[0].lower() == "up" else -1
-    bot.store.put_feedback(Feedback(request.channel, paper.id, request.user_id, value, utc_now()))
-    taste = bot.digests.taste_for(request.channel)
-    mark = "👍" if value > 0 else "👎"
-    return Reply(
-        text=f"{mark} noted for “{paper.title}”. This channel's ranking now: {taste.describe(bot.index.surface)}."
-    )
-
-
-def set_(bot: PapersBot, request: Request, args: str) -> Reply:
-    parts = args.lower().split()
-    if len(parts) != 2:
-        raise CommandError("Say which setting and its value.", usage("set"))
-    key, value = parts
+@command(
+    "set",
+    f"set papers <1-{MAX_PAPERS_PER_POST}> | set min-upvotes <0-{MAX_UPVOTES}> "
+    "| set weekends skip|post",
+    "how many papers a post carries (5), the upvotes a paper needs to be posted (0), "
+    "and whether posts come on weekends",
+    manages=True,
+    options=[
+        Word(
+            "setting",
+            "What to change",
+            required=True,
+            choices=(
+                ("papers", "papers"),
+                ("min-upvotes", "min-upvotes"),
+                ("weekends", "weekends"),
+            ),
+            lower=True,
+        ),
+        Word(
+            "value",
+            "papers: 1-25; min-upvotes: a number; weekends: skip or post",
+            required=True,
+            lower=True,
+            max_length=10,
+        ),
+    ],
+    syntax_error="Say which setting and its value.",
+    form=Form("Papers per post, minimum upvotes, weekends"),
+)
+def set_(ctx: Context, request: Request, setting: str, value: str) -> Reply:
     new: int | bool
-    if key in ("papers", "max", "max-papers"):
+    if setting in ("papers", "max", "max-papers"):
         field, new = "max_papers", _number_arg(value, 1, MAX_PAPERS_PER_POST)
         text = f"Posts carry up to {new} papers."
-    elif key in ("min-upvotes", "upvotes", "min_upvotes"):
+    elif setting in ("min-upvotes", "upvotes", "min_upvotes"):
         field, new = "min_upvotes", _number_arg(value, 0, MAX_UPVOTES)
         text = f"Only papers with {new}+ upvotes are posted." if new else "Any upvotes will do."
-    elif key == "weekends" and value in ("skip", "post"):
+    elif setting == "weekends" and value in ("skip", "post"):
         field, new = "skip_weekends", value == "skip"
         text = "No posts on Saturdays and Sundays." if new else "Posts come on weekends too."
     else:
-        raise CommandError(f"There is no setting `{key[:30]} {value[:30]}`.", usage("set"))
-    channel = bot.channel_for(request, create=True)
+        raise CommandError(f"There is no setting `{setting[:30]} {value[:30]}`.", usage("set"))
+    channel = ctx.channel_for(request, create=True)
     assert channel is not None
-    bot.store.update_channel(channel.key, lambda ch: setattr(ch, field, new))
+    ctx.store.update_channel(channel.key, lambda ch: setattr(ch, field, new))
     return Reply(text=text, ephemeral=False)
 
 
@@ -235,25 +377,44 @@ def _number_arg(text: str, low: int, high: int) -> int:
     return number
 
 
-def thread(bot: PapersBot, request: Request, args: str) -> Reply:
-    choice = args.strip().lower()
-    if choice not in ("on", "off"):
-        raise CommandError("Say `thread on` or `thread off`.", usage("thread"))
-    channel = bot.channel_for(request, create=True)
+@command(
+    "thread",
+    "thread on|off",
+    "post each paper as a reply in a thread under a headline",
+    manages=True,
+    options=[
+        Word(
+            "mode",
+            "on: a headline and one thread message per paper; off: compact",
+            required=True,
+            choices=ON_OFF,
+            strict=True,
+            lower=True,
+        )
+    ],
+    syntax_error="Say `thread on` or `thread off`.",
+    form=Form("Post each paper in a thread under a headline"),
+)
+def thread(ctx: Context, request: Request, mode: str) -> Reply:
+    channel = ctx.channel_for(request, create=True)
     assert channel is not None
-    bot.store.update_channel(channel.key, lambda ch: setattr(ch, "thread_mode", choice == "on"))
-    if choice == "on":
+    ctx.store.update_channel(channel.key, lambda ch: setattr(ch, "thread_mode", mode == "on"))
+    if mode == "on":
         text = "Posts now come as a headline with one reply per paper in its thread."
     else:
         text = "Posts now come as one compact message."
     return Reply(text=text, ephemeral=False)
 
 
-def export(bot: PapersBot, request: Request, args: str) -> Reply:
-    channel = bot.channel_for(request) or bot.new_channel(
-        request.platform, request.workspace, request.channel_id
-    )
-    snippet = export_settings(channel, bot.store.topics(request.channel))
+@command(
+    "export",
+    "export",
+    "this channel's topics and settings as a snippet to copy",
+    form=Form("This channel's topics and settings, to copy"),
+)
+def export(ctx: Context, request: Request) -> Reply:
+    channel = ctx.channel_or_default(request)
+    snippet = export_settings(channel, ctx.store.topics(request.channel))
     return Reply(
         text="Copy this and run `/papers import` with it in another channel, workspace or "
         "platform:\n```\n" + snippet + "```\nOne line (for chat boxes without newlines):\n"
@@ -262,28 +423,52 @@ def export(bot: PapersBot, request: Request, args: str) -> Reply:
     )
 
 
-def import_(bot: PapersBot, request: Request, args: str) -> Reply:
-    if not args.strip():
+@command(
+    "import",
+    "import <snippet from export>",
+    f"apply exported topics and settings here (max_papers 1-{MAX_PAPERS_PER_POST}, "
+    f"min_upvotes 0-{MAX_UPVOTES}, a topic's alert_upvotes 1-{MAX_UPVOTES})",
+    manages=True,
+    options=[
+        Text(
+            "snippet",
+            "The one-line form /papers export shows; leave out to paste the multi-line one",
+            min_length=1,
+            max_length=6000,
+        )
+    ],
+    form=Form(
+        "Apply settings from /papers export here",
+        paste=Paste(
+            "snippet",
+            title="Import papers-bot settings",
+            label="Snippet from /papers export",
+            placeholder='[channel]\npost_time = "09:00"\n...',
+        ),
+    ),
+)
+def import_(ctx: Context, request: Request, snippet: str | None) -> Reply:
+    if not (snippet or "").strip():
         raise CommandError("Import what? Paste what `/papers export` gave.", usage("import"))
     try:
-        snapshot = parse_settings(args)
+        snapshot = parse_settings(snippet or "")
     except SettingsError as exc:
         raise CommandError(f"Cannot import: {exc}.", usage("import")) from None
-    channel = bot.channel_for(request, create=True)
+    channel = ctx.channel_for(request, create=True)
     assert channel is not None
 
     def change(ch: Channel) -> None:
         apply_settings(ch, snapshot.settings)
-        ch.not_before = bot.clock().isoformat()
+        ch.not_before = ctx.clock().isoformat()
 
-    bot.store.update_channel(channel.key, change)
-    existing = {t.query.lower() for t in bot.store.topics(request.channel)}
+    ctx.store.update_channel(channel.key, change)
+    existing = {t.query.lower() for t in ctx.store.topics(request.channel)}
     new = [(q, a) for q, a in snapshot.topics if q.lower() not in existing]
     room = MAX_TOPICS - len(existing)
     added = new[: max(0, room)]
     who = request.user_name or request.user_id
     for query, alert in added:
-        bot.store.add_topic(request.channel, query, who, alert_upvotes=alert)
+        ctx.store.add_topic(request.channel, query, who, alert_upvotes=alert)
     skipped = len(snapshot.topics) - len(added)
     return Reply(
         text=f"Imported {count_of(len(snapshot.settings), 'setting')} and "
@@ -294,26 +479,72 @@ def import_(bot: PapersBot, request: Request, args: str) -> Reply:
     )
 
 
-def pause(bot: PapersBot, request: Request, args: str) -> Reply:
-    channel = bot.channel_for(request)
+@command(
+    "pause",
+    "pause",
+    "stop the daily posts here",
+    manages=True,
+    form=Form("Stop the daily posts here"),
+)
+def pause(ctx: Context, request: Request) -> Reply:
+    channel = ctx.channel_for(request)
     if channel is None or channel.paused:
         return Reply(text="Daily posts are not running here; nothing to pause.")
 
     def change(ch: Channel) -> None:
         ch.paused, ch.pause_reason = True, f"paused by {request.user_name or request.user_id}"
 
-    bot.store.update_channel(channel.key, change)
+    ctx.store.update_channel(channel.key, change)
     return Reply(text="Daily posts paused. `/papers resume` starts them again.", ephemeral=False)
 
 
-def resume(bot: PapersBot, request: Request, args: str) -> Reply:
-    channel = bot.channel_for(request, create=True)
+@command(
+    "resume",
+    "resume",
+    "start the daily posts again",
+    manages=True,
+    form=Form("Start the daily posts again"),
+)
+def resume(ctx: Context, request: Request) -> Reply:
+    channel = ctx.channel_for(request, create=True)
     assert channel is not None
 
     def change(ch: Channel) -> None:
         ch.paused, ch.pause_reason, ch.failures, ch.last_error = False, None, 0, None
         ch.retry_at = None
-        ch.not_before = bot.clock().isoformat()
+        ch.not_before = ctx.clock().isoformat()
 
-    bot.store.update_channel(channel.key, change)
+    ctx.store.update_channel(channel.key, change)
     return Reply(text=f"Daily posts on: {channel.post_time} {channel.timezone}.", ephemeral=False)
+
+
+@command(
+    "feedback",
+    "feedback up|down <paper id>",
+    "👍/👎 on a posted paper",
+    options=[
+        Word(
+            "vote",
+            "up or down",
+            required=True,
+            choices=(("up", "up"), ("down", "down")),
+            strict=True,
+            lower=True,
+        ),
+        Word("id", "The paper's id", param="ref", required=True),
+    ],
+    syntax_error="Say `feedback up <paper id>` or `feedback down <paper id>`.",
+    syntax_usage=None,
+    hidden=True,
+    button_only=True,
+)
+def feedback(ctx: Context, request: Request, vote: str, ref: str) -> Reply:
+    paper = find_paper(ctx, ref)
+    value = 1 if vote == "up" else -1
+    ctx.store.put_feedback(Feedback(request.channel, paper.id, request.user_id, value, utc_now()))
+    taste = ctx.digests.taste_for(request.channel)
+    mark = "👍" if value > 0 else "👎"
+    return Reply(
+        text=f"{mark} noted for “{paper.title}”. This channel's ranking now: "
+        f"{taste.describe(ctx.index.surface)}."
+    )

@@ -1,0 +1,108 @@
+"""Replies more than one caller builds: search results, trending, digests, paper cards.
+
+The command handlers, the scheduler (through :class:`bot.app.PapersBot`) and the CLI all
+answer with these, so a search answers the same from ``/papers search``, a Next button
+or ``papers-bot search``, and a digest looks the same previewed or posted.
+"""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.digest import LATE_NOTE, Digest
+from bot.models import Paper
+from bot.query import parse_query
+from bot.registry import CommandError, usage
+from bot.replies import Button, PaperCard, Reply, ReplyKind
+
+
+def card(
+    paper: Paper,
+    *,
+    public: bool = False,
+    rank: int | None = None,
+    topic: str | None = None,
+    matched_terms: tuple[str, ...] = (),
+) -> PaperCard:
+    """A paper card with its buttons: Share and Similar on answers only the asker sees;
+    Similar and 👍/👎 (which tune the channel's ranking) on channel posts."""
+    made = PaperCard(paper, rank=rank, topic=topic, matched_terms=matched_terms)
+    if not public:
+        made.buttons.append(Button("Share in channel", f"share {paper.id}"))
+    made.buttons.append(Button("Similar", f"similar {paper.id}"))
+    if public:
+        made.buttons.append(Button("👍", f"feedback up {paper.id}"))
+        made.buttons.append(Button("👎", f"feedback down {paper.id}"))
+    return made
+
+
+def search(ctx: Context, query: str, page: int = 1) -> Reply:
+    """The search reply for ``query``: one page of ranked cards, with paging buttons."""
+    parsed = parse_query(query)
+    if parsed.is_empty:
+        raise CommandError("Search for what? Give a few words.", usage("search"))
+    ctx.index.sync(ctx.store)
+    per_page = ctx.config.bot.search_page_size
+    result = ctx.index.search(parsed, page=page, per_page=per_page)
+    shown = parsed.describe()
+    if result.total == 0:
+        return Reply(text=f"No papers match “{shown}”.", kind=ReplyKind.SEARCH, title="Search")
+    if page > result.pages:
+        raise CommandError(f"There are only {result.pages} pages of results.", usage("search"))
+    cards = []
+    first = (page - 1) * per_page
+    for n, hit in enumerate(result.hits, start=first + 1):
+        paper = ctx.store.get_paper(hit.paper_id)
+        if paper is None:  # index ahead of a corpus rollback; skip, it resyncs
+            continue
+        # hit.terms: the index's stored analysis, so no per-hit re-analysis.
+        terms = ctx.index.matched_terms(parsed, paper, hit.terms)
+        cards.append(card(paper, rank=n, matched_terms=terms))
+    notes = [f"Results {first + 1}–{first + len(result.hits)} of {result.total} for “{shown}”."]
+    if result.corrected:
+        notes.append("Also matched close spellings of: " + ", ".join(result.corrected) + ".")
+    if not result.matched_all_words:
+        notes.append("No paper has every word; these have some of them.")
+    buttons = []
+    if page > 1:
+        buttons.append(Button("◀ Previous", f"search --page {page - 1} {query}"))
+    if page < result.pages:
+        buttons.append(Button("Next ▶", f"search --page {page + 1} {query}", primary=True))
+    return Reply(
+        text=" ".join(notes),
+        kind=ReplyKind.SEARCH,
+        title="Search",
+        cards=cards,
+        buttons=buttons,
+        footer=f"Page {page} of {result.pages}",
+    )
+
+
+def trending(ctx: Context, count: int, today: str | None = None) -> Reply:
+    """The top ``count`` papers of the latest trending day on or before ``today``."""
+    day = ctx.digests.latest_day(today or ctx.today_for(None))
+    if day is None:
+        return Reply(text="No trending papers yet: the corpus has no daily lists.")
+    listed = ctx.digests.papers_on(day)
+    cards = [card(p, rank=n) for n, p in enumerate(listed[:count], start=1)]
+    return Reply(
+        text=f"Top {len(cards)} of {len(listed)} papers trending on {day}.",
+        kind=ReplyKind.SEARCH,
+        title=f"Trending papers, {day}",
+        cards=cards,
+    )
+
+
+def digest_reply(digest: Digest, *, late: bool = False) -> Reply:
+    """A channel post for ``digest`` (also the ``digest`` command's preview)."""
+    if not digest.cards:
+        when = "since the bot went offline" if late else "today"
+        text = f"No new papers {when} ({digest.reason})."
+        return Reply(text=text, kind=ReplyKind.DIGEST, ephemeral=False)
+    cards = [
+        card(c.paper, public=True, rank=c.rank, topic=c.topic, matched_terms=c.matched_terms)
+        for c in digest.cards
+    ]
+    title = digest.title
+    if late:
+        title += LATE_NOTE
+    return Reply(kind=ReplyKind.DIGEST, title=title, cards=cards, ephemeral=False)
