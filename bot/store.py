@@ -32,7 +32,6 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Table
 
-from bot import state_db
 from bot.models import (
     Channel,
     Delivery,
@@ -551,8 +550,7 @@ class Store:
         return self.state.add_topics(rows, utc_now())
 
     def topics(self, channel: str | None = None) -> list[Topic]:
-        where = () if channel is None else (state_db.topics.c.channel == channel,)
-        return self.state.rows(Topic, *where)
+        return self.state.rows(Topic, **_in_channel(channel))
 
     def remove_topics(self, channel: str, topic_ids: Iterable[int] | None = None) -> list[Topic]:
         """Remove the channel's topics with these ids (all of them when ``None``)."""
@@ -577,8 +575,7 @@ class Store:
         self.state.put(deliveries)
 
     def deliveries(self, channel: str | None = None) -> list[Delivery]:
-        where = () if channel is None else (state_db.deliveries.c.channel == channel,)
-        return self.state.rows(Delivery, *where)
+        return self.state.rows(Delivery, **_in_channel(channel))
 
     def delivered_ids(self, channel: str, *, weekly: bool = False) -> set[str]:
         """Papers this channel has had, or that are on their way to it (pending).
@@ -597,10 +594,7 @@ class Store:
 
     def pending_deliveries(self, channel: str | None = None) -> list[Delivery]:
         """Deliveries whose intent was recorded but whose completion was not (a crash)."""
-        where = [state_db.deliveries.c.status == "pending"]
-        if channel is not None:
-            where.append(state_db.deliveries.c.channel == channel)
-        return self.state.rows(Delivery, *where)
+        return self.state.rows(Delivery, status="pending", **_in_channel(channel))
 
     def remove_deliveries(self, deliveries: Iterable[Delivery]) -> None:
         """Forget deliveries that were never sent (their post failed), in one transaction."""
@@ -621,8 +615,7 @@ class Store:
         self.state.put([feedback])
 
     def feedback(self, channel: str | None = None) -> list[Feedback]:
-        where = () if channel is None else (state_db.feedback.c.channel == channel,)
-        return self.state.rows(Feedback, *where)
+        return self.state.rows(Feedback, **_in_channel(channel))
 
     def close(self) -> None:
         with self.lock:
@@ -631,3 +624,7 @@ class Store:
             if self._claimed:
                 self._claimed = False
                 _release_folder(self.data_dir)
+
+
+def _in_channel(channel: str | None) -> dict[str, str]:
+    return {} if channel is None else {"channel": channel}
