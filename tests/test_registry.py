@@ -196,3 +196,11 @@ def test_every_text_option_kind_is_declared_once() -> None:
         if kinds:
             words = [o for o in spec.options if isinstance(o, Word)]
             assert not words or spec.options.index(kinds[0]) > spec.options.index(words[-1])
+
+
+def test_ping_answers_privately_and_is_listed(demo_bot: PapersBot) -> None:
+    reply = ask(demo_bot, "ping")
+    assert reply.text == "pong: 177 papers in the corpus, last ingest never."
+    assert reply.ephemeral and reply.kind == ReplyKind.INFO
+    assert "`/papers ping`:" in ask(demo_bot, "help").text
+    assert REGISTRY["ping"].form is not None

@@ -1,5 +1,5 @@
 """The ``/papers`` commands that only read: help, search, trending, paper, topics,
-preview, similar, digest (a preview of the next post), status and share (a button).
+preview, similar, digest (a preview of the next post), status, ping and share (a button).
 
 Each handler is declared here with its options; see :mod:`bot.registry`.
 """
@@ -226,6 +226,20 @@ def status(ctx: Context, request: Request) -> Reply:
             lines.append(f"Retrying after {channel.retry_at[:16].replace('T', ' ')} UTC.")
     lines.append(f"Topics: {len(ctx.store.topics(request.channel))}.")
     return Reply(text="\n".join(lines), title="Status")
+
+
+@command(
+    "ping",
+    "ping",
+    "check the bot is alive: corpus size and last ingest",
+    form=Form("Check the bot is alive"),
+)
+def ping(ctx: Context, request: Request) -> Reply:
+    last_ingest = ctx.store.get_meta("last_ingest") or {}
+    when = last_ingest.get("at") or "never"
+    return Reply(
+        text=f"pong: {ctx.store.paper_count():,} papers in the corpus, last ingest {when}."
+    )
 
 
 @command(
