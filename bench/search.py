@@ -200,7 +200,7 @@ def storage_section(store: Any, index: Any, vocab: Any, seed: int) -> dict[str, 
         "corpus_writes": store.corpus_storage.writes - corpus_writes,
         "corpus_mtime_unchanged": store.corpus_path.stat().st_mtime_ns == corpus_mtime,
         "state_writes": store.state_storage.writes - state_writes,
-        "state_bytes": (store.data_dir / "state.json").stat().st_size,
+        "state_bytes": store.state_storage.path.stat().st_size,
     }
     return {"ingest": ingest, "deliveries": deliveries}
 

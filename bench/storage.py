@@ -42,7 +42,7 @@ def measure(history: int, posts: int) -> dict[str, float]:
             store.record_deliveries([d])
             times.append((time.perf_counter_ns() - t) / 1e6)
         assert store.corpus_storage.writes == corpus_writes  # deliveries never touch corpus.json
-        size = (Path(tmp) / "state.json").stat().st_size
+        size = sum(p.stat().st_size for p in Path(tmp).glob("state.sqlite3*"))
         store.close()
     return {
         "history": history,
