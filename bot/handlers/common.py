@@ -10,7 +10,6 @@ from bot.registry import CommandError, Text, usage
 
 MAX_TOPICS = 20
 MAX_TRENDING = 25
-WEEKLY_USAGE = "/papers schedule weekly <mon..sun> <HH:MM> [IANA time zone] | schedule weekly off"
 WEEKDAY_NAMES = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
 # Options several commands declare alike.
