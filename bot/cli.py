@@ -74,6 +74,7 @@ QUIET_LIBRARIES = {
     "websockets": logging.INFO,
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
+    "alembic": logging.WARNING,  # a line per migration step at every start
 }
 
 
