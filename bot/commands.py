@@ -145,7 +145,10 @@ def normalize_word(option: Word, word: str) -> str:
     if option.lower:
         word = word.lower()
     if option.prefix and word not in option.values():
-        word = word[: option.prefix]
+        short = word[: option.prefix]
+        # A stop word (``off``) must be written as it is: ``offx`` is a typo, not ``off``.
+        if short not in option.stops:
+            word = short
     return word
 
 

@@ -225,3 +225,16 @@ def test_set_channel_settings(demo_bot) -> None:
     assert "no setting" in ask(demo_bot, "set colour red").text
     assert "permission" in ask(demo_bot, "set papers 3", can_manage=False).text
     assert demo_bot.store.get_channel("console:local:demo").max_papers == 8
+
+
+@pytest.mark.parametrize("text", ["schedule weekly offx", "schedule weekly off 09:00"])
+def test_weekly_off_is_only_off_as_written(demo_bot, text: str) -> None:
+    """A stop word is matched whole: `offx` is a typo, not `off`, and nothing follows `off`."""
+    reply = ask(demo_bot, text)
+    assert reply.kind is ReplyKind.ERROR
+    assert "Weekly digest off" not in reply.text
+
+
+def test_weekday_names_may_be_written_out(demo_bot) -> None:
+    assert "Weekly digest" in ask(demo_bot, "schedule weekly Monday 10:00").text
+    assert demo_bot.store.channels()[0].weekly_day == 0
