@@ -284,8 +284,16 @@ class StateDB:
             if current == head:
                 return
             config.attributes["connection"] = conn
-            log.info("state database %s: schema %s -> %s", self.label, current, head)
-            command.upgrade(config, "head")
+            # A new database is created quietly; upgrading an existing one is worth a line.
+            level = logging.INFO if current is not None else logging.DEBUG
+            log.log(level, "state database %s: schema %s -> %s", self.label, current, head)
+            chatter = logging.getLogger("alembic")  # "Context impl SQLiteImpl." at each open
+            saved = chatter.level
+            chatter.setLevel(max(saved, logging.WARNING))
+            try:
+                command.upgrade(config, "head")
+            finally:
+                chatter.setLevel(saved)
 
     def revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
