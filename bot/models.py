@@ -11,7 +11,7 @@ import functools
 import hashlib
 import re
 import unicodedata
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Self
 
 # New-style arXiv ids (0704.0001 onwards) and old-style ones (hep-th/9901001).
@@ -68,7 +68,13 @@ class Record:
     __slots__ = ()
 
     def to_doc(self) -> dict[str, Any]:
-        return asdict(self)  # type: ignore[call-overload]
+        # Fields are flat (str, int, bool, None, lists of str): a shallow copy of each list
+        # is all asdict's deep copy would do, at a fifth of its cost (a 300,000-paper import).
+        doc = {name: getattr(self, name) for name in self.__dataclass_fields__}  # type: ignore[attr-defined]
+        for name, value in doc.items():
+            if type(value) is list:
+                doc[name] = value.copy()
+        return doc
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> Self:

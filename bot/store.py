@@ -598,7 +598,7 @@ class Store:
 
     def remove_deliveries(self, deliveries: Iterable[Delivery]) -> None:
         """Forget deliveries that were never sent (their post failed), in one transaction."""
-        self.state.delete_keys(Delivery, [d.key for d in deliveries])
+        self.state.delete_keys(Delivery, [(d.channel, d.key) for d in deliveries])
 
     def prune_deliveries(self, before: str) -> int:
         """Forget sent deliveries recorded before ``before`` (ISO time); returns how many.

@@ -268,13 +268,17 @@ def test_the_schema_and_the_upsert_compile_for_postgresql() -> None:
         index_elements=["key"], set_={"status": insert.excluded.status}
     )
     assert "ON CONFLICT (key) DO UPDATE" in str(upsert.compile(dialect=dialect))
+    # the statement the store runs: deliveries conflict on their one unique index
+    ours = state_db._upsert_statement("postgresql", state_db.deliveries, ("channel", "key", "at"))
+    assert "ON CONFLICT (channel, key) DO UPDATE" in str(ours.compile(dialect=dialect))
 
 
 def test_the_migrations_ship_inside_the_package() -> None:
     from importlib.resources import files
 
     versions = files("bot") / "migrations" / "versions"
-    assert (versions / "0001_initial.py").is_file() and head_revision() == "0001"
+    assert (versions / "0001_initial.py").is_file() and head_revision() == "0002"
+    assert (versions / "0002_deliveries_one_index.py").is_file()
     pyproject = (Path(__file__).resolve().parents[1] / "pyproject.toml").read_text()
     assert '"migrations/versions/*.py"' in pyproject and '"migrations/*.py"' in pyproject
 
@@ -287,3 +291,63 @@ def test_the_corpus_is_still_tinydb_and_untouched_by_state_writes(tmp_path: Path
     store.record_deliveries([Delivery("slack:T1:C1", "2601.00001", T0)])
     assert (tmp_path / "corpus.json").read_bytes() == corpus
     assert json.loads(corpus)["papers"]["2601.00001"]["title"] == "One"
+
+
+# ---- revision 0002: deliveries keep one unique index ------------------------------------------
+
+
+def test_a_0001_database_upgrades_to_one_delivery_index_keeping_rows_and_order(
+    tmp_path: Path,
+) -> None:
+    Store(tmp_path).close()
+    downgrade_to_0001(tmp_path)
+    old_rows = [
+        Delivery("slack:T:C1", "2601.00002", T0, status="pending", day="2026-06-12"),
+        Delivery("slack:T:C1", "2601.00001", T0, day="2026-06-12"),
+        Delivery("slack:T:C2", "2601.00001", T0, kind="weekly"),
+        Delivery("slack:T:C2", "2601.00001", T0, kind="alert", message_id="9.1"),
+    ]
+    with contextlib.closing(sqlite3.connect(tmp_path / STATE_FILE)) as db:
+        assert indexes(db) >= {"ix_deliveries_channel", "ix_deliveries_pending"}
+        assert "ux_deliveries_channel_key" not in indexes(db)
+        for n, d in enumerate(old_rows, start=7):
+            db.execute(
+                "INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (n, d.key, d.channel, d.paper_id, d.at, d.status, d.message_id, d.day, d.kind),
+            )
+        db.commit()
+
+    store = Store(tmp_path)
+    assert store.state.revision() == head_revision()
+    assert store.deliveries() == old_rows  # every row, in insertion order
+    assert store.pending_channels() == {"slack:T:C1"}
+    assert store.delivered_ids("slack:T:C2") == {"2601.00001"}
+    assert store.delivered_ids("slack:T:C2", weekly=True) == {"2601.00001"}
+    # the upsert conflicts on the new index: a completion replaces its intent
+    store.record_deliveries([Delivery("slack:T:C1", "2601.00002", T0, message_id="1.1")])
+    assert store.pending_channels() == set() and len(store.deliveries()) == 4
+    store.remove_deliveries([old_rows[1]])
+    assert [d.paper_id for d in store.deliveries("slack:T:C1")] == ["2601.00002"]
+    store.record_deliveries([Delivery("slack:T:C3", "2601.00003", T0)])
+    store.close()
+    with contextlib.closing(sqlite3.connect(tmp_path / STATE_FILE)) as db:
+        assert db.execute("SELECT max(id) FROM deliveries").fetchone() == (11,)  # ids go on
+        assert "ux_deliveries_channel_key" in indexes(db)
+        assert "ix_deliveries_channel" not in indexes(db)
+        assert "sqlite_autoindex_deliveries_1" not in indexes(db)  # the key's own UNIQUE
+
+
+def downgrade_to_0001(folder: Path) -> None:
+    """Leave the state database as revision 0001 made it (Alembic's own downgrade)."""
+    from alembic import command
+
+    db = state_db.StateDB(folder)
+    with db._writer.begin() as conn:
+        config = state_db._alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0001")
+    db.close()
+
+
+def indexes(db: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
