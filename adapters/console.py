@@ -9,74 +9,57 @@ or recolour the terminal.
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 import textwrap
 from collections.abc import Iterator
 from typing import TextIO
 
 from bot.app import PapersBot
-from bot.models import Channel, Paper
-from bot.replies import PaperCard, Reply, ReplyKind, Request, paper_facts
+from bot.layout import author_line, card_layout, clean, shorten
+from bot.messages import RenderLimits
+from bot.models import Channel
+from bot.replies import PaperCard, Reply, ReplyKind, Request
+
+__all__ = ["ConsoleAdapter", "clean", "render", "render_card", "shorten"]
 
 PLATFORM = "console"
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-9;?]*[ -/]*[@-~]")
 WIDTH = 88
-
-
-def clean(text: str | None) -> str:
-    """Text safe to print: no escape sequences or control characters."""
-    return _CONTROL_RE.sub("", text or "")
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut ``text`` at a word boundary, with an ellipsis when cut."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1].rsplit(" ", 1)[0]
-    return cut.rstrip(",.;:") + "…"
-
-
-def author_line(authors: list[str], shown: int = 3) -> str:
-    if not authors:
-        return ""
-    names = ", ".join(authors[:shown])
-    return names + (f" +{len(authors) - shown}" if len(authors) > shown else "")
-
-
-def facts(paper: Paper) -> list[str]:
-    out = paper_facts(paper)
-    if paper.categories:
-        out.append(" ".join(paper.categories[:3]))
-    return out
+SUMMARY_CHARS = 320
+# A terminal shows any length; scheduled posts still go five cards a message, as before.
+LIMITS = RenderLimits(cards=5)
 
 
 def render_card(card: PaperCard) -> str:
-    paper = card.paper
-    head = f"{card.rank}. " if card.rank else ""
-    lines = [textwrap.fill(head + clean(paper.title), WIDTH, subsequent_indent="   ")]
-    meta = [author_line([clean(a) for a in paper.authors]), *facts(paper)]
+    """One card as indented plain text: the layout of :mod:`bot.layout`, cleaned."""
+    shown = card_layout(card)
+    head = shown.rank_prefix
+    lines = [textwrap.fill(head + clean(shown.title), WIDTH, subsequent_indent="   ")]
+    facts = [*shown.facts, *([" ".join(shown.categories)] if shown.categories else [])]
+    meta = [author_line([clean(a) for a in shown.authors]), *facts]
     meta_text = " · ".join(m for m in meta if m)
     if meta_text:
         lines.append("   " + meta_text)
-    if card.topic:
-        why = f"   topic: {clean(card.topic)}"
-        if card.matched_terms:
-            why += " (matched: " + ", ".join(clean(t) for t in card.matched_terms) + ")"
+    if shown.topic:
+        why = f"   topic: {clean(shown.topic)}"
+        if shown.matched:
+            why += " (matched: " + ", ".join(clean(t) for t in shown.matched) + ")"
         lines.append(why)
-    elif card.matched_terms:
-        lines.append("   matched: " + ", ".join(clean(t) for t in card.matched_terms))
-    summary = clean(paper.ai_summary or paper.abstract)
+    elif shown.matched:
+        lines.append("   matched: " + ", ".join(clean(t) for t in shown.matched))
+    summary = clean(shown.summary)
     if summary:
         lines.append(
             textwrap.fill(
-                shorten(summary, 320), WIDTH, initial_indent="   ", subsequent_indent="   "
+                shorten(summary, SUMMARY_CHARS),
+                WIDTH,
+                initial_indent="   ",
+                subsequent_indent="   ",
             )
         )
-    links = [url for _label, url in paper.links()]
+    links = [url for _label, url in shown.links]
     if links:
         lines.append("   " + "  ".join(clean(u) for u in links))
+    lines.extend("   " + clean(line) for line in shown.extra)
     if card.buttons:
         lines.append(
             "   "
@@ -106,6 +89,7 @@ class ConsoleAdapter:
     """One terminal acting as one channel (``console:local:<channel_id>``)."""
 
     platform = PLATFORM
+    limits = LIMITS
 
     def __init__(self, bot: PapersBot, out: TextIO | None = None, channel_id: str = "demo") -> None:
         self.bot = bot

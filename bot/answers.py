@@ -7,12 +7,13 @@ or ``papers-bot search``, and a digest looks the same previewed or posted.
 
 from __future__ import annotations
 
+from bot.actions import button
 from bot.context import Context
 from bot.digest import LATE_NOTE, Digest
 from bot.models import Paper
-from bot.query import parse_query
+from bot.query import parse_query, quoted
 from bot.registry import CommandError, usage
-from bot.replies import Button, PaperCard, Reply, ReplyKind
+from bot.replies import ButtonRole, PaperCard, Reply, ReplyKind
 
 
 def card(
@@ -27,11 +28,12 @@ def card(
     Similar and 👍/👎 (which tune the channel's ranking) on channel posts."""
     made = PaperCard(paper, rank=rank, topic=topic, matched_terms=matched_terms)
     if not public:
-        made.buttons.append(Button("Share in channel", f"share {paper.id}"))
-    made.buttons.append(Button("Similar", f"similar {paper.id}"))
+        made.buttons.append(button("Share in channel", ButtonRole.SHARE, "share", ref=paper.id))
+    made.buttons.append(button("Similar", ButtonRole.SIMILAR, "similar", ref=paper.id))
     if public:
-        made.buttons.append(Button("👍", f"feedback up {paper.id}"))
-        made.buttons.append(Button("👎", f"feedback down {paper.id}"))
+        role = ButtonRole.VOTE
+        made.buttons.append(button("👍", role, "feedback", vote="up", ref=paper.id))
+        made.buttons.append(button("👎", role, "feedback", vote="down", ref=paper.id))
     return made
 
 
@@ -43,9 +45,9 @@ def search(ctx: Context, query: str, page: int = 1) -> Reply:
     ctx.index.sync(ctx.store)
     per_page = ctx.config.bot.search_page_size
     result = ctx.index.search(parsed, page=page, per_page=per_page)
-    shown = parsed.describe()
+    shown = quoted(parsed.describe())
     if result.total == 0:
-        return Reply(text=f"No papers match “{shown}”.", kind=ReplyKind.SEARCH, title="Search")
+        return Reply(text=f"No papers match {shown}.", kind=ReplyKind.SEARCH, title="Search")
     if page > result.pages:
         raise CommandError(f"There are only {result.pages} pages of results.", usage("search"))
     cards = []
@@ -57,16 +59,18 @@ def search(ctx: Context, query: str, page: int = 1) -> Reply:
         # hit.terms: the index's stored analysis, so no per-hit re-analysis.
         terms = ctx.index.matched_terms(parsed, paper, hit.terms)
         cards.append(card(paper, rank=n, matched_terms=terms))
-    notes = [f"Results {first + 1}–{first + len(result.hits)} of {result.total} for “{shown}”."]
+    notes = [f"Results {first + 1}–{first + len(result.hits)} of {result.total} for {shown}."]
     if result.corrected:
         notes.append("Also matched close spellings of: " + ", ".join(result.corrected) + ".")
     if not result.matched_all_words:
         notes.append("No paper has every word; these have some of them.")
     buttons = []
     if page > 1:
-        buttons.append(Button("◀ Previous", f"search --page {page - 1} {query}"))
+        buttons.append(button("◀ Previous", ButtonRole.PAGE, "search", query=query, page=page - 1))
     if page < result.pages:
-        buttons.append(Button("Next ▶", f"search --page {page + 1} {query}", primary=True))
+        buttons.append(
+            button("Next ▶", ButtonRole.PAGE, "search", primary=True, query=query, page=page + 1)
+        )
     return Reply(
         text=" ".join(notes),
         kind=ReplyKind.SEARCH,

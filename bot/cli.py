@@ -15,7 +15,6 @@ import contextlib
 import json
 import logging
 import os
-import re
 import signal
 import sys
 import traceback
@@ -30,6 +29,7 @@ from bot import __version__
 from bot.app import PapersBot, system_clock
 from bot.config import Config, ConfigError, load_config
 from bot.delivery import describe
+from bot.layout import clean
 from bot.models import Channel, Paper, channel_key
 from bot.query import QueryError, parse_query
 from bot.replies import ReplyKind, Request
@@ -46,14 +46,12 @@ AddCommands = Callable[[Subparsers], None]
 # Reads the config file (``None``: defaults) and the environment.
 LoadConfig = Callable[[str | None], Config]
 
+
 # Control characters and escape sequences: a title printed as is could move the cursor
-# or recolour the terminal. The same rule as the terminal adapter's ``clean``.
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-9;?]*[ -/]*[@-~]")
-
-
+# or recolour the terminal. The same rule as the terminal adapter's (bot.layout.clean).
 def printable(text: str | None) -> str:
     """Text safe to print on a terminal: no escape sequences or control characters."""
-    return _CONTROL_RE.sub("", text or "")
+    return clean(text)
 
 
 class CliError(Exception):

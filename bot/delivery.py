@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
+from bot.messages import DEFAULT_LIMITS, RenderLimits
 from bot.models import Channel
 from bot.replies import Reply
 
@@ -43,9 +44,15 @@ def describe(error: BaseException, limit: int = 300) -> str:
 
 @runtime_checkable
 class Adapter(Protocol):
-    """A platform connection: start, stop, and post a reply to a channel."""
+    """A platform connection: start, stop, and post a reply to a channel.
+
+    ``limits`` says how much one of its messages holds; the scheduler splits a post with
+    them (:func:`bot.messages.split_reply`) and ``post`` gets one message's worth. An
+    adapter without it gets :data:`~bot.messages.DEFAULT_LIMITS` (see :func:`limits_of`).
+    """
 
     platform: str
+    limits: RenderLimits
 
     async def start(self) -> None:
         """Connect and begin answering commands."""
@@ -61,3 +68,9 @@ class Adapter(Protocol):
         that message). The scheduler passes it only to channels in thread mode.
         """
         ...
+
+
+def limits_of(adapter: object) -> RenderLimits:
+    """``adapter``'s declared :class:`~bot.messages.RenderLimits`, or the default."""
+    limits = getattr(adapter, "limits", None)
+    return limits if isinstance(limits, RenderLimits) else DEFAULT_LIMITS

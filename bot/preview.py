@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.actions import button
 from bot.answers import card
 from bot.context import Context
 from bot.digest import parse_day
 from bot.models import Channel
 from bot.query import parse_query
 from bot.registry import CommandError, usage
-from bot.replies import Button, Reply, ReplyKind
+from bot.replies import ButtonRole, Reply, ReplyKind
 
 DAYS = 7
 BROAD_SHARE = 0.5
@@ -65,6 +66,8 @@ def topic_preview(ctx: Context, channel: Channel, topic: str) -> Reply:
         kind=ReplyKind.SEARCH,
         title=f"Preview of “{topic}”, {days[0]} to {days[-1]}",
         cards=cards,
-        buttons=[Button("Subscribe", f"subscribe {topic}", primary=True)] if total else [],
+        buttons=[button("Subscribe", ButtonRole.COMMAND, "subscribe", primary=True, topic=topic)]
+        if total
+        else [],
         footer="Nothing was subscribed.",
     )

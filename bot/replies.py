@@ -65,17 +65,58 @@ def paper_facts(paper: Paper) -> list[str]:
     return facts
 
 
+class ButtonRole(StrEnum):
+    """What a button is for; renderers choose its presentation by this, never by its command.
+
+    ``PAGE`` moves through the list it sits on (an answer may replace that list);
+    ``SHARE`` posts a private card to the channel (pointless on a public card);
+    ``SIMILAR`` and ``VOTE`` (👍/👎) act on one paper (on a public post they answer the
+    presser privately); ``COMMAND`` is any other command (answered in a new message).
+    """
+
+    PAGE = "page"
+    SHARE = "share"
+    SIMILAR = "similar"
+    VOTE = "vote"
+    COMMAND = "command"
+
+
+@dataclass(slots=True, frozen=True)
+class Action:
+    """The command a button runs, as data: its declared name and typed values.
+
+    The same shape as :class:`bot.registry.Invocation` without the declaration itself, so
+    replies need no registry; :func:`bot.actions.invocation` turns it into one.
+    """
+
+    command: str
+    values: tuple[tuple[str, object], ...] = ()
+
+    @classmethod
+    def of(cls, command: str, **values: object) -> Action:
+        return cls(command, tuple(values.items()))
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.values)
+
+
 @dataclass(slots=True, frozen=True)
 class Button:
-    """A button that runs another ``/papers`` command when pressed.
+    """A button that runs another ``/papers`` command for whoever presses it.
 
-    ``command`` is the text after ``/papers`` (``"search --page 2 diffusion"``), so every
-    adapter handles a press the same way: it runs the command for the presser.
+    ``action`` is the command as data (dispatched through the registry on a press);
+    ``command`` is the same command as typed after ``/papers`` (``"search --page 2
+    diffusion"``): what the terminal shows, and the encoded form a platform button carries
+    (Slack's ``value``, Discord's custom id), decoded by the core's parser. Renderers copy
+    it, never read it: what a button looks like and how its answer is shown follow from
+    ``role``. Build them with :func:`bot.actions.button`.
     """
 
     label: str
     command: str
     primary: bool = False
+    role: ButtonRole = ButtonRole.COMMAND
+    action: Action | None = None
 
 
 @dataclass(slots=True)

@@ -5,10 +5,11 @@ task and returns once the gateway is ready). The ``/papers`` subcommands are der
 the command declarations (:mod:`adapters.discord.tree`); each hands its typed options,
 as an :class:`~bot.registry.Invocation`, to :meth:`PapersBot.handle_async`, which runs
 the same handlers Slack and the terminal reach by text. Button presses arrive as
-component interactions with a ``papers:`` custom id carrying the command to run for the
-presser (see
-:class:`~adapters.discord.render.CommandIds`); they are handled in ``on_interaction``, so
-buttons keep working on old messages and across restarts.
+component interactions with a ``papers:`` custom id standing for the button pressed (see
+:class:`~adapters.discord.render.CommandIds`): its action runs for the presser through the
+registry, and its role decides how the answer is shown (paging edits the ephemeral results
+in place). They are handled in ``on_interaction``, so buttons keep working on old
+messages and, encoded as their command line, across restarts.
 
 Safety: the client sets ``AllowedMentions.none()`` and every send passes it again, so
 nothing the bot posts can ping @everyone, a role or a user even if escaping missed
@@ -34,6 +35,7 @@ from discord.http import Route
 from adapters.base import DeliveryError, PermanentDeliveryError
 from adapters.discord.render import (
     CUSTOM_ID_PREFIX,
+    LIMITS,
     CommandIds,
     MessagePayload,
     build_view,
@@ -42,13 +44,14 @@ from adapters.discord.render import (
 )
 from adapters.discord.settings import DiscordSettings
 from adapters.discord.tree import build_group
+from bot.actions import invocation as action_invocation
 from bot.app import PapersBot
 from bot.commands import describe as describe_invocation
 from bot.config import Config
 from bot.delivery import describe
 from bot.models import Channel
 from bot.registry import Invocation, Option, Spec
-from bot.replies import Reply, ReplyKind, Request
+from bot.replies import ButtonRole, Reply, ReplyKind, Request
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +139,7 @@ class DiscordAdapter:
     """``/papers`` on Discord: slash commands in, embeds out, digests posted to channels."""
 
     platform = PLATFORM
+    limits = LIMITS  # how the scheduler and the renderer split a reply into messages
 
     def __init__(
         self,
@@ -364,7 +368,11 @@ class DiscordAdapter:
         return self.bot.suggest(request, spec.name, option.key, current)
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
-        """Button presses: custom ids ``papers:<command>`` run ``<command>`` for the presser."""
+        """Button presses: a ``papers:`` custom id's button runs its action for the presser.
+
+        A button remembered (rendered since the start) runs as its action, through the
+        registry; one made before a restart runs as the command line its id carries.
+        """
         if interaction.type is not discord.InteractionType.component:
             return  # slash commands go through the CommandTree
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
@@ -379,7 +387,15 @@ class DiscordAdapter:
                 allowed_mentions=NO_MENTIONS,
             )
             return
-        await self.respond(interaction, self.request_for(interaction, command), component=True)
+        button = self.ids.button(custom_id)
+        action = button.action if button is not None else None
+        await self.respond(
+            interaction,
+            self.request_for(interaction, command),
+            component=True,
+            invocation=action_invocation(action) if action is not None else None,
+            role=button.role if button is not None else None,
+        )
 
     async def respond(
         self,
@@ -388,11 +404,13 @@ class DiscordAdapter:
         *,
         component: bool,
         invocation: Invocation | None = None,
+        role: ButtonRole | None = None,
     ) -> None:
         """Answer within Discord's 3 s: directly when the core is quick, else defer first.
 
-        A slash command comes as an ``invocation`` (typed options), a button press as
-        ``request.text``.
+        A slash command comes as an ``invocation`` (typed options); a button press as its
+        action's ``invocation`` and its ``role``, or (made before a restart) as
+        ``request.text`` alone.
         """
         started = time.monotonic()
         task = asyncio.create_task(self.bot.handle_async(request, invocation))
@@ -424,7 +442,7 @@ class DiscordAdapter:
         reply = task.result()
         payloads = render(reply, self.ids)
         first, rest = payloads[0], payloads[1:]
-        if component and self._replaces_pressed(interaction, request, reply, payloads):
+        if component and self._replaces_pressed(interaction, role, reply, payloads):
             kwargs = _send_kwargs(first)
             kwargs.setdefault("view", None)  # a last page has no buttons: remove the old ones
             kwargs.setdefault("content", None)
@@ -461,18 +479,18 @@ class DiscordAdapter:
     @staticmethod
     def _replaces_pressed(
         interaction: discord.Interaction,
-        request: Request,
+        role: ButtonRole | None,
         reply: Reply,
         payloads: list[MessagePayload],
     ) -> bool:
         """Paging edits the ephemeral results in place instead of stacking new messages.
 
-        Only paging: "Similar" or "Subscribe" on ephemeral results answers with a new
-        message, and nothing ever edits a public message (a digest) for one presser.
+        Only a ``PAGE`` button: "Similar" or "Subscribe" on ephemeral results answers with
+        a new message, and nothing ever edits a public message (a digest) for one presser.
         """
         message = interaction.message
         return (
-            request.text.startswith("search ")
+            role is ButtonRole.PAGE
             and reply.kind is ReplyKind.SEARCH
             and reply.ephemeral
             and len(payloads) == 1

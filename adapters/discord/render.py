@@ -1,15 +1,17 @@
 """Neutral replies as Discord messages: embeds, buttons, and Discord's size limits.
 
 Everything here is a pure function of the :class:`~bot.replies.Reply` (plus the
-:class:`CommandIds` map that turns long button commands into short custom ids), so the
-limits can be tested without a connection. Text from users and upstream (titles,
+:class:`CommandIds` map from custom ids to the buttons they stand for), so the limits can
+be tested without a connection. The card layout comes from :mod:`bot.layout`; how a long
+reply is split into messages is decided by :func:`bot.messages.split_reply` with
+:data:`LIMITS`, and each part becomes one message here. Buttons are placed by their role. Text from users and upstream (titles,
 abstracts, author names, topics) is escaped: Markdown is shown literally and mentions
 cannot form, on top of the client's ``AllowedMentions.none()``.
 
 Limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits):
 title 256, description 4096, 25 fields (name 256, value 1024), footer 2048, 6000 characters
 per message over all embeds, 10 embeds per message, content 2000, 5 rows of 5 buttons,
-button label 80, custom id 100. A reply that does not fit is split over several messages.
+button label 80, custom id 100.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ from urllib.parse import quote
 
 import discord
 
-from adapters.console import author_line, shorten
+from bot.layout import card_layout, shorten
+from bot.messages import Piece, RenderLimits, Tail, split_reply
 from bot.models import Paper
-from bot.replies import Button, PaperCard, Reply, ReplyKind, paper_facts
+from bot.replies import Button, ButtonRole, PaperCard, Reply, ReplyKind
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 4096
@@ -138,55 +141,62 @@ def paper_links(paper: Paper) -> str:
 
 
 def card_embed(card: PaperCard, colour: discord.Colour = _DEFAULT_COLOUR) -> discord.Embed:
-    """One paper as an embed: the facts of a Slack card, within the embed limits."""
-    paper = card.paper
-    head = f"{card.rank}. " if card.rank else ""
-    title = cut(head + escape(shorten(paper.title, TITLE_LIMIT)), TITLE_LIMIT)
+    """One paper as an embed: the card layout of :mod:`bot.layout`, within the embed limits."""
+    shown = card_layout(card)
+    title = cut(shown.rank_prefix + escape(shorten(shown.title, TITLE_LIMIT)), TITLE_LIMIT)
     lines = []
-    authors = author_line([escape(a) for a in paper.authors])
+    authors = shown.author_line
     if authors:
-        lines.append(cut(authors, 300))
-    facts = " · ".join(paper_facts(paper))
+        lines.append(cut(escape(authors), 300))
+    facts = " · ".join(shown.facts)
     if facts:
         lines.append(facts)
-    if card.topic:
-        why = f"Topic: {escape(card.topic)}"
-        if card.matched_terms:
-            why += " (matched: " + ", ".join(escape(t) for t in card.matched_terms) + ")"
+    if shown.topic:
+        why = f"Topic: {escape(shown.topic)}"
+        if shown.matched:
+            why += " (matched: " + ", ".join(escape(t) for t in shown.matched) + ")"
         lines.append(cut(why, 300))
-    elif card.matched_terms:
-        lines.append(cut("Matched: " + ", ".join(escape(t) for t in card.matched_terms), 300))
-    summary = paper.ai_summary or paper.abstract
-    if summary:
-        lines.append(highlight(escape(shorten(summary, SUMMARY_CHARS)), card.matched_terms))
-    links = paper_links(paper)
+    elif shown.matched:
+        lines.append(cut("Matched: " + ", ".join(escape(t) for t in shown.matched), 300))
+    if shown.summary:
+        lines.append(highlight(escape(shorten(shown.summary, SUMMARY_CHARS)), shown.matched))
+    links = " · ".join(f"[{label}]({url})" for label, raw in shown.links if (url := _link(raw)))
     if links:
         lines.append(links)
+    lines.extend(escape(line) for line in shown.extra)
     description = cut("\n".join(lines), DESCRIPTION_LIMIT)
-    return discord.Embed(title=title, url=_link(paper.url), description=description, colour=colour)
+    return discord.Embed(title=title, url=_link(shown.url), description=description, colour=colour)
 
 
 class CommandIds:
-    """Button commands as custom ids (``papers:<command>``), at most 100 characters.
+    """Custom ids for buttons, and the buttons (role and action) they stand for.
 
-    A longer command (a long search query) is kept in a bounded in-memory map under a
-    short random key: its buttons stop working after a restart or when the map is full,
-    and the presser is told to run the command again.
+    A button's custom id is ``papers:<its command line>`` when that fits Discord's 100
+    characters, so a press still works after a restart (decoded by the core's parser);
+    a longer one (a long search query) gets ``papers:#<key>``, a short random key. Every
+    button encoded is remembered under its id in a bounded in-memory map, so a press is
+    dispatched as its action and presented by its role; a long one's button stops working
+    after a restart or once the map has dropped it, and the presser is told to run the
+    command again.
     """
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
-        self._long: OrderedDict[str, str] = OrderedDict()
+        self._buttons: OrderedDict[str, Button] = OrderedDict()
 
-    def encode(self, command: str) -> str:
-        custom_id = CUSTOM_ID_PREFIX + command
-        if len(custom_id) <= CUSTOM_ID_LIMIT and not command.startswith(_SHORT_MARK):
-            return custom_id
-        key = secrets.token_urlsafe(12)
-        self._long[key] = command
-        while len(self._long) > self.capacity:
-            self._long.popitem(last=False)
-        return CUSTOM_ID_PREFIX + _SHORT_MARK + key
+    def encode(self, button: Button) -> str:
+        custom_id = CUSTOM_ID_PREFIX + button.command
+        if len(custom_id) > CUSTOM_ID_LIMIT or button.command.startswith(_SHORT_MARK):
+            custom_id = CUSTOM_ID_PREFIX + _SHORT_MARK + secrets.token_urlsafe(12)
+        self._buttons[custom_id] = button
+        self._buttons.move_to_end(custom_id)
+        while len(self._buttons) > self.capacity:
+            self._buttons.popitem(last=False)
+        return custom_id
+
+    def button(self, custom_id: str) -> Button | None:
+        """The button a custom id was made for, while it is remembered."""
+        return self._buttons.get(custom_id)
 
     def decode(self, custom_id: str) -> str | None:
         """The command a custom id stands for; None when it is not ours or has expired."""
@@ -194,7 +204,8 @@ class CommandIds:
             return None
         rest = custom_id[len(CUSTOM_ID_PREFIX) :]
         if rest.startswith(_SHORT_MARK):
-            return self._long.get(rest[len(_SHORT_MARK) :])
+            known = self._buttons.get(custom_id)
+            return known.command if known else None
         return rest
 
 
@@ -248,22 +259,6 @@ def build_view(buttons: list[ButtonSpec]) -> discord.ui.View | None:
     return view
 
 
-def _split_text(text: str, limit: int) -> list[str]:
-    """Text in pieces of at most ``limit`` characters, split at line ends where possible."""
-    pieces: list[str] = []
-    while len(text) > limit:
-        at = text.rfind("\n", 0, limit)
-        if at <= 0:
-            at = text.rfind(" ", 0, limit)
-        if at <= 0:
-            at = limit
-        pieces.append(text[:at])
-        text = text[at:].lstrip("\n ")
-    if text:
-        pieces.append(text)
-    return pieces
-
-
 def _buttons(reply: Reply, ids: CommandIds) -> list[ButtonSpec]:
     """An answer's buttons: the reply's own, then each card's (numbered by rank)."""
     specs: list[tuple[Button, str]] = [(b, b.label) for b in reply.buttons]
@@ -278,80 +273,107 @@ def _buttons(reply: Reply, ids: CommandIds) -> list[ButtonSpec]:
         if button.command in seen:
             continue
         seen.add(button.command)
-        out.append(ButtonSpec(cut(label, LABEL_LIMIT), ids.encode(button.command), button.primary))
+        out.append(ButtonSpec(cut(label, LABEL_LIMIT), ids.encode(button), button.primary))
     return out[:BUTTONS_PER_MESSAGE]
 
 
 def _public_card_buttons(card: PaperCard, ids: CommandIds, row: int) -> list[ButtonSpec]:
     """A posted card's buttons (Similar, 👍, 👎) on one row of the message that shows it.
 
-    "Share in channel" is dropped: the card is public already. Presses answer the presser
+    A ``SHARE`` button is dropped: the card is public already. Presses answer the presser
     ephemerally and never change the channel's message.
     """
     out: list[ButtonSpec] = []
     for b in card.buttons:
-        if b.command.startswith("share "):
+        if b.role is ButtonRole.SHARE:
             continue
         label = f"{b.label} #{card.rank}" if card.rank else b.label
-        out.append(ButtonSpec(cut(label, LABEL_LIMIT), ids.encode(b.command), b.primary, row))
+        out.append(ButtonSpec(cut(label, LABEL_LIMIT), ids.encode(b), b.primary, row))
     return out[:BUTTONS_PER_ROW]
+
+
+def _footer(reply: Reply) -> str:
+    return cut(core_text(reply.footer), FOOTER_LIMIT) if reply.footer else ""
+
+
+def _piece_size(piece: Piece) -> int:
+    """A piece's characters against the 6000 of all embeds (text goes in ``content``)."""
+    if isinstance(piece, str):
+        return 0
+    if isinstance(piece, Tail):
+        return len(cut(core_text(piece.footer), FOOTER_LIMIT)) if piece.footer else 0
+    return len(card_embed(piece))
+
+
+LIMITS = RenderLimits(
+    cards=EMBEDS_PER_MESSAGE,
+    card_rows=BUTTONS_PER_MESSAGE // BUTTONS_PER_ROW,  # a public card's buttons: one row each
+    text=CONTENT_LIMIT,
+    text_size=lambda text: len(core_text(text)),
+    text_overhead=len("****\n⚠️ "),
+    budget=EMBED_TOTAL_LIMIT,
+    size=_piece_size,
+)
+"""Discord's limits as :func:`bot.messages.split_reply` needs them (the adapter's ``limits``)."""
 
 
 def render(reply: Reply, ids: CommandIds) -> list[MessagePayload]:
     """``reply`` as one or more messages, each within every Discord limit.
 
-    The title and text lead the first message; paper embeds follow, packed ten to a
-    message and under 6000 characters; the footer goes on the last embed and the buttons
-    on the last message.
+    :func:`bot.messages.split_reply` decides the messages (embeds are built once here and
+    measured as built): the title and text lead, paper embeds follow, the footer goes on
+    the last embed and the buttons on the last message.
     """
     colour = _COLOURS.get(reply.kind, _DEFAULT_COLOUR)
-    head = []
-    if reply.title:
-        head.append(f"**{core_text(reply.title)}**")
-    if reply.text:
-        prefix = "⚠️ " if reply.kind is ReplyKind.ERROR else ""
-        head.append(prefix + core_text(reply.text))
-    contents = _split_text("\n".join(head), CONTENT_LIMIT) if head else []
-
     embeds = [card_embed(card, colour) for card in reply.cards]
-    if reply.footer:
-        footer = cut(core_text(reply.footer), FOOTER_LIMIT)
+    sizes = {id(card): len(embed) for card, embed in zip(reply.cards, embeds, strict=True)}
+
+    def size(piece: Piece) -> int:
+        return sizes[id(piece)] if isinstance(piece, PaperCard) else _piece_size(piece)
+
+    messages = []
+    taken = 0
+    for part in split_reply(reply, replace(LIMITS, size=size)):
+        mine = embeds[taken : taken + len(part.cards)]
+        taken += len(part.cards)
+        messages.append(render_message(part, ids, mine))
+    return messages
+
+
+def render_message(
+    part: Reply, ids: CommandIds, embeds: list[discord.Embed] | None = None
+) -> MessagePayload:
+    """One part of a reply (see :func:`bot.messages.split_reply`) as one message; text
+    over a limit is cut, nothing is split further."""
+    if embeds is None:
+        colour = _COLOURS.get(part.kind, _DEFAULT_COLOUR)
+        embeds = [card_embed(card, colour) for card in part.cards]
+    head = []
+    if part.title:
+        head.append(f"**{core_text(part.title)}**")
+    if part.text:
+        prefix = "⚠️ " if part.kind is ReplyKind.ERROR else ""
+        head.append(prefix + core_text(part.text))
+    footer = _footer(part)
+    if footer:
         if embeds:
             embeds[-1].set_footer(text=footer)
         else:
-            contents = _split_text("\n".join([*contents, f"-# {footer}"]), CONTENT_LIMIT)
-
-    # A public post carries each card's buttons on its own row of the message showing the
-    # card, so at most five cards go in one message (four when the reply has buttons too).
-    per_card = not reply.ephemeral and any(c.buttons for c in reply.cards)
-    cards_per_message = BUTTONS_PER_ROW - (1 if reply.buttons else 0)
-
-    messages: list[MessagePayload] = [MessagePayload(content=c) for c in contents]
-    if not messages:
-        messages.append(MessagePayload())
-    current = messages[-1]
-    for card, embed in zip(reply.cards, embeds, strict=True):
-        if (
-            len(current.embeds) >= EMBEDS_PER_MESSAGE
-            or current.embed_chars() + len(embed) > EMBED_TOTAL_LIMIT
-            or (per_card and len(current.cards) >= cards_per_message)
-        ):
-            current = MessagePayload()
-            messages.append(current)
-        current.embeds.append(embed)
-        current.cards.append(card)
-    for message in messages:
-        message.ephemeral = reply.ephemeral
-        if per_card:
-            for row, card in enumerate(message.cards):
-                message.buttons.extend(_public_card_buttons(card, ids, row))
-    last = messages[-1]
-    reply_buttons = _buttons(reply, ids)
-    if per_card:  # the reply's own buttons get the row under the last card
-        row = len(last.cards)
-        last.buttons.extend(replace(b, row=row) for b in reply_buttons[:BUTTONS_PER_ROW])
+            head.append(f"-# {footer}")
+    content = cut("\n".join(head), CONTENT_LIMIT) if head else None
+    message = MessagePayload(
+        content=content, embeds=list(embeds), ephemeral=part.ephemeral, cards=list(part.cards)
+    )
+    reply_buttons = _buttons(part, ids)
+    # A public post carries each card's buttons on its own row; the reply's own buttons get
+    # the row under the last card.
+    if not part.ephemeral and any(c.buttons for c in part.cards):
+        for row, card in enumerate(part.cards):
+            message.buttons.extend(_public_card_buttons(card, ids, row))
+        row = len(part.cards)
+        message.buttons.extend(replace(b, row=row) for b in reply_buttons[:BUTTONS_PER_ROW])
     else:
-        last.buttons = reply_buttons
-    if last.content is None and not last.embeds and not last.buttons:
-        last.content = "(nothing to show)"
-    return messages
+        message.buttons = reply_buttons
+    if message.content is None and not message.embeds and not message.buttons:
+        message.content = "(nothing to show)"
+    return message

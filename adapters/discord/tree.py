@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import discord
 from discord import app_commands
 
-from adapters.console import shorten
+from bot.layout import shorten
 from bot.registry import Flag, Invocation, Number, Option, Paste, Spec, Text, Word
 from bot.replies import Request
 

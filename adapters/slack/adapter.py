@@ -26,7 +26,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.base import DeliveryError, PermanentDeliveryError
 from adapters.slack.app import PLATFORM, SlackCommands, build_app
 from adapters.slack.http import RequestRefused, parse_request, refusal
-from adapters.slack.render import render
+from adapters.slack.render import LIMITS, render
 from adapters.slack.settings import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, required_secrets
 from bot.app import PapersBot
 from bot.config import Config
@@ -65,6 +65,7 @@ class SlackAdapter:
     """Answers ``/papers`` in Slack and posts replies to Slack channels."""
 
     platform = PLATFORM
+    limits = LIMITS  # how the scheduler and the renderer split a reply into messages
 
     def __init__(self, bot: PapersBot, config: Config) -> None:
         secrets = config.secrets

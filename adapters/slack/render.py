@@ -6,8 +6,11 @@ upstream are only linked when they look like plain ``http(s)`` URLs. Every messa
 module returns respects Slack's limits (50 blocks, 3000 characters per section text, 150
 per header, 75 per button label) plus a cumulative text budget, because ``chat.postMessage``
 also rejects messages whose blocks hold too much text in total (``msg_blocks_too_long``, an
-undocumented limit around 12,000 characters). A long reply is split over several messages,
-never truncated into an error.
+undocumented limit around 12,000 characters). Those limits are declared once as
+:data:`LIMITS`; a long reply is split over several messages by :func:`bot.messages.split_reply`
+(the one place that splits), each part rendered as one message, never truncated into an error.
+A card's layout (what it shows, in which order) comes from :mod:`bot.layout`; each block's
+size is counted as it is built, so nothing walks the blocks again to measure them.
 
 Rendering never raises on what a paper holds: a field too long for its block is cut (never
 inside an entity or a link), a URL too long to sit in text is only offered as a button (if
@@ -19,11 +22,13 @@ become U+FFFD. A scheduled post that still cannot be rendered fails for good, no
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, replace
 from typing import Any
 
-from adapters.console import author_line, shorten
+from bot.layout import CardLayout, card_layout, shorten
+from bot.messages import Piece, RenderLimits, Tail, split_reply
 from bot.models import Paper
-from bot.replies import Button, PaperCard, Reply, ReplyKind, paper_facts
+from bot.replies import Button, ButtonRole, PaperCard, Reply, ReplyKind, paper_facts
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -216,7 +221,7 @@ def command_button(button: Button, action_id: str) -> Block:
         "type": "button",
         "text": plain(button.label, MAX_BUTTON_LABEL),
         "action_id": action_id,
-        # The value is the command to run for whoever presses the button.
+        # The value is the button's action, encoded as its command line; the core decodes it.
         "value": button.command[:MAX_BUTTON_VALUE],
     }
     if button.primary:
@@ -230,7 +235,7 @@ def is_paging(button: Button) -> bool:
     Other buttons of a reply, like a preview's "Subscribe", answer in a new message so
     the preview stays and a refusal does not wipe it.
     """
-    return re.search(r"(?:^|\s)--page\s", button.command) is not None
+    return button.role is ButtonRole.PAGE
 
 
 def link_button(label: str, url: str, action_id: str) -> Block:
@@ -242,50 +247,82 @@ def link_button(label: str, url: str, action_id: str) -> Block:
     }
 
 
-def card_blocks(card: PaperCard, index: int) -> list[Block]:
+def element_size(element: Block) -> int:
+    """A button's share of the message budget: its label and its URL or value."""
+    return len(element["text"]["text"]) + len(element.get("url") or element.get("value") or "")
+
+
+@dataclass(slots=True)
+class Group:
+    """Blocks that stay in one message (a header, a card, the closing buttons), with the
+    characters they count against :data:`MESSAGE_TEXT_BUDGET`, summed as they are built."""
+
+    blocks: list[Block]
+    size: int
+
+
+def text_group(blocks: list[Block]) -> Group:
+    """A group of header, section and context blocks, measured once."""
+    size = 0
+    for block in blocks:
+        if "text" in block:
+            size += len(block["text"]["text"])
+        for element in block.get("elements", ()):
+            size += len(element["text"]) if element.get("type") == "mrkdwn" else 0
+    return Group(blocks, size)
+
+
+def card_group(card: PaperCard, index: int) -> Group:
     """One paper: a section (linked title, authors, summary), a context line, buttons.
 
-    ``index`` makes the action ids unique within the message, as Slack requires.
+    ``index`` makes the action ids unique within the message, as Slack requires. The
+    content and its order come from :func:`bot.layout.card_layout`.
     """
-    paper = card.paper
-    rank = f"{card.rank}. " if card.rank else ""
-    title = fit(paper.title, TITLE_CHARS) or "(untitled)"
-    url = text_url(paper.url) or text_url(paper.arxiv_url)
+    shown: CardLayout = card_layout(card)
+    title = fit(shown.title, TITLE_CHARS) or "(untitled)"
+    url = text_url(shown.url) or text_url(shown.arxiv_url)
+    rank = shown.rank_prefix
     head = f"*{rank}<{escape(url)}|{title}>*" if url else f"*{rank}{title}*"
     lines = [head]
-    authors = author_line([" ".join(a.split()) for a in paper.authors])
+    authors = shown.author_line
     if authors:
         lines.append(fit(authors, AUTHORS_CHARS))
-    summary = paper.ai_summary or paper.abstract
-    if summary:
+    if shown.summary:
         # The title is bold as a whole (Slack cannot nest bold), so "why this matched"
         # shows in the summary; every matched term is also named in the context line.
-        lines.append(highlight(fit(summary, SUMMARY_CHARS), highlight_pattern(card.matched_terms)))
-    blocks = [section("\n".join(lines))]
+        lines.append(highlight(fit(shown.summary, SUMMARY_CHARS), highlight_pattern(shown.matched)))
+    lines.extend(fit(line, MAX_CONTEXT_TEXT) for line in shown.extra)
+    body = section("\n".join(lines))
+    blocks = [body]
+    size = len(body["text"]["text"])
 
-    context = facts(paper)
-    if card.topic:
-        context.append("topic: " + defang(fit(card.topic, 200)))
-    if card.matched_terms:
-        context.append("matched: " + defang(fit(", ".join(card.matched_terms), 200)))
+    context = [escape(fact) for fact in shown.facts]
+    if shown.topic:
+        context.append("topic: " + defang(fit(shown.topic, 200)))
+    if shown.matched:
+        context.append("matched: " + defang(fit(", ".join(shown.matched), 200)))
     if context:
         # Each part is escaped already (and short): escaping the joined line again would
         # show "&amp;lt;" to users where a topic had a "<".
-        text = " · ".join(context)
-        blocks.append({"type": "context", "elements": [mrkdwn(text, MAX_CONTEXT_TEXT)]})
+        line = mrkdwn(" · ".join(context), MAX_CONTEXT_TEXT)
+        blocks.append({"type": "context", "elements": [line]})
+        size += len(line["text"])
 
     elements: list[Block] = []
     url_budget = CARD_URL_BUDGET
-    for n, (label, link) in enumerate(paper.links()):
+    for n, (label, link) in enumerate(shown.links):
         good = safe_url(link)
         if good and len(good) <= url_budget:
             url_budget -= len(good)
             elements.append(link_button(label, good, f"{ACTION_LINK}_{index}_{n}"))
-    for n, button in enumerate(card.buttons):
+    for n, button in enumerate(shown.buttons):
         elements.append(command_button(button, f"{ACTION_COMMAND}_{index}_{n}"))
-    if elements:
-        blocks.append({"type": "actions", "elements": elements[:MAX_ACTIONS]})
-    return within_budget(blocks)
+    return actions_group(blocks, size, elements)
+
+
+def card_blocks(card: PaperCard, index: int) -> list[Block]:
+    """One paper's blocks (see :func:`card_group`)."""
+    return card_group(card, index).blocks
 
 
 def text_url(url: str | None) -> str | None:
@@ -294,32 +331,23 @@ def text_url(url: str | None) -> str | None:
     return good if good and len(good) <= MAX_URL_IN_TEXT else None
 
 
-def within_budget(group: list[Block]) -> list[Block]:
-    """``group`` with buttons dropped from its end until it fits one message's text budget.
+def actions_group(blocks: list[Block], size: int, elements: list[Block]) -> Group:
+    """``blocks`` (of ``size``) and an actions block of ``elements``, within one message's
+    text budget: buttons are dropped from the end until it fits.
 
     A group is never split over messages, so one that alone exceeds the budget (many
     buttons with long values) would make an invalid message; its last buttons go first.
     """
-    while block_size(group) > MESSAGE_TEXT_BUDGET:
-        actions = next((b for b in reversed(group) if b.get("type") == "actions"), None)
-        if actions is None:
+    kept: list[Block] = []
+    for element in elements[:MAX_ACTIONS]:
+        cost = element_size(element)
+        if size + cost > MESSAGE_TEXT_BUDGET:
             break
-        actions["elements"] = actions["elements"][:-1]
-        if not actions["elements"]:
-            group = [b for b in group if b is not actions]
-    return group
-
-
-def block_size(block: Block) -> int:
-    """Characters of text, URLs and values in ``block``, for the per-message budget."""
-    if isinstance(block, dict):
-        return sum(
-            len(v) if k in ("text", "url", "value") and isinstance(v, str) else block_size(v)
-            for k, v in block.items()
-        )
-    if isinstance(block, list):
-        return sum(block_size(b) for b in block)
-    return 0
+        kept.append(element)
+        size += cost
+    if kept:
+        blocks = [*blocks, {"type": "actions", "elements": kept}]
+    return Group(blocks, size)
 
 
 def fallback_text(reply: Reply) -> str:
@@ -335,53 +363,103 @@ def fallback_text(reply: Reply) -> str:
     return fit(base, 300)
 
 
+def header_group(title: str) -> Group:
+    return text_group([{"type": "header", "text": plain(title, MAX_HEADER_TEXT)}])
+
+
+def reply_text(reply: Reply) -> str:
+    return (":warning: " if reply.kind == ReplyKind.ERROR else "") + reply.text
+
+
+def footer_group(footer: str) -> Group:
+    return text_group([{"type": "context", "elements": [mrkdwn(fit(footer, 1000))]}])
+
+
+def nav_group(buttons: list[Button] | tuple[Button, ...]) -> Group:
+    """The reply's own buttons: paging ones (by role) replace the list they sit on."""
+    elements = [
+        command_button(b, f"{ACTION_NAV if is_paging(b) else ACTION_COMMAND + '_r'}_{n}")
+        for n, b in enumerate(buttons[:MAX_ACTIONS])
+    ]
+    return actions_group([], 0, elements)
+
+
+def piece_size(piece: Piece) -> int:
+    """A piece's share of one message's budget, for :func:`bot.messages.split_reply`."""
+    if isinstance(piece, str):
+        return len(escape(piece)) + 10  # 10: a ":warning: " prefix
+    if isinstance(piece, Tail):
+        footer = footer_group(piece.footer).size if piece.footer else 0
+        return footer + (nav_group(piece.buttons).size if piece.buttons else 0)
+    return card_group(piece, 0).size
+
+
+LIMITS = RenderLimits(
+    cards=5,  # 15 blocks of cards; the budget usually ends a message first
+    text=8000,  # a few 3000-character sections
+    text_size=lambda text: len(escape(text)),
+    budget=MESSAGE_TEXT_BUDGET,
+    size=piece_size,
+)
+"""Slack's limits as :func:`bot.messages.split_reply` needs them (the adapter's ``limits``)."""
+
+
 def render(reply: Reply) -> list[Message]:
     """``reply`` as one or more Slack messages, each a dict with ``text`` and ``blocks``.
 
-    Groups (the header and text, each paper card, the closing buttons) are never split
-    across messages; messages are filled up to 50 blocks or the text budget.
+    :func:`bot.messages.split_reply` decides the messages (cards are built once here and
+    measured as they are built); each part becomes one message by :func:`render_message`.
     """
-    groups: list[list[Block]] = []
-    if reply.title:
-        groups.append([{"type": "header", "text": plain(reply.title, MAX_HEADER_TEXT)}])
-    if reply.text:
-        text = reply.text
-        if reply.kind == ReplyKind.ERROR:
-            text = ":warning: " + text
-        for chunk in split_text(text):
-            groups.append([section(chunk)])
-    for index, card in enumerate(reply.cards):
-        groups.append(card_blocks(card, index))
-    if reply.footer:
-        groups.append([{"type": "context", "elements": [mrkdwn(fit(reply.footer, 1000))]}])
-    if reply.buttons:
-        nav = [
-            command_button(b, f"{ACTION_NAV if is_paging(b) else ACTION_COMMAND + '_r'}_{n}")
-            for n, b in enumerate(reply.buttons[:MAX_ACTIONS])
-        ]
-        if nav_group := within_budget([{"type": "actions", "elements": nav}]):
-            groups.append(nav_group)
-    if not groups:
-        groups.append([section(" ")])
+    cards = [card_group(card, index) for index, card in enumerate(reply.cards)]
+    sizes = {id(card): group.size for card, group in zip(reply.cards, cards, strict=True)}
+
+    def size(piece: Piece) -> int:
+        return sizes[id(piece)] if isinstance(piece, PaperCard) else piece_size(piece)
 
     fallback = fallback_text(reply)
-    messages: list[Message] = []
-    blocks: list[Block] = []
-    size = 0
-    for group in groups:
-        group_size = block_size(group)
-        if blocks and (
-            len(blocks) + len(group) > MAX_BLOCKS or size + group_size > MESSAGE_TEXT_BUDGET
-        ):
-            messages.append({"text": fallback, "blocks": blocks})
-            blocks, size = [], 0
-        blocks.extend(group)
-        size += group_size
-    messages.append({"text": fallback, "blocks": blocks})
+    messages = []
+    taken = 0
+    for part in split_reply(reply, replace(LIMITS, size=size)):
+        mine = cards[taken : taken + len(part.cards)]
+        taken += len(part.cards)
+        messages.append(render_message(part, fallback, mine))
     if len(messages) > 1:
         for n, message in enumerate(messages[1:], start=2):
             message["text"] = f"{fallback} ({n}/{len(messages)})"
     return [scrub(message) for message in messages]
+
+
+def render_message(part: Reply, fallback: str, cards: list[Group] | None = None) -> Message:
+    """One part of a reply (see :func:`bot.messages.split_reply`) as one message.
+
+    It only fits: text is cut into sections and, should the whole still be over the
+    message budget, the last groups' buttons and then whole trailing text go.
+    """
+    groups: list[Group] = []
+    if part.title:
+        groups.append(header_group(part.title))
+    if part.text:
+        for chunk in split_text(reply_text(part)):
+            groups.append(text_group([section(chunk)]))
+    if cards is None:
+        cards = [card_group(card, index) for index, card in enumerate(part.cards)]
+    groups.extend(cards)
+    if part.footer:
+        groups.append(footer_group(part.footer))
+    if part.buttons and (nav := nav_group(part.buttons)).blocks:
+        groups.append(nav)
+    blocks: list[Block] = []
+    size = 0
+    for group in groups:
+        if blocks and (
+            len(blocks) + len(group.blocks) > MAX_BLOCKS or size + group.size > MESSAGE_TEXT_BUDGET
+        ):
+            break  # a part is sized to fit; this only guards against a wrong estimate
+        blocks.extend(group.blocks)
+        size += group.size
+    if not blocks:
+        blocks.append(section(" "))
+    return {"text": fallback, "blocks": blocks}
 
 
 def scrub(node: Any) -> Any:

@@ -9,7 +9,9 @@ only thing that can repeat.
 
 A failed message drops the records of what was not sent (those papers stay eligible for
 the next post) and records the failure on the channel (:mod:`bot.scheduler.failures`).
-How a post is cut into messages is decided in one place, :func:`split_into_messages`.
+How a post is cut into messages is decided where every reply's is,
+:func:`bot.messages.split_reply`, with the platform adapter's limits
+(:func:`split_into_messages`), so each recorded message is exactly one platform message.
 Titles and other words come from :mod:`bot.texts`.
 """
 
@@ -21,8 +23,9 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 
 from bot import texts
-from bot.delivery import Adapter, PermanentDeliveryError, describe, is_transient
+from bot.delivery import Adapter, PermanentDeliveryError, describe, is_transient, limits_of
 from bot.digest import Digest
+from bot.messages import DEFAULT_LIMITS, RenderLimits, split_reply
 from bot.models import Channel, Delivery
 from bot.replies import PaperCard, Reply, ReplyKind
 from bot.scheduler.core import SchedulerCore
@@ -32,7 +35,6 @@ from bot.store import Store
 
 log = logging.getLogger(__name__)
 
-CARDS_PER_MESSAGE = 5  # one message stays well inside Slack's 50 blocks and Discord's 10 embeds
 POST_TIMEOUT = 120.0  # seconds for one message, rate-limit waits included
 
 # Platform name -> its adapter and the semaphore limiting concurrent posts to it, or None
@@ -40,12 +42,25 @@ POST_TIMEOUT = 120.0  # seconds for one message, rate-limit waits included
 Route = Callable[[str], tuple[Adapter, asyncio.Semaphore] | None]
 
 
-def split_into_messages(cards: list[PaperCard], *, threaded: bool = False) -> list[list[PaperCard]]:
-    """The messages a post of ``cards`` is sent as: a few cards each, or in a thread one
-    card per reply. The one place that decides how a scheduled post is split."""
+def split_into_messages(
+    cards: list[PaperCard],
+    shown: Reply,
+    *,
+    threaded: bool = False,
+    limits: RenderLimits = DEFAULT_LIMITS,
+) -> list[list[PaperCard]]:
+    """The messages a post of ``cards`` is sent as: in a thread one card per reply, else
+    as :func:`bot.messages.split_reply` cuts ``shown`` (the post as the channel sees it,
+    one shown card per card) with the platform's ``limits``."""
     if threaded:
         return [[card] for card in cards]
-    return [cards[i : i + CARDS_PER_MESSAGE] for i in range(0, len(cards), CARDS_PER_MESSAGE)]
+    groups: list[list[PaperCard]] = []
+    taken = 0
+    for part in split_reply(shown, limits):
+        if part.cards:
+            groups.append(cards[taken : taken + len(part.cards)])
+            taken += len(part.cards)
+    return groups
 
 
 def mark_posted(
@@ -157,7 +172,11 @@ class ExactlyOncePoster:
                 await self.commit(lambda: self.give_up(channel.key, outcome, intents.values()))
                 return False
             thread = outcome[0] if outcome else None
-        messages = split_into_messages(cards, threaded=channel.thread_mode)
+        shown = self.core.digest_reply(Digest(channel.key, day, cards))
+        shown.title = title
+        route = self.route(channel.platform)
+        limits = limits_of(route[0]) if route is not None else DEFAULT_LIMITS
+        messages = split_into_messages(cards, shown, threaded=channel.thread_mode, limits=limits)
         for n, part in enumerate(messages):
             reply = self.core.digest_reply(Digest(channel.key, day, part))
             reply.title = (
