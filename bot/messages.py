@@ -130,7 +130,7 @@ def split_reply(reply: Reply, limits: RenderLimits = DEFAULT_LIMITS) -> list[Rep
     used = 0
     if measured:
         last = parts[-1]
-        used = size(last.text) + (size(last.title) if last.title else 0)  # type: ignore[misc]
+        used = sum(size(t) for t in (last.title, last.text) if t)  # type: ignore[misc]
     most = cards_per_message(reply, limits)
     current = parts[-1]
     for card in reply.cards:
