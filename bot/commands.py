@@ -178,11 +178,12 @@ def _pop_number(args: str, option: Number, usage: str) -> tuple[str, int | None]
     One parser for the numeric options (``search --page``, ``subscribe --alert``), so
     they accept the same forms and refuse bad values with the same words.
     """
-    match = re.search(rf"(?:^|\s)--{option.name}[ =](\S+)", args)
-    if not match:
+    pattern = re.compile(rf"(?:^|\s)--{option.name}[ =](\S+)")
+    numbers = [check_number(option, m.group(1), usage) for m in pattern.finditer(args)]
+    if not numbers:
         return args.strip(), None
-    number = check_number(option, match.group(1), usage)
-    return (args[: match.start()] + " " + args[match.end() :]).strip(), number
+    # Every occurrence leaves the text (``x --page 2 --page 3`` searches "x"); the last wins.
+    return pattern.sub(" ", args).strip(), numbers[-1]
 
 
 def read_typed(typed: Invocation) -> Invocation:

@@ -1,6 +1,7 @@
 """The search query language, parsed into a :class:`ParsedQuery`.
 
-Syntax: plain words (all must match, word forms and small typos forgiven), ``"quoted
+Syntax: plain words (ranked: papers with more of them, or the same meaning, first; word
+forms and small typos forgiven), ``"quoted
 phrases"``, ``-word`` to exclude, ``author:NAME`` (or ``author:"Jane Doe"``), ``cat:cs.CL``
 and ``since:YYYY-MM-DD``. Parsing is separate from the index so that the same parsed query
 serves search, topic matching and "why this matched".
@@ -15,8 +16,13 @@ from datetime import date
 MAX_QUERY_CHARS = 500
 SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
 
-_TOKEN_RE = re.compile(r'(-?)(?:(\w+):)?(?:"([^"]*)"|(\S+))')
+_TOKEN_RE = re.compile(r'(-?)(?:(\w+):)?(?:"([^"]*)"|(\S+)|(?=\s|$))')
 _FILTERS = {"author", "cat", "since"}
+_EXAMPLES = {
+    "author": 'author:kirby or author:"Jane Doe"',
+    "cat": "cat:cs.CL",
+    "since": "since:2026-05-01",
+}
 
 
 class QueryError(ValueError):
@@ -51,6 +57,14 @@ class ParsedQuery:
         return " ".join(parts)
 
 
+def quoted(shown: str) -> str:
+    """``shown`` in typographic quotes for a reply header, without doubling them: a query
+    that is one quoted phrase (``"evolution memory"``) shows as “evolution memory”."""
+    if len(shown) >= 2 and shown[0] == shown[-1] == '"' and shown.count('"') == 2:
+        shown = shown[1:-1]
+    return f"“{shown}”"
+
+
 def parse_query(text: str) -> ParsedQuery:
     """Parse the user's query. Raises :class:`QueryError` with a helpful message."""
     # Chat clients (macOS and iOS autocorrect) turn "straight" quotes into “curly” ones.
@@ -69,6 +83,8 @@ def parse_query(text: str) -> ParsedQuery:
             value = f"{key}:{value}" if quoted is None else f"{key} {value}"
             key = None
         if not value:
+            if key in _FILTERS:  # ``author:`` alone used to be searched as the word "author:"
+                raise QueryError(f"{key}: needs a value, like {_EXAMPLES[key]}.")
             continue
         if key == "author":
             parsed.authors.append(value)

@@ -7,8 +7,15 @@ ingest. Only ids are stored in the index; paper records come from :class:`bot.st
 
 Word forms: an English stemmer (``quantized`` ~ ``quantization``) after British spellings
 are americanized (:mod:`bot.spelling`). Typos: a query word whose stem is in no paper is
-searched with an edit distance of 1 (2 for long words), so ``transfomer`` finds
-``transformer`` while correctly spelt words stay exact.
+searched with an edit distance of 1 (2 for long words) against both the stems and the
+words as written (``generalizatin`` is one edit from "generalization" but four from its
+stem "gener"), so ``transfomer`` finds ``transformer`` while correctly spelt words stay
+exact; "why this matched" names the word the paper has.
+
+Ranking (hybrid): filters, ``"phrases"`` and ``-exclusions`` are hard constraints; the
+plain words rank rather than filter. BM25 over papers with at least one of the words and
+the papers closest in meaning (sentence vectors, :mod:`bot.vectors`, computed when papers
+are indexed) are merged by reciprocal rank fusion (:mod:`bot.ranking`).
 """
 
 from __future__ import annotations
@@ -19,16 +26,26 @@ import re
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
 import tantivy
 
+from bot import ranking
+from bot.embeddings import Encoder, load_encoder, paper_text
 from bot.models import Paper
 from bot.query import ParsedQuery
 from bot.spelling import americanize_text
+from bot.vectors import VectorStore, text_checksum
 
-INDEX_FORMAT = 3  # 2: stored "terms" per paper
+INDEX_FORMAT = 4  # 2: stored "terms" per paper; 4: "surface" words for typos
 _STATE_FILE = "papers-bot-index.json"
+_ENCODER_NAMES = {"minilm": "all-MiniLM-L6-v2", "static": "wordllama-l2-256", "none": ""}
+LEXICAL_DEPTH = 100  # BM25 results fused (more when a later page needs them)
+DENSE_DEPTH = 100  # nearest papers by meaning fused
+_EMBED_MEMO: dict[tuple[str, int], np.ndarray] = {}  # one process embeds a text once
+_EMBED_MEMO_MAX = 5_000
 _TEXT_FIELDS = ("title", "abstract", "keywords")
 _BOOSTS = {"title": 3.0, "abstract": 1.0, "keywords": 2.0, "authors": 1.5}
 _FUZZY_WEIGHT = 0.6  # a typo-corrected match counts for less than an exact one
@@ -63,6 +80,8 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("abstract", tokenizer_name="papers_en")
     sb.add_text_field("keywords", tokenizer_name="papers_en")
     sb.add_text_field("authors", tokenizer_name="papers_names")
+    # The words as written (lower case, no stemming), for typo tolerance on surface forms.
+    sb.add_text_field("surface", tokenizer_name="papers_names")
     sb.add_text_field("cat", tokenizer_name="raw")
     sb.add_integer_field("day", fast=True, indexed=True)
     # The paper's distinct title/abstract/keyword terms, stored (not indexed) so that "why
@@ -95,7 +114,7 @@ class SearchPage:
     total: int
     page: int
     per_page: int
-    matched_all_words: bool = True  # False when we fell back to "any word"
+    matched_all_words: bool = True  # False when the top result lacks some of the words
     corrected: tuple[str, ...] = ()  # query words searched with typo tolerance
 
     @property
@@ -106,8 +125,12 @@ class SearchPage:
 class SearchIndex:
     """A tantivy index of the corpus, stored on disk (or in memory when ``path`` is None)."""
 
-    def __init__(self, path: str | Path | None) -> None:
+    def __init__(self, path: str | Path | None, encoder: str = "minilm") -> None:
         self.path = Path(path) if path is not None else None
+        self.encoder_choice = encoder
+        self._encoder: Encoder | None = None
+        self._encoder_loaded = encoder == "none"
+        self.vectors = VectorStore(self.path, _ENCODER_NAMES.get(encoder, encoder))
         self.schema = _schema()
         self._text = _text_analyzer()
         self._names = _name_analyzer()
@@ -168,11 +191,13 @@ class SearchIndex:
             authors=" ; ".join(paper.authors),
             cat=[c.lower() for c in paper.categories],
             day=day_number(paper.list_date),
+            surface=f"{title} {abstract} {keywords}",
             terms=" ".join(sorted(terms)).encode(),
         )
 
     def rebuild(self, papers: Iterable[Paper], revision: int) -> None:
-        """Replace the whole index with these papers."""
+        """Replace the whole index with these papers (re-embedding only new or changed ones)."""
+        papers = list(papers)
         writer = self.index.writer(heap_size=128_000_000, num_threads=2)
         writer.delete_all_documents()
         for paper in papers:
@@ -180,6 +205,7 @@ class SearchIndex:
         writer.commit()
         writer.wait_merging_threads()
         self.index.reload()
+        self._embed(papers, keep_only=True)
         self._write_revision(revision)
 
     def upsert(
@@ -193,6 +219,7 @@ class SearchIndex:
         if not self._on_disk():
             self._start_over("its folder is gone or incomplete")
             return
+        papers, removed_ids = list(papers), list(removed_ids)
         writer = self.index.writer(heap_size=64_000_000, num_threads=1)
         for paper_id in removed_ids:
             writer.delete_documents_by_term("id", paper_id)
@@ -202,7 +229,69 @@ class SearchIndex:
         writer.commit()
         writer.wait_merging_threads()
         self.index.reload()
+        self._embed(papers, removed=removed_ids)
         self._write_revision(revision)
+
+    # ---- vectors --------------------------------------------------------------------
+
+    @property
+    def encoder(self) -> Encoder | None:
+        """The sentence encoder, loaded on first use (a search by words alone, or a bot
+        that only posts, never loads it); None when no model loads (BM25 alone)."""
+        if not self._encoder_loaded:
+            self._encoder_loaded = True
+            self._encoder = load_encoder(self.encoder_choice)
+            if self._encoder is not None and self._encoder.name != self.vectors.model:
+                self.vectors = VectorStore(self.path, self._encoder.name)  # the fallback's
+        return self._encoder
+
+    def _embed(
+        self, papers: list[Paper], *, keep_only: bool = False, removed: Iterable[str] = ()
+    ) -> None:
+        """Vectors for the papers that have none or whose text changed; ``keep_only``
+        drops the vectors of every other paper (a rebuild)."""
+        removed = set(removed)
+        if self.encoder_choice == "none" or (not papers and not removed):
+            return
+        texts = {p.id: paper_text(p.title, p.abstract) for p in papers}
+        todo = {
+            pid: text
+            for pid, text in texts.items()
+            if self.vectors.checksum(pid) != text_checksum(text)
+        }
+        stale = keep_only and any(pid not in texts for pid in self.vectors.ids)
+        if not todo and not stale and not (removed & set(self.vectors.ids)):
+            return
+        encoder = self.encoder
+        if encoder is None:
+            return
+        new: dict[str, tuple[int, np.ndarray]] = {}
+        missing = []
+        for pid, text in todo.items():
+            checksum = text_checksum(text)
+            cached = _EMBED_MEMO.get((encoder.name, checksum))
+            if cached is not None:
+                new[pid] = (checksum, cached)
+            else:
+                missing.append(pid)
+        if missing:
+            rows = encoder.encode([todo[pid] for pid in missing])
+            for pid, row in zip(missing, rows, strict=True):
+                checksum = text_checksum(todo[pid])
+                new[pid] = (checksum, row)
+                if len(_EMBED_MEMO) < _EMBED_MEMO_MAX:
+                    _EMBED_MEMO[(encoder.name, checksum)] = row
+        if keep_only:
+            keep: Iterable[str] | None = texts
+        else:
+            keep = [pid for pid in self.vectors.ids if pid not in removed]
+        self.vectors.replace(new, keep=keep)
+
+    def embed_query(self, text: str) -> np.ndarray | None:
+        encoder = self.encoder
+        if encoder is None or not len(self.vectors) or not text.strip():
+            return None
+        return _embed_query(encoder, text)
 
     def sync(self, store: object) -> bool:
         """Rebuild from ``store`` if the corpus changed since the index was built, or if
@@ -282,6 +371,12 @@ class SearchIndex:
                     )
                     for f in _TEXT_FIELDS
                 ]
+                # The word as written, against the words as written: a long word's stem
+                # can be several edits from a typo of it ("generalizatin" / "gener").
+                for surface in self._names.analyze(americanize_text(word)):
+                    far = 1 if len(surface) < 8 else 2
+                    fuzzy = Q.fuzzy_term_query(self.schema, "surface", surface, far, True, False)
+                    options.append(Q.boost_query(fuzzy, _BOOSTS["title"] * _FUZZY_WEIGHT))
             per_stem.append(Q.boolean_query([(tantivy.Occur.Should, q) for q in options]))
         if len(per_stem) == 1:
             return per_stem[0]
@@ -332,8 +427,11 @@ class SearchIndex:
         searcher = self.index.searcher()
         corrected: list[str] = []
         text_clauses = [c for w in parsed.words if (c := self._word_clause(searcher, w, corrected))]
-        text_clauses += [c for p in parsed.phrases if (c := self._phrase_clause(p))]
         clauses = self._filters(parsed)
+        # Quoted phrases are strict everywhere (searches and topics alike).
+        clauses += [
+            (tantivy.Occur.Must, c) for p in parsed.phrases if (c := self._phrase_clause(p))
+        ]
         if text_clauses:
             if require_all:
                 clauses += [(tantivy.Occur.Must, c) for c in text_clauses]
@@ -349,17 +447,109 @@ class SearchIndex:
         return tantivy.Query.boolean_query(clauses), corrected
 
     def search(self, parsed: ParsedQuery, page: int = 1, per_page: int = 5) -> SearchPage:
-        """One page of results, best first. Falls back to "any word" when "all" finds nothing."""
+        """One page of results, best first: BM25 over papers with any of the words, fused
+        with the papers closest in meaning; filters, phrases and exclusions hold for both."""
         page = max(1, page)
         offset = (page - 1) * per_page
-        query, corrected = self.build_query(parsed)
-        hits, total = self._run(query, parsed, per_page, offset)
-        matched_all = True
-        if total == 0 and len(parsed.words) + len(parsed.phrases) > 1:
-            query, corrected = self.build_query(parsed, require_all=False)
+        if not parsed.words:  # phrases and filters only: every hit satisfies them all
+            query, corrected = self.build_query(parsed)
             hits, total = self._run(query, parsed, per_page, offset)
-            matched_all = False
+            return SearchPage(hits, total, page, per_page, True, tuple(dict.fromkeys(corrected)))
+        query, corrected = self.build_query(parsed, require_all=False)
+        depth = max(LEXICAL_DEPTH, offset + per_page)
+        lexical, lexical_total = self._run(query, parsed, depth, 0)
+        dense = self._dense_hits(parsed, DENSE_DEPTH, self._spelled(parsed, corrected, lexical))
+        by_id = {h.paper_id: h for h in lexical}
+        # Papers with every word, in BM25 order: a third list, so they come first.
+        complete = [h.paper_id for h in lexical if self._has_all_words(parsed, h.terms)]
+        fused = ranking.fuse(
+            [
+                ([h.paper_id for h in lexical], ranking.LEXICAL_WEIGHT),
+                (complete, ranking.COVERAGE_WEIGHT),
+                ([pid for pid, _ in dense], ranking.DENSE_WEIGHT),
+            ]
+        )
+        total = lexical_total + sum(1 for pid, _ in dense if pid not in by_id)
+        window = fused[offset : offset + per_page]
+        terms = self._stored_terms([pid for pid, _ in window if pid not in by_id])
+        hits = [
+            Hit(pid, score, by_id[pid].terms if pid in by_id else terms.get(pid))
+            for pid, score in window
+        ]
+        top = hits[0] if hits and page == 1 else None
+        matched_all = top is None or self._has_all_words(parsed, top.terms)
         return SearchPage(hits, total, page, per_page, matched_all, tuple(dict.fromkeys(corrected)))
+
+    def _constraints(self, parsed: ParsedQuery) -> tantivy.Query | None:
+        """Filters, phrases and exclusions alone (None when the query has none)."""
+        clauses = self._filters(parsed)
+        clauses += [
+            (tantivy.Occur.Must, c) for p in parsed.phrases if (c := self._phrase_clause(p))
+        ]
+        if not clauses:
+            return None
+        if not any(occur == tantivy.Occur.Must for occur, _ in clauses):
+            clauses.append((tantivy.Occur.Must, tantivy.Query.all_query()))
+        return tantivy.Query.boolean_query(clauses)
+
+    def _allowed(self, parsed: ParsedQuery, ids: list[str]) -> set[str]:
+        """Which of ``ids`` satisfy the query's hard constraints."""
+        constraints = self._constraints(parsed)
+        if constraints is None or not ids:
+            return set(ids)
+        query = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, constraints),
+                (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "id", ids)),
+            ]
+        )
+        searcher = self.index.searcher()
+        result = searcher.search(query, limit=len(ids), count=False)
+        return {searcher.doc(a).get_first("id") for _, a in result.hits}
+
+    def _spelled(self, parsed: ParsedQuery, corrected: list[str], lexical: list[Hit]) -> str:
+        """The query's text for the encoder, typos replaced by the closest word of the best
+        BM25 hits (a sentence encoder reads "transfomer" as another word)."""
+        words = list(parsed.words)
+        if corrected:
+            vocabulary = {t for h in lexical[:3] if h.terms for t in h.terms.split()}
+            for n, word in enumerate(words):
+                if word in corrected:
+                    words[n] = _closest(self.stems(word)[0], vocabulary) or word
+        return " ".join([*words, *parsed.phrases])
+
+    def _dense_hits(
+        self, parsed: ParsedQuery, k: int, text: str | None = None
+    ) -> list[tuple[str, float]]:
+        """The papers nearest in meaning to the query's words, above the model's floor,
+        that satisfy its constraints."""
+        vector = self.embed_query(text or " ".join([*parsed.words, *parsed.phrases]))
+        if vector is None:
+            return []
+        floor = ranking.MIN_DENSE.get(self.vectors.model, 0.3)
+        near = [(pid, s) for pid, s in self.vectors.nearest(vector, k) if s >= floor]
+        allowed = self._allowed(parsed, [pid for pid, _ in near])
+        return [(pid, s) for pid, s in near if pid in allowed]
+
+    def _stored_terms(self, ids: list[str]) -> dict[str, str | None]:
+        if not ids:
+            return {}
+        searcher = self.index.searcher()
+        query = tantivy.Query.term_set_query(self.schema, "id", ids)
+        found = {}
+        for _, address in searcher.search(query, limit=len(ids), count=False).hits:
+            doc = searcher.doc(address)
+            terms = doc.get_first("terms")
+            found[doc.get_first("id")] = terms.decode() if terms is not None else None
+        return found
+
+    def _has_all_words(self, parsed: ParsedQuery, terms: str | None) -> bool:
+        if terms is None:
+            return True
+        have = set(terms.split())
+        return all(
+            all(s in have or _close_to_any(s, have) for s in self.stems(w)) for w in parsed.words
+        )
 
     def _run(
         self, query: tantivy.Query, parsed: ParsedQuery, limit: int, offset: int
@@ -392,42 +582,88 @@ class SearchIndex:
         since: str | None = None,
         limit: int = 10_000,
     ) -> dict[str, float]:
-        """Papers matching all of ``parsed`` (listed on ``day`` if given), with scores.
+        """Papers a topic matches (listed on ``day`` if given), with scores.
 
-        Digests use this to keep a day's papers to a channel's topics, so a topic matches
-        exactly what a search for it would find.
+        The same rule as a search's top results: the constraints (filters, phrases,
+        exclusions) always hold; then a paper matches when it has every plain word (typos
+        forgiven), or when its cosine to the topic is at least the model's
+        :data:`bot.ranking.TOPIC_THRESHOLD` (a match by meaning). Digests use this to keep a
+        day's papers to a channel's topics.
         """
-        query, _ = self.build_query(parsed)
+        dates = None
         if day is not None or since is not None:
             low = day_number(day or since)
             high = day_number(day) if day is not None else None
             dates = tantivy.Query.range_query(
                 self.schema, "day", tantivy.FieldType.Integer, low, high
             )
-            query = tantivy.Query.boolean_query(
-                [(tantivy.Occur.Must, query), (tantivy.Occur.Must, dates)]
-            )
         searcher = self.index.searcher()
-        result = searcher.search(query, limit=limit, count=False)
-        return {searcher.doc(a)["id"][0]: float(s) for s, a in result.hits}
+
+        def run(query: tantivy.Query) -> dict[str, float]:
+            if dates is not None:
+                query = tantivy.Query.boolean_query(
+                    [(tantivy.Occur.Must, query), (tantivy.Occur.Must, dates)]
+                )
+            result = searcher.search(query, limit=limit, count=False)
+            return {searcher.doc(a).get_first("id"): float(s) for s, a in result.hits}
+
+        query, _ = self.build_query(parsed)
+        found = run(query)
+        if not parsed.words:
+            return found
+        vector = self.embed_query(" ".join([*parsed.words, *parsed.phrases]))
+        if vector is None:
+            return found
+        constraints = self._constraints(parsed) or tantivy.Query.all_query()
+        candidates = run(constraints)
+        threshold = ranking.TOPIC_THRESHOLD.get(self.vectors.model, 0.5)
+        for pid, cosine in self.vectors.scores(vector, candidates).items():
+            if pid not in found and cosine >= threshold:
+                found[pid] = cosine  # below any BM25 score of a paper with every word
+        return found
+
+    def meaning_only(self, parsed: ParsedQuery, paper: Paper) -> bool:
+        """Whether ``paper`` matches ``parsed`` by meaning alone (no word of it)."""
+        return bool(parsed.words) and not self.matched_terms(parsed, paper)
 
     def matched_terms(
         self, parsed: ParsedQuery, paper: Paper, terms: str | None = None
     ) -> tuple[str, ...]:
-        """The query words and phrases that this paper contains (for "why this matched")."""
+        """The query words and phrases that this paper contains (for "why this matched");
+        a word matched despite a typo is named as the paper writes it."""
         if terms is not None:  # Hit.terms: the index's analysis of this same paper
             have = set(terms.split())
         else:
             have = set(self.stems(f"{paper.title} {paper.abstract} {' '.join(paper.ai_keywords)}"))
         names = set(self._names.analyze(" ".join(paper.authors)))
+        words: set[str] | None = None
         found = []
         for word in [*parsed.words, *parsed.phrases]:
             stems = self.stems(word)
-            if (stems and all(s in have or _close_to_any(s, have) for s in stems)) or (
+            if (stems and all(s in have for s in stems)) or (
                 (n := self._names.analyze(word)) and all(t in names for t in n)
             ):
                 found.append(word)
-        return tuple(found)
+                continue
+            if word in parsed.phrases or not stems:
+                continue
+            if words is None:  # the paper's words as written, only when a typo needs them
+                text = f"{paper.title} {paper.abstract} {' '.join(paper.ai_keywords)}"
+                words = set(self._names.analyze(americanize_text(text)))
+            written = self._names.analyze(americanize_text(word))
+            close = [_closest(w, words) for w in written]
+            if written and all(close):
+                found.append(" ".join(c for c in close if c))
+            elif all(_close_to_any(s, have) for s in stems):
+                # Matched through a stem: name a word of the paper with that stem.
+                near = [_closest(s, have) for s in stems]
+                shown = [
+                    next((w for w in sorted(words) if self.stems(w) == [c]), c)
+                    for c in near
+                    if c is not None
+                ]
+                found.append(" ".join(shown) or word)
+        return tuple(dict.fromkeys(found))
 
     def count(self, parsed: ParsedQuery) -> int:
         """How many papers match all of ``parsed`` (topic previews)."""
@@ -459,8 +695,17 @@ class SearchIndex:
             ]
         )
         searcher = self.index.searcher()
-        result = searcher.search(query, limit=limit, count=False)
-        return [Hit(searcher.doc(a).get_first("id"), float(s)) for s, a in result.hits]
+        result = searcher.search(query, limit=max(limit, 30), count=False)
+        lexical = [searcher.doc(a).get_first("id") for _, a in result.hits]
+        dense: list[str] = []
+        vector = self.vectors.vector(paper.id) if self.encoder is not None else None
+        if vector is None:
+            vector = self.embed_query(paper_text(paper.title, paper.abstract))
+        if vector is not None:
+            near = self.vectors.nearest(vector, max(limit, 30) + 1)
+            dense = [pid for pid, _ in near if pid != paper.id]
+        fused = ranking.fuse([(lexical, ranking.LEXICAL_WEIGHT), (dense, ranking.DENSE_WEIGHT)])
+        return [Hit(pid, score) for pid, score in fused[:limit]]
 
     def surface(self, stem: str) -> str:
         """A word as people wrote it for an index ``stem`` (``attent`` -> ``attention``)."""
@@ -501,6 +746,25 @@ def _within_distance(a: str, b: str, limit: int) -> bool:
             return False
         previous = current
     return previous[-1] <= limit
+
+
+def _closest(word: str, vocabulary: set[str]) -> str | None:
+    """The word of ``vocabulary`` a typo-tolerant search matched ``word`` to, if any."""
+    if word in vocabulary:
+        return word
+    if len(word) < 4:
+        return None
+    limit = 1 if len(word) < 8 else 2
+    for candidate in sorted(vocabulary, key=lambda w: (abs(len(w) - len(word)), w)):
+        if _within_distance(word, candidate, limit):
+            return candidate
+    return None
+
+
+@lru_cache(maxsize=1024)
+def _embed_query(encoder: Encoder, text: str) -> np.ndarray:
+    """A query's vector; cached, since paging and topics ask for the same text again."""
+    return encoder.encode([text])[0]
 
 
 def _close_to_any(stem: str, vocabulary: set[str]) -> bool:

@@ -14,6 +14,11 @@ def ids(bot, query: str, per_page: int = 10) -> list[str]:
     return [h.paper_id for h in page.hits]
 
 
+def _text(bot, pid: str) -> str:
+    paper = bot.store.get_paper(pid)
+    return f"{paper.title} {paper.abstract} {' '.join(paper.ai_keywords)}"
+
+
 def titles(bot, query: str, per_page: int = 5) -> list[str]:
     return [bot.store.get_paper(pid).title for pid in ids(bot, query, per_page)]
 
@@ -57,10 +62,17 @@ def test_correct_words_are_not_fuzzed(demo_bot) -> None:
     assert page.corrected == ("spech",) and page.total > 0
 
 
-def test_all_words_required_then_fallback(demo_bot) -> None:
-    both = set(ids(demo_bot, "speech diarization", 50))
+def test_all_words_rank_first_then_some(demo_bot) -> None:
+    # Issue 14: words rank rather than filter. Was: every hit of "speech diarization" also
+    # a hit of "speech" (all words required); now papers with both words come first and
+    # papers with one of them (or the same meaning) follow instead of being dropped.
+    ranked = ids(demo_bot, "speech diarization", 50)
     speech = set(ids(demo_bot, "speech", 50))
-    assert both and both <= speech
+    has_both = [
+        {"speech", "diariz"} <= set(demo_bot.index.stems(_text(demo_bot, pid))) for pid in ranked
+    ]
+    assert has_both[0] and has_both == sorted(has_both, reverse=True)
+    assert not all(has_both) and set(ranked) - speech  # some words only: kept, after
     page = demo_bot.index.search(parse_query("speech zzyzxqq"))
     assert page.total > 0 and page.matched_all_words is False
 
