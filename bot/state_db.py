@@ -464,11 +464,23 @@ class StateDB:
                 )
             )
 
-    def prune_deliveries(self, before: str) -> int:
-        with self.transaction() as conn:
-            return conn.execute(
-                delete(deliveries).where(deliveries.c.status == "sent", deliveries.c.at < before)
-            ).rowcount
+    def prune_deliveries(self, before: str, chunk: int = 2000) -> int:
+        """Delete sent deliveries older than ``before``, ``chunk`` rows per transaction.
+
+        The rows are found on a reader connection (a scan of the whole history, with no
+        write lock held), then deleted in short transactions: a group commit of the
+        fan-out waits for one chunk at most, never for the whole prune."""
+        old = (deliveries.c.status == "sent", deliveries.c.at < before)
+        with self.reading() as conn:
+            ids = list(conn.scalars(select(deliveries.c.id).where(*old)))
+        removed = 0
+        for start in range(0, len(ids), chunk):
+            part = ids[start : start + chunk]
+            with self.transaction() as conn:  # the conditions again: a row may have changed
+                removed += conn.execute(
+                    delete(deliveries).where(deliveries.c.id.in_(part), *old)
+                ).rowcount
+        return removed
 
     def count(self, model: type[Record]) -> int:
         with self.reading() as conn:

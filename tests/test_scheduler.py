@@ -510,3 +510,32 @@ async def test_topic_alert_of_a_platform_attached_late_is_posted(demo_bot, adapt
     await at(sched, clock, "2026-06-12T10:01:00+00:00")
     (alert,) = adapter.posts
     assert alert.reply.title.startswith("🔔 Topic alert") and alert.paper_ids == ["2606.13392"]
+
+
+async def test_planning_and_pruning_run_off_the_event_loop(
+    demo_bot, sched, adapter, clock, monkeypatch
+) -> None:
+    """Issue 13: what grows with the channel count (reading every channel and its delivery
+    history, building digests, the daily prune) runs in a worker thread, so a command sent
+    meanwhile is answered; the post itself is the same."""
+    import threading
+
+    from bot.scheduler import loop
+
+    threads: dict[str, object] = {}
+
+    def spy(name, real):
+        def run(*args, **kwargs):
+            threads[name] = threading.current_thread()
+            return real(*args, **kwargs)
+
+        return run
+
+    for name in ("owed_channels", "plan_digests", "prune_daily"):
+        monkeypatch.setattr(loop, name, spy(name, getattr(loop, name)))
+    enroll(demo_bot, "lab", "09:00")
+    await at(sched, clock, "2026-06-12T09:00:00+00:00")
+    assert set(threads) == {"owed_channels", "plan_digests", "prune_daily"}
+    assert threading.main_thread() not in threads.values()
+    (post,) = adapter.posts
+    assert [c.paper.upvotes for c in post.reply.cards] == [118, 103, 74, 25, 10]

@@ -11,6 +11,11 @@ Platforms come and go (:meth:`Scheduler.attach`, :meth:`Scheduler.detach`): the 
 of a platform that is not attached are neither posted nor counted as failing; they get
 their post, marked late if need be, once it is.
 
+Nothing proportional to the channel count runs on the event loop: planning (every channel,
+every channel's delivery history, each digest) and the daily prune run in a worker thread
+(``asyncio.to_thread``), so commands are answered while a fan-out is being planned. The
+state database is thread-safe; the corpus has one lock; planning has its own digest builder.
+
 The tick runs on the event loop's monotonic clock, so the host's time zone, its DST
 changes and wall-clock steps never stall or bunch the ticks.
 """
@@ -24,13 +29,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from bot.delivery import Adapter
+from bot.digest import DigestBuilder
 from bot.models import Channel
 from bot.scheduler.alerts import AlertWatch, Hits, alert_title
 from bot.scheduler.core import SchedulerCore
 from bot.scheduler.failures import Failure, backing_off, raised, record_failures, unplannable
 from bot.scheduler.group_commit import GroupCommit
 from bot.scheduler.ingest_timing import DailyIngest, IngestFn
-from bot.scheduler.planning import Plan, plan
+from bot.scheduler.planning import Plan, owed_channels, plan, plan_digests
 from bot.scheduler.posting import ExactlyOncePoster, mark_posted
 from bot.scheduler.pruning import prune_daily
 
@@ -60,6 +66,9 @@ class Scheduler:
         self.daily_ingest = DailyIngest(self.store, ingest, self.config.scheduler.ingest_time)
         self.alerts = AlertWatch(self.store, bot.index)
         self.poster = ExactlyOncePoster(bot, self._route, self.commit)
+        # Planning's own builder: plans are built in a worker thread while commands on the
+        # event loop use the bot's, and a builder's caches are not shared across threads.
+        self.digests = DigestBuilder(self.store, bot.index)
 
     @property
     def clock(self) -> Callable[[], datetime]:
@@ -104,7 +113,22 @@ class Scheduler:
     def plan(self, now: datetime | None = None) -> Plan:
         """Every owed channel with its digest. Pure computation over one state snapshot;
         a channel that cannot be planned is logged and left out."""
-        return plan(self.bot, now or self.clock(), eligible=self._plannable)[0]
+        now = now or self.clock()
+        return plan(self.bot, now, eligible=self._plannable, digests=self.digests)[0]
+
+    async def _plan_off_loop(self, now: datetime) -> tuple[Plan, dict[str, Failure]]:
+        """:meth:`plan`, with everything proportional to the channel count (reading every
+        channel, every channel's delivery history, building each digest) in a worker thread,
+        so commands are answered meanwhile. The index is synced here, on the loop, where
+        searches sync it too: only one thread ever rebuilds it."""
+        owed, failed = await asyncio.to_thread(
+            owed_channels, self.bot, now, eligible=self._plannable
+        )
+        if not owed:
+            return [], failed
+        self.bot.index.sync(self.store)
+        planned = await asyncio.to_thread(plan_digests, self.bot, owed, failed, self.digests)
+        return planned, failed
 
     async def tick(self) -> list[asyncio.Task[None]]:
         """Ingest if due, then start a task for every channel owed something.
@@ -118,10 +142,12 @@ class Scheduler:
         if (ingest := self.daily_ingest.maybe_start(now, first)) is not None:
             tasks.append(ingest)
             await self.daily_ingest.hold_posts(ingest)
-        prune_daily(self.store, now, self.config.scheduler.keep_deliveries_days)
+        await asyncio.to_thread(
+            prune_daily, self.store, now, self.config.scheduler.keep_deliveries_days
+        )
         failed: dict[str, Failure] = {}
         tasks += self._resume_pending(now, failed)
-        planned, unplanned = plan(self.bot, now, eligible=self._plannable)
+        planned, unplanned = await self._plan_off_loop(now)
         failed.update(unplanned)
         tasks += self._post_planned(planned)
         tasks += self._post_alerts(now)

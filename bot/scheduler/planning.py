@@ -5,7 +5,9 @@ slot has passed, is not before the channel's ``not_before`` and is after its
 ``last_post_date`` (``last_weekly_date`` for the weekly digest). Nothing lives only in
 memory, so after a restart the plan catches up (one late post, not one per missed day)
 instead of forgetting. Planning is pure computation over one snapshot of the state; a
-channel whose plan raises is reported as that channel's failure, never everyone's.
+channel whose plan raises is reported as that channel's failure, never everyone's. Its two
+halves (:func:`owed_channels`, :func:`plan_digests`) read every channel and every
+channel's history, so the scheduler runs them in a worker thread.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.digest import Digest
+from bot.digest import Digest, DigestBuilder
 from bot.feedback import Taste, learn
 from bot.models import Channel, Feedback
 from bot.scheduler.core import SchedulerCore
@@ -96,15 +98,36 @@ def _owed(
     return Due(channel, day, slot, late=now - slot > LATE_AFTER)
 
 
+Owed = list[tuple[Channel, list[Due]]]
+
+
 def plan(
-    core: SchedulerCore, now: datetime, *, eligible: Callable[[Channel], bool]
+    core: SchedulerCore,
+    now: datetime,
+    *,
+    eligible: Callable[[Channel], bool],
+    digests: DigestBuilder | None = None,
 ) -> tuple[Plan, dict[str, Failure]]:
     """Every ``eligible`` channel owed a post at ``now`` with its digest, and the channels
-    whose planning raised (a corrupt record must not cost every other channel its post)."""
-    store = core.store
-    owed: list[tuple[Channel, list[Due]]] = []
+    whose planning raised (a corrupt record must not cost every other channel its post).
+
+    All in the calling thread; the scheduler's tick runs the two halves
+    (:func:`owed_channels`, :func:`plan_digests`) in a worker thread instead."""
+    owed, failed = owed_channels(core, now, eligible=eligible)
+    if not owed:  # the usual tick: nobody is due, so load nothing else
+        return [], failed
+    core.index.sync(core.store)
+    return plan_digests(core, owed, failed, digests or core.digests), failed
+
+
+def owed_channels(
+    core: SchedulerCore, now: datetime, *, eligible: Callable[[Channel], bool]
+) -> tuple[Owed, dict[str, Failure]]:
+    """The ``eligible`` channels owed a post at ``now`` (one read of every channel), and
+    those whose record could not be planned. Thread-safe: reads the state database only."""
+    owed: Owed = []
     failed: dict[str, Failure] = {}
-    for channel in store.channels():
+    for channel in core.store.channels():
         if not eligible(channel):
             continue
         try:
@@ -115,9 +138,19 @@ def plan(
             continue
         if dues:
             owed.append((channel, dues))
-    if not owed:  # the usual tick: nobody is due, so load nothing else
-        return [], failed
-    core.index.sync(store)
+    return owed, failed
+
+
+def plan_digests(
+    core: SchedulerCore, owed: Owed, failed: dict[str, Failure], digests: DigestBuilder
+) -> Plan:
+    """Each owed channel's digest; a channel whose digest raises goes into ``failed``.
+
+    Reads every channel's delivery history, so it runs in a worker thread during a tick:
+    ``digests`` must be a builder no other thread uses at the same time (its caches are
+    plain dicts), and the search index must be synced beforehand (a rebuild is a writer).
+    """
+    store = core.store
     topics = store.topics_by_channel()
     delivered = store.delivered_by_channel()
     delivered_weekly: dict[str, set[str]] | None = None
@@ -138,7 +171,7 @@ def plan(
                 if due.weekly and delivered_weekly is None:
                     delivered_weekly = store.delivered_by_channel(weekly=True)
                 had = (delivered_weekly if due.weekly else delivered) or {}
-                digest = core.digests.build(
+                digest = digests.build(
                     channel,
                     due.day.isoformat(),
                     topics=topics.get(channel.key, []),
@@ -151,4 +184,4 @@ def plan(
             failed[channel.key] = unplannable(channel.key, exc)
             continue
         planned += mine
-    return planned, failed
+    return planned

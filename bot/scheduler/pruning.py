@@ -4,6 +4,9 @@ Delivery records exist so no paper is posted twice to a channel; a digest only d
 the latest week, so records older than ``scheduler.keep_deliveries_days`` (60 by default)
 protect nothing. Pending records that old belong to papers long gone: dropping them stops
 a resume from retrying them for ever.
+
+The prune scans the whole history, so the tick runs it in a worker thread; the store
+deletes in short transactions, so the fan-out's group commits are never held up long.
 """
 
 from __future__ import annotations
