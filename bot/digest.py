@@ -40,6 +40,11 @@ def parse_day(value: str | None) -> date | None:
         return None
 
 
+def meaning_match(topic: str) -> str:
+    """The "why this matched" of a paper a topic matched by meaning, not by its words."""
+    return f"similar in meaning to {topic}"
+
+
 @dataclass(slots=True)
 class Digest:
     channel: str
@@ -137,13 +142,18 @@ class DigestBuilder:
         return self._topic_cache[key]
 
     def _matched_terms(self, topic_query: str, paper: Paper) -> tuple[str, ...]:
-        """Cached: in a fan-out, many channels share a topic and a day's papers."""
+        """The topic's words this paper has, or "similar in meaning to <topic>" for a paper
+        the topic matched by meaning alone. Cached: in a fan-out, many channels share a
+        topic and a day's papers."""
         key = (topic_query, paper.id)
         if key not in self._terms_cache:
             try:
-                terms = self.index.matched_terms(parse_query(topic_query), paper)
+                parsed = parse_query(topic_query)
+                terms = self.index.matched_terms(parsed, paper)
             except QueryError:
-                terms = ()
+                parsed, terms = None, ()
+            if not terms and parsed is not None and parsed.words:
+                terms = (meaning_match(topic_query),)  # matched by meaning alone
             self._terms_cache[key] = terms
         return self._terms_cache[key]
 

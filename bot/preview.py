@@ -11,9 +11,9 @@ from datetime import timedelta
 from bot.actions import button
 from bot.answers import card
 from bot.context import Context
-from bot.digest import parse_day
-from bot.models import Channel
-from bot.query import parse_query
+from bot.digest import meaning_match, parse_day
+from bot.models import Channel, Paper
+from bot.query import ParsedQuery, parse_query
 from bot.registry import CommandError, usage
 from bot.replies import ButtonRole, Reply, ReplyKind
 
@@ -55,7 +55,7 @@ def topic_preview(ctx: Context, channel: Channel, topic: str) -> Reply:
     papers = [p for pid in matched if (p := ctx.store.get_paper(pid)) is not None]
     papers.sort(key=lambda p: (-(p.upvotes or 0), p.id))
     cards = [
-        card(p, rank=n, topic=topic, matched_terms=ctx.index.matched_terms(parsed, p))
+        card(p, rank=n, topic=topic, matched_terms=_why(ctx, parsed, topic, p))
         for n, p in enumerate(papers[:3], start=1)
     ]
     text = "\n".join(
@@ -71,3 +71,9 @@ def topic_preview(ctx: Context, channel: Channel, topic: str) -> Reply:
         else [],
         footer="Nothing was subscribed.",
     )
+
+
+def _why(ctx: Context, parsed: ParsedQuery, topic: str, paper: Paper) -> tuple[str, ...]:
+    """The topic's words the paper has, or that it matched by meaning alone."""
+    terms = ctx.index.matched_terms(parsed, paper)
+    return terms or ((meaning_match(topic),) if parsed.words else ())
