@@ -42,8 +42,8 @@ from bot.vectors import VectorStore, text_checksum
 INDEX_FORMAT = 4  # 2: stored "terms" per paper; 4: "surface" words for typos
 _STATE_FILE = "papers-bot-index.json"
 _ENCODER_NAMES = {"minilm": "all-MiniLM-L6-v2", "static": "wordllama-l2-256", "none": ""}
-LEXICAL_DEPTH = 100  # BM25 results fused (more when a later page needs them)
-DENSE_DEPTH = 100  # nearest papers by meaning fused
+LEXICAL_DEPTH = 30  # BM25 results fused (more when a later page needs them)
+DENSE_DEPTH = 30  # nearest papers by meaning fused
 _EMBED_MEMO: dict[tuple[str, int], np.ndarray] = {}  # one process embeds a text once
 _EMBED_MEMO_MAX = 5_000
 _TEXT_FIELDS = ("title", "abstract", "keywords")
@@ -288,8 +288,10 @@ class SearchIndex:
         self.vectors.replace(new, keep=keep)
 
     def embed_query(self, text: str) -> np.ndarray | None:
+        if not len(self.vectors) or not text.strip():
+            return None  # no vectors (BM25 alone): the model is not even loaded
         encoder = self.encoder
-        if encoder is None or not len(self.vectors) or not text.strip():
+        if encoder is None:
             return None
         return _embed_query(encoder, text)
 
@@ -461,7 +463,7 @@ class SearchIndex:
         dense = self._dense_hits(parsed, DENSE_DEPTH, self._spelled(parsed, corrected, lexical))
         by_id = {h.paper_id: h for h in lexical}
         # Papers with every word, in BM25 order: a third list, so they come first.
-        complete = [h.paper_id for h in lexical if self._has_all_words(parsed, h.terms)]
+        complete = self._ids(self.build_query(parsed)[0], depth) if len(parsed.words) > 1 else []
         fused = ranking.fuse(
             [
                 ([h.paper_id for h in lexical], ranking.LEXICAL_WEIGHT),
@@ -530,6 +532,11 @@ class SearchIndex:
         near = [(pid, s) for pid, s in self.vectors.nearest(vector, k) if s >= floor]
         allowed = self._allowed(parsed, [pid for pid, _ in near])
         return [(pid, s) for pid, s in near if pid in allowed]
+
+    def _ids(self, query: tantivy.Query, limit: int) -> list[str]:
+        searcher = self.index.searcher()
+        result = searcher.search(query, limit=limit, count=False)
+        return [searcher.doc(a).get_first("id") for _, a in result.hits]
 
     def _stored_terms(self, ids: list[str]) -> dict[str, str | None]:
         if not ids:

@@ -1,0 +1,156 @@
+"""Search with vectors at size, and the cost of embedding papers.
+
+    python bench/hybrid.py [--papers 100000] [--embed 1000] [--queries 200]
+
+1. Embedding throughput: all-MiniLM-L6-v2 (bot/embeddings.py, numpy) on ``--embed``
+   synthetic papers (bench/corpus.py), on this machine's cores as they are; the 100,000
+   backfill is projected from it.
+2. The real search path at ``--papers`` papers with vectors: our tantivy index plus a
+   vector for every paper, stored as the index stores them (float16, memory-mapped,
+   clustered above 20,000 papers). Embedding 100,000 papers with MiniLM takes most of an
+   hour, so the corpus vectors here come from wordllama's static model (seconds), projected
+   to MiniLM's 384 dimensions by a fixed random rotation: the same size, layout and cluster
+   balance, so the same cost; queries are embedded by MiniLM itself, with its cache
+   cleared before every query (each search pays its encoding). Latency percentiles over
+   the query mix of bench/corpus.py, through ``SearchIndex.search``.
+3. Memory: the vectors file's size and what the process's resident set grew by once the
+   vectors were opened and searched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def throughput(n: int, seed: int) -> dict[str, float]:
+    from corpus import load_vocabulary, make_papers
+
+    from bot.embeddings import MiniLMEncoder, paper_text
+
+    papers = make_papers(n, seed, load_vocabulary())
+    encoder = MiniLMEncoder.from_package()
+    texts = [paper_text(p.title, p.abstract) for p in papers]
+    started = time.perf_counter()
+    encoder.encode(texts)
+    seconds = time.perf_counter() - started
+    return {"papers": n, "seconds": seconds, "projected_100k_min": seconds / n * 100_000 / 60}
+
+
+def latency(n: int, seed: int, queries: int) -> dict[str, float]:
+    from corpus import load_vocabulary, make_papers, make_queries
+
+    from bot import search as search_module
+    from bot.embeddings import MiniLMEncoder, StaticEncoder, paper_text
+    from bot.query import parse_query
+    from bot.search import SearchIndex
+    from bot.vectors import text_checksum
+
+    vocab = load_vocabulary()
+    papers = make_papers(n, seed, vocab)
+    mix = [q.text for q in make_queries(papers, seed, vocab)][:queries]
+    with tempfile.TemporaryDirectory(prefix="papers-hybrid-") as tmp:
+        folder = Path(tmp) / "index"
+        index = SearchIndex(folder, encoder="none")
+        started = time.perf_counter()
+        index.rebuild(papers, 1)
+        build_s = time.perf_counter() - started
+        static = StaticEncoder()
+        rotation = np.linalg.qr(np.random.default_rng(seed).normal(size=(384, 384)))[0][:256]
+        started = time.perf_counter()
+        new = {}
+        for start in range(0, n, 5_000):
+            chunk = papers[start : start + 5_000]
+            texts = [paper_text(p.title, p.abstract) for p in chunk]
+            rows = static.encode(texts) @ rotation
+            rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+            for paper, text, row in zip(chunk, texts, rows, strict=True):
+                new[paper.id] = (text_checksum(text), row.astype(np.float32))
+        index.vectors.model = MiniLMEncoder.name
+        index.vectors.replace(new)
+        vectors_s = time.perf_counter() - started
+        del new
+        # Open the folder as the bot does at start-up: vectors memory-mapped, MiniLM for queries.
+        rss_before = _rss_mb()
+        bot_index = SearchIndex(folder)
+        bot_index.encoder  # noqa: B018 - load the model outside the timings
+        assert len(bot_index.vectors) == n, "vectors not found beside the index"
+        timings, warm = [], []
+        for rounds in range(3):
+            for text in mix:
+                if rounds < 2:
+                    search_module._embed_query.cache_clear()
+                started = time.perf_counter()
+                bot_index.search(parse_query(text))
+                if rounds == 1:  # round 0 warms the page cache
+                    timings.append((time.perf_counter() - started) * 1000)
+                elif rounds == 2:  # the query's vector cached (a Next page, a topic)
+                    warm.append((time.perf_counter() - started) * 1000)
+        rss_after = _rss_mb()
+        timings.sort()
+        cuts = statistics.quantiles(timings, n=100)
+        warm_cuts = statistics.quantiles(sorted(warm), n=100)
+        return {
+            "papers": n,
+            "index_build_s": build_s,
+            "vectors_build_s": vectors_s,
+            "vectors_file_mb": (folder / "vectors.npy").stat().st_size / 1e6,
+            "rss_growth_mb": rss_after - rss_before,
+            "p50_ms": cuts[49],
+            "p90_ms": cuts[89],
+            "p99_ms": cuts[98],
+            "max_ms": timings[-1],
+            "cached_p50_ms": warm_cuts[49],
+            "cached_p99_ms": warm_cuts[98],
+            "searches": len(timings),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--papers", type=int, default=100_000)
+    parser.add_argument("--embed", type=int, default=1_000)
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    if args.embed:
+        t = throughput(args.embed, args.seed)
+        print(
+            f"MiniLM embedding: {t['papers']} papers in {t['seconds']:.1f} s "
+            f"({t['papers'] / t['seconds']:.0f}/s); 100,000 projected: "
+            f"{t['projected_100k_min']:.0f} min"
+        )
+    if args.papers:
+        r = latency(args.papers, args.seed, args.queries)
+        print(
+            f"search with vectors at {r['papers']:,} papers ({r['searches']} searches, query "
+            f"encoding included): p50 {r['p50_ms']:.2f} ms, p90 {r['p90_ms']:.2f} ms, "
+            f"p99 {r['p99_ms']:.2f} ms, max {r['max_ms']:.2f} ms; with the query's vector "
+            f"cached: p50 {r['cached_p50_ms']:.2f} ms, p99 {r['cached_p99_ms']:.2f} ms"
+        )
+        print(
+            f"vectors: {r['vectors_file_mb']:.0f} MB file (float16, memory-mapped); resident "
+            f"set grew {r['rss_growth_mb']:.0f} MB opening and searching them (model included); "
+            f"index build {r['index_build_s']:.0f} s, vectors {r['vectors_build_s']:.0f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
