@@ -438,13 +438,22 @@ class StateDB:
     # ---- deliveries
 
     def delivered_by_channel(self, *, weekly: bool) -> dict[str, set[str]]:
-        kind = deliveries.c.kind == "weekly" if weekly else deliveries.c.kind != "weekly"
+        """Every channel's delivered paper ids: the whole history, read for each fan-out.
+
+        The rows come straight from the driver's cursor as plain tuples: at 1.2 million
+        records, building SQLAlchemy rows cost as much again as the query itself."""
+        kind = "=" if weekly else "!="
         found: dict[str, set[str]] = {}
         with self.reading() as conn:
-            for channel, paper_id in conn.execute(
-                select(deliveries.c.channel, deliveries.c.paper_id).where(kind)
-            ):
-                found.setdefault(channel, set()).add(paper_id)
+            result = conn.exec_driver_sql(
+                f"SELECT channel, paper_id FROM deliveries WHERE kind {kind} 'weekly'"
+            )
+            try:
+                rows = result.cursor.fetchall()
+            except conn.dialect.loaded_dbapi.Error as error:  # the driver's own, unwrapped
+                raise StorageError(f"{self.label}: cannot read ({_short_reason(error)})") from error
+        for channel, paper_id in rows:
+            found.setdefault(channel, set()).add(paper_id)
         return found
 
     def delivered_ids(self, channel: str, *, weekly: bool) -> set[str]:
