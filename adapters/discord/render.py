@@ -182,21 +182,24 @@ class CommandIds:
 
     def __init__(self, capacity: int = 10_000) -> None:
         self.capacity = capacity
-        self._buttons: OrderedDict[str, Button] = OrderedDict()
+        self._long: OrderedDict[str, Button] = OrderedDict()  # papers:#<key> -> button
+        self._recent: OrderedDict[str, Button] = OrderedDict()  # papers:<command> -> button
 
     def encode(self, button: Button) -> str:
         custom_id = CUSTOM_ID_PREFIX + button.command
+        known = self._recent
         if len(custom_id) > CUSTOM_ID_LIMIT or button.command.startswith(_SHORT_MARK):
             custom_id = CUSTOM_ID_PREFIX + _SHORT_MARK + secrets.token_urlsafe(12)
-        self._buttons[custom_id] = button
-        self._buttons.move_to_end(custom_id)
-        while len(self._buttons) > self.capacity:
-            self._buttons.popitem(last=False)
+            known = self._long  # kept apart: digest buttons never push these out
+        known[custom_id] = button
+        known.move_to_end(custom_id)
+        while len(known) > self.capacity:
+            known.popitem(last=False)
         return custom_id
 
     def button(self, custom_id: str) -> Button | None:
         """The button a custom id was made for, while it is remembered."""
-        return self._buttons.get(custom_id)
+        return self._long.get(custom_id) or self._recent.get(custom_id)
 
     def decode(self, custom_id: str) -> str | None:
         """The command a custom id stands for; None when it is not ours or has expired."""
@@ -204,7 +207,7 @@ class CommandIds:
             return None
         rest = custom_id[len(CUSTOM_ID_PREFIX) :]
         if rest.startswith(_SHORT_MARK):
-            known = self._buttons.get(custom_id)
+            known = self._long.get(custom_id)
             return known.command if known else None
         return rest
 
