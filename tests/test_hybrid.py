@@ -156,3 +156,27 @@ def test_similar_fuses_vectors_with_more_like_this(demo_bot) -> None:
     assert hits and paper.id not in [h.paper_id for h in hits]
     titles = [demo_bot.store.get_paper(h.paper_id).title for h in hits]
     assert sum("Avatar" in t or "Portrait" in t or "Face" in t for t in titles) >= 3
+
+
+def test_the_shipped_demo_vectors_cover_the_demo_corpus_and_match_the_encoder(minilm) -> None:
+    """bot/data/demo_vectors.npz (scripts/build_demo_vectors.py) must be rebuilt when the
+    demo corpus changes, and must hold what the encoder computes."""
+    import orjson
+
+    from bot.cli import demo_papers
+    from bot.embeddings import paper_text
+    from bot.search import DEMO_VECTORS
+    from bot.vectors import text_checksum
+
+    with np.load(DEMO_VECTORS, allow_pickle=False) as shipped:
+        assert str(shipped["model"]) == minilm.name
+        by_checksum = dict(zip(shipped["checksums"].tolist(), shipped["vectors"], strict=True))
+    papers = demo_papers()
+    texts = [paper_text(p.title, p.abstract) for p in papers]
+    assert len(papers) == len(orjson.loads(DEMO_VECTORS.with_name("demo_corpus.json").read_bytes()))
+    missing = [t[:60] for t in texts if text_checksum(t) not in by_checksum]
+    assert missing == []
+    fresh = minilm.encode(texts[:3])
+    for text, row in zip(texts[:3], fresh, strict=True):
+        stored = by_checksum[text_checksum(text)].astype(np.float32)
+        assert float(stored @ row) > 0.999
