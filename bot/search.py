@@ -3,7 +3,8 @@
 The index is derived data: it lives in ``<data>/index`` next to the corpus and records the
 corpus revision it was built from, so :meth:`SearchIndex.sync` rebuilds it whenever the
 corpus changed behind its back and :meth:`SearchIndex.upsert` keeps it current after an
-ingest. Only ids are stored in the index; paper records come from :class:`bot.store.Store`.
+ingest. The index stores each paper's id and its analysed terms (so "why this matched"
+needs no re-analysis); paper records come from :class:`bot.store.Store`.
 
 Word forms: an English stemmer (``quantized`` ~ ``quantization``) after British spellings
 are americanized (:mod:`bot.spelling`). Typos: a query word whose stem is in no paper is
