@@ -100,7 +100,9 @@ def setup(workdir: Path, n_papers: int, n_channels: int, seed: int) -> tuple[Pap
     papers = make_papers(n_papers, seed)
     for start in range(0, len(papers), 10_000):
         store.put_papers(papers[start : start + 10_000])
-    index = SearchIndex(workdir / "index")
+    # BM25 only (encoder "none"): embedding 50,000 papers would take half an hour, and the
+    # fan-out measures planning, posting and the state, not the index's build.
+    index = SearchIndex(workdir / "index", encoder="none")
     index.rebuild(store.papers(), store.corpus_revision)
     config = load_config(None, env={})
     bot = PapersBot(config, store, index)
