@@ -42,6 +42,8 @@ from bot.scheduler.pruning import prune_daily
 
 log = logging.getLogger(__name__)
 
+SPAWN_STEP = 100  # posts started per event-loop iteration (see Scheduler._post_planned)
+
 
 class Scheduler:
     """Posts due digests (and topic alerts) through the adapters, one task per channel."""
@@ -149,7 +151,7 @@ class Scheduler:
         tasks += self._resume_pending(now, failed)
         planned, unplanned = await self._plan_off_loop(now)
         failed.update(unplanned)
-        tasks += self._post_planned(planned)
+        tasks += await self._post_planned(planned)
         tasks += self._post_alerts(now)
         if failed:  # after the others' posts have started: recording must not delay them
             limit = self.config.scheduler.max_failures
@@ -183,9 +185,14 @@ class Scheduler:
                 tasks.append(self._spawn(channel.key, self.poster.resume(channel)))
         return tasks
 
-    def _post_planned(self, planned: Plan) -> list[asyncio.Task[None]]:
+    async def _post_planned(self, planned: Plan) -> list[asyncio.Task[None]]:
+        """A task per planned post, started :data:`SPAWN_STEP` at a time: each task's
+        first step (recording its intent) runs in the loop iteration after its start, so
+        10,000 started at once would hold a command arriving meanwhile for all of them."""
         tasks = []
-        for due, digest in planned:
+        for n, (due, digest) in enumerate(planned, start=1):
+            if n % SPAWN_STEP == 0:
+                await asyncio.sleep(0)
             if due.channel.key in self._in_flight:
                 continue
             if due.late and self.config.scheduler.catch_up == "none":
