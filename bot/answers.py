@@ -23,10 +23,15 @@ def card(
     rank: int | None = None,
     topic: str | None = None,
     matched_terms: tuple[str, ...] = (),
+    day: str | None = None,
+    summary: str = "short",
 ) -> PaperCard:
     """A paper card with its buttons: Share and Similar on answers only the asker sees;
-    Similar and 👍/👎 (which tune the channel's ranking) on channel posts."""
-    made = PaperCard(paper, rank=rank, topic=topic, matched_terms=matched_terms)
+    Similar and 👍/👎 (which tune the channel's ranking) on channel posts. ``day`` is the
+    post's day (the card names its own date only when it differs); ``summary`` its length."""
+    made = PaperCard(
+        paper, rank=rank, topic=topic, matched_terms=matched_terms, day=day, summary=summary
+    )
     if not public:
         made.buttons.append(button("Share in channel", ButtonRole.SHARE, "share", ref=paper.id))
     made.buttons.append(button("Similar", ButtonRole.SIMILAR, "similar", ref=paper.id))
@@ -87,7 +92,7 @@ def trending(ctx: Context, count: int, today: str | None = None) -> Reply:
     if day is None:
         return Reply(text="No trending papers yet: the corpus has no daily lists.")
     listed = ctx.digests.papers_on(day)
-    cards = [card(p, rank=n) for n, p in enumerate(listed[:count], start=1)]
+    cards = [card(p, rank=n, day=day) for n, p in enumerate(listed[:count], start=1)]
     return Reply(
         text=f"Top {len(cards)} of {len(listed)} papers trending on {day}.",
         kind=ReplyKind.SEARCH,
@@ -102,8 +107,17 @@ def digest_reply(digest: Digest, *, late: bool = False) -> Reply:
         when = "since the bot went offline" if late else "today"
         text = f"No new papers {when} ({digest.reason})."
         return Reply(text=text, kind=ReplyKind.DIGEST, ephemeral=False)
+    day = None if digest.start else digest.day  # a weekly's cards each name their day
     cards = [
-        card(c.paper, public=True, rank=c.rank, topic=c.topic, matched_terms=c.matched_terms)
+        card(
+            c.paper,
+            public=True,
+            rank=c.rank,
+            topic=c.topic,
+            matched_terms=c.matched_terms,
+            day=day,
+            summary=digest.summary,
+        )
         for c in digest.cards
     ]
     title = digest.title

@@ -52,6 +52,7 @@ class Digest:
     cards: list[PaperCard] = field(default_factory=list)
     reason: str | None = None  # why it is empty, in words a channel can read
     start: str | None = None  # a weekly digest's first day (``day`` is its last)
+    summary: str = "short"  # the channel's ``summary`` setting: how much its cards say
 
     @property
     def title(self) -> str:
@@ -238,4 +239,5 @@ class DigestBuilder:
                 reason = texts.below_min_upvotes(label, channel.min_upvotes)
             else:
                 reason = texts.no_papers(label)
-        return Digest(channel.key, day, cards, reason, start=first if weekly else None)
+        start = first if weekly else None
+        return Digest(channel.key, day, cards, reason, start=start, summary=channel.summary)

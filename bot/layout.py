@@ -23,15 +23,24 @@ from bot.replies import Button, PaperCard, paper_facts
 
 __all__ = [
     "AUTHORS_SHOWN",
+    "SUMMARY_MODES",
+    "VISIBLE_BUTTONS",
     "CardLayout",
     "author_line",
     "card_layout",
+    "card_summary",
     "clean",
+    "first_sentences",
     "shorten",
 ]
 
 AUTHORS_SHOWN = 3  # authors named before "+N"
 CATEGORIES_SHOWN = 3  # arXiv categories on the terminal's facts line
+VISIBLE_BUTTONS = 3  # buttons a card shows; more go in a "⋯" menu
+SUMMARY_MODES = ("short", "long", "off")  # the channel setting ``set summary``
+SUMMARY_LIMITS = {"short": 220, "long": 600}  # characters of summary a card shows
+
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])")
 
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]|\x1b\[[0-9;?]*[ -/]*[@-~]")
 
@@ -58,18 +67,47 @@ def author_line(authors: list[str], shown: int = AUTHORS_SHOWN) -> str:
     return names + (f" +{len(authors) - shown}" if len(authors) > shown else "")
 
 
+def first_sentences(text: str, limit: int) -> str:
+    """The first sentences of ``text`` that fit ``limit`` characters, then " …" when
+    there is more (a first sentence longer than that is cut at a word boundary)."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    sentences = _SENTENCE_END_RE.split(text)
+    taken = ""
+    for sentence in sentences:
+        candidate = f"{taken} {sentence}".strip()
+        if len(candidate) > limit - 2:
+            break
+        taken = candidate
+    return f"{taken} …" if taken else shorten(text, limit)
+
+
+def card_summary(paper: Paper, mode: str) -> str:
+    """What a card says about ``paper``: Hugging Face's AI summary, else the abstract's
+    first sentences, as long as the channel's ``summary`` setting asks (short, long, off)."""
+    if mode == "off":
+        return ""
+    limit = SUMMARY_LIMITS.get(mode, SUMMARY_LIMITS["short"])
+    return first_sentences(paper.ai_summary or paper.abstract or "", limit)
+
+
 @dataclass(frozen=True, slots=True)
 class CardLayout:
-    """One card's content, unescaped, in the order cards show it.
+    """One card's content, unescaped, in the order cards show it (issue 16: scanned at a
+    glance).
 
-    1. the title (``rank``. title), linked to ``url`` (else ``arxiv_url``) where the
-       platform links titles;
-    2. the facts line (upvotes, comments, stars, list date; ``categories`` where shown);
-    3. the authors line;
-    4. the summary (the AI summary, else the abstract; each renderer cuts it);
-    5. the links (label, URL) and ``extra`` lines;
+    1. the title (``rank``. title) linked to ``url`` (never missing: a paper without an
+       arXiv id links to an arXiv title search) and the ``upvotes`` (▲ 1,234) beside it;
+    2. one line of authors, plus the ``date`` only where it is not the post's own day;
+    3. the summary, already cut to the channel's length (short, long, or empty for off);
+    4. the ``thumbnail`` (an image URL), when the paper has one;
+    5. the other numbers (``facts``: comments, stars), the ``links`` (label, URL) and
+       ``extra`` lines;
     6. why it is there: the channel ``topic`` and the ``matched`` terms;
-    7. the card's ``buttons`` (each with its role).
+    7. the card's ``buttons`` (each with its role): at most :data:`VISIBLE_BUTTONS` shown
+       as buttons (:meth:`shown_buttons`), the rest and the links go in a "⋯" menu where
+       a platform has one.
     """
 
     rank: int | None
@@ -85,6 +123,9 @@ class CardLayout:
     buttons: tuple[Button, ...]
     extra: tuple[str, ...] = ()
     arxiv_url: str | None = None  # where the title links when ``url`` cannot be used
+    upvotes: str | None = None  # "▲ 1,234", shown beside the title
+    date: str | None = None  # the list date, when it differs from the post's day
+    thumbnail: str | None = None
 
     @property
     def rank_prefix(self) -> str:
@@ -93,23 +134,37 @@ class CardLayout:
 
     @property
     def author_line(self) -> str:
-        return author_line(list(self.authors))
+        """The authors, then the date where the card shows one: ``"A, B +3 · 2026-06-11"``."""
+        names = author_line(list(self.authors))
+        return " · ".join(part for part in (names, self.date) if part)
+
+    def shown_buttons(self) -> tuple[Button, ...]:
+        """The buttons shown as buttons (at most :data:`VISIBLE_BUTTONS`)."""
+        return self.buttons[:VISIBLE_BUTTONS]
+
+    def more_buttons(self) -> tuple[Button, ...]:
+        """Buttons beyond :data:`VISIBLE_BUTTONS`, for a platform's "⋯" menu."""
+        return self.buttons[VISIBLE_BUTTONS:]
 
 
 def card_layout(card: PaperCard) -> CardLayout:
     """What ``card`` shows (see :class:`CardLayout`); every renderer starts here."""
     paper: Paper = card.paper
+    day = paper.list_date[:10] if paper.list_date else None
     return CardLayout(
         rank=card.rank,
         title=paper.title,
-        url=paper.url,
-        facts=tuple(paper_facts(paper)),
+        url=paper.open_url,
+        facts=tuple(f for f in paper_facts(paper) if not f.startswith("▲") and f != day),
         categories=tuple(paper.categories[:CATEGORIES_SHOWN]),
         authors=tuple(" ".join(a.split()) for a in paper.authors),
-        summary=paper.ai_summary or paper.abstract or "",
+        summary=card_summary(paper, card.summary),
         links=tuple(paper.links()),
         topic=card.topic,
         matched=tuple(card.matched_terms),
         buttons=tuple(card.buttons),
         arxiv_url=paper.arxiv_url,
+        upvotes=f"▲ {paper.upvotes:,}" if paper.upvotes is not None else None,
+        date=day if day and day != card.day else None,
+        thumbnail=paper.thumbnail,
     )

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Self
+from urllib.parse import urlencode
 
 # New-style arXiv ids (0704.0001 onwards) and old-style ones (hep-th/9901001).
 ARXIV_ID_RE = re.compile(r"^(?:\d{4}\.\d{4,5}|[a-z\-]+(?:\.[A-Z]{2})?/\d{7})$")
@@ -140,6 +141,9 @@ class Paper(Record):
     first_seen: str | None = None  # ISO 8601 UTC timestamp
     doi: str | None = None
     journal_ref: str | None = None
+    thumbnail: str | None = (
+        None  # an http(s) image URL (Hugging Face sends one); older records lack it
+    )
 
     @property
     def has_arxiv_id(self) -> bool:
@@ -161,6 +165,18 @@ class Paper(Record):
     def url(self) -> str | None:
         """The best single link for the title: the Hugging Face page, else arXiv, else code."""
         return self.hf_url or self.project_page or self.github_repo
+
+    @property
+    def title_search_url(self) -> str:
+        """arXiv's search for this title: where a paper without an arXiv id still leads."""
+        query = urlencode({"query": " ".join(self.title.split()), "searchtype": "title"})
+        return f"https://arxiv.org/search/?{query}"
+
+    @property
+    def open_url(self) -> str:
+        """Where a card's title and its Open button lead: never nothing (see :attr:`url`,
+        then the arXiv page, then an arXiv title search)."""
+        return self.url or self.arxiv_url or self.title_search_url
 
     def links(self) -> list[tuple[str, str]]:
         """The paper's links as (label, url), known ones only, in the order cards show."""
@@ -214,6 +230,7 @@ class Channel(Record):
     weekly_time: str = "09:00"
     last_weekly_date: str | None = None
     thread_mode: bool = False  # a headline message with one reply per paper in its thread
+    summary: str = "short"  # how much of a summary cards show: "short", "long" or "off"
 
     @property
     def key(self) -> str:

@@ -128,6 +128,8 @@ class PaperCard:
     topic: str | None = None  # the channel topic it matched, for digests
     matched_terms: tuple[str, ...] = ()
     buttons: list[Button] = field(default_factory=list)
+    day: str | None = None  # the post's day: a card shows its own date only when it differs
+    summary: str = "short"  # how much summary it shows: "short", "long" or "off"
 
 
 @dataclass(slots=True)

@@ -101,6 +101,7 @@ channels = Table(
     Column("weekly_time", String, nullable=False),
     Column("last_weekly_date", String),
     Column("thread_mode", Boolean, nullable=False),
+    Column("summary", String, nullable=False, server_default="short"),  # revision 0003
 )
 
 topics = Table(

@@ -141,16 +141,28 @@ def paper_links(paper: Paper) -> str:
 
 
 def card_embed(card: PaperCard, colour: discord.Colour = _DEFAULT_COLOUR) -> discord.Embed:
-    """One paper as an embed: the card layout of :mod:`bot.layout`, within the embed limits."""
+    """One paper as an embed: the card layout of :mod:`bot.layout`, within the embed limits.
+
+    The linked title, then ▲ upvotes with the authors (and the date where it is not the
+    post's), the summary, the other numbers and links, why it is there; the thumbnail as
+    the embed's thumbnail.
+    """
     shown = card_layout(card)
     title = cut(shown.rank_prefix + escape(shorten(shown.title, TITLE_LIMIT)), TITLE_LIMIT)
     lines = []
-    authors = shown.author_line
-    if authors:
-        lines.append(cut(escape(authors), 300))
-    facts = " · ".join(shown.facts)
-    if facts:
-        lines.append(facts)
+    byline = " · ".join(
+        part
+        for part in (shown.upvotes and f"**{shown.upvotes}**", escape(shown.author_line))
+        if part
+    )
+    if byline:
+        lines.append(cut(byline, 320))
+    if shown.summary:
+        lines.append(highlight(escape(shorten(shown.summary, SUMMARY_CHARS)), shown.matched))
+    links = [f"[{label}]({url})" for label, raw in shown.links if (url := _link(raw))]
+    more = " · ".join([*shown.facts, *links])
+    if more:
+        lines.append(more)
     if shown.topic:
         why = f"Topic: {escape(shown.topic)}"
         if shown.matched:
@@ -158,14 +170,13 @@ def card_embed(card: PaperCard, colour: discord.Colour = _DEFAULT_COLOUR) -> dis
         lines.append(cut(why, 300))
     elif shown.matched:
         lines.append(cut("Matched: " + ", ".join(escape(t) for t in shown.matched), 300))
-    if shown.summary:
-        lines.append(highlight(escape(shorten(shown.summary, SUMMARY_CHARS)), shown.matched))
-    links = " · ".join(f"[{label}]({url})" for label, raw in shown.links if (url := _link(raw)))
-    if links:
-        lines.append(links)
     lines.extend(escape(line) for line in shown.extra)
     description = cut("\n".join(lines), DESCRIPTION_LIMIT)
-    return discord.Embed(title=title, url=_link(shown.url), description=description, colour=colour)
+    embed = discord.Embed(title=title, url=_link(shown.url), description=description, colour=colour)
+    thumbnail = _link(shown.thumbnail)
+    if thumbnail:
+        embed.set_thumbnail(url=thumbnail)
+    return embed
 
 
 class CommandIds:

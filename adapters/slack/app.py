@@ -19,7 +19,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.render import ACTION_COMMAND, ACTION_LINK, ACTION_NAV, render
+from adapters.slack.render import (
+    ACTION_COMMAND,
+    ACTION_LINK,
+    ACTION_MORE,
+    ACTION_NAV,
+    LINK_VALUE,
+    render,
+)
 from bot.app import PapersBot
 from bot.commands import CommandError, parse_command
 from bot.config import Config
@@ -217,11 +224,15 @@ def build_app(
         }
         commands.spawn(lambda: commands.run(respond, text, who), f"/papers {text[:80]!r}")
 
-    @app.action(re.compile(f"^({ACTION_COMMAND}|{ACTION_NAV})_"))
+    @app.action(re.compile(f"^({ACTION_COMMAND}|{ACTION_NAV}|{ACTION_MORE})_"))
     async def on_button(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         action = (body.get("actions") or [{}])[0]
-        text = action.get("value") or ""
+        # A button carries its command as its value; a "⋯" menu, as the chosen option's.
+        chosen = action.get("selected_option") or {}
+        text = action.get("value") or chosen.get("value") or ""
+        if text.startswith(LINK_VALUE):
+            return  # a link in the "⋯" menu: Slack opened it, there is nothing to run
         user = body.get("user") or {}
         who = {
             "team_id": (body.get("team") or {}).get("id") or user.get("team_id", ""),

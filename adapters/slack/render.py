@@ -39,6 +39,10 @@ MAX_BUTTON_VALUE = 2000
 MAX_URL = 3000
 MAX_ACTIONS = 25
 MAX_FALLBACK_TEXT = 3000
+MAX_OVERFLOW_OPTIONS = 5
+MAX_OPTION_TEXT = 75
+MAX_OPTION_VALUE = 150
+MAX_ALT_TEXT = 2000
 # A URL is only linked inside mrkdwn text up to this length: a 2,000-character project page
 # in a card's text would crowd out everything else (and once broke the 3,000 limit).
 MAX_URL_IN_TEXT = 400
@@ -56,6 +60,8 @@ SUMMARY_CHARS = 600
 ACTION_COMMAND = "papers_cmd"  # runs a command; the answer is a new message
 ACTION_NAV = "papers_nav"  # a paging button: on an ephemeral list the answer replaces it
 ACTION_LINK = "papers_link"  # a URL button: Slack opens the link, we only ack
+ACTION_MORE = "papers_more"  # a card's "⋯" menu: a link option only acks, a command runs
+LINK_VALUE = "link:"  # the value of a "⋯" option that opens a URL (never a command)
 
 Block = dict[str, Any]
 Message = dict[str, Any]  # {"text": fallback, "blocks": [...]}
@@ -248,8 +254,12 @@ def link_button(label: str, url: str, action_id: str) -> Block:
 
 
 def element_size(element: Block) -> int:
-    """A button's share of the message budget: its label and its URL or value."""
-    return len(element["text"]["text"]) + len(element.get("url") or element.get("value") or "")
+    """An element's share of the message budget: a button's label and its URL or value,
+    an overflow menu's options' labels, values and URLs."""
+    if element.get("type") == "overflow":
+        return sum(element_size(option) for option in element["options"])
+    extra = len(element.get("url") or "") + len(element.get("value") or "")
+    return len(element["text"]["text"]) + extra
 
 
 @dataclass(slots=True)
@@ -273,7 +283,9 @@ def text_group(blocks: list[Block]) -> Group:
 
 
 def card_group(card: PaperCard, index: int) -> Group:
-    """One paper: a section (linked title, authors, summary), a context line, buttons.
+    """One paper: a section (linked title and ▲ upvotes, authors, summary; the thumbnail
+    as its accessory image), a context line, and at most three buttons with a "⋯"
+    overflow menu holding the links (and any further buttons).
 
     ``index`` makes the action ids unique within the message, as Slack requires. The
     content and its order come from :func:`bot.layout.card_layout`.
@@ -283,6 +295,8 @@ def card_group(card: PaperCard, index: int) -> Group:
     url = text_url(shown.url) or text_url(shown.arxiv_url)
     rank = shown.rank_prefix
     head = f"*{rank}<{escape(url)}|{title}>*" if url else f"*{rank}{title}*"
+    if shown.upvotes:
+        head += f"  {escape(shown.upvotes)}"
     lines = [head]
     authors = shown.author_line
     if authors:
@@ -293,8 +307,13 @@ def card_group(card: PaperCard, index: int) -> Group:
         lines.append(highlight(fit(shown.summary, SUMMARY_CHARS), highlight_pattern(shown.matched)))
     lines.extend(fit(line, MAX_CONTEXT_TEXT) for line in shown.extra)
     body = section("\n".join(lines))
-    blocks = [body]
     size = len(body["text"]["text"])
+    image = safe_url(shown.thumbnail)
+    if image and len(image) <= MAX_URL_IN_TEXT:
+        alt = plain(shown.title, MAX_ALT_TEXT)["text"]
+        body["accessory"] = {"type": "image", "image_url": image, "alt_text": alt}
+        size += len(image) + len(alt)
+    blocks = [body]
 
     context = [escape(fact) for fact in shown.facts]
     if shown.topic:
@@ -308,16 +327,38 @@ def card_group(card: PaperCard, index: int) -> Group:
         blocks.append({"type": "context", "elements": [line]})
         size += len(line["text"])
 
-    elements: list[Block] = []
+    elements: list[Block] = [
+        command_button(button, f"{ACTION_COMMAND}_{index}_{n}")
+        for n, button in enumerate(shown.shown_buttons())
+    ]
+    more = overflow_menu(shown, f"{ACTION_MORE}_{index}")
+    if more is not None:
+        elements.append(more)
+    return actions_group(blocks, size, elements)
+
+
+def overflow_menu(shown: CardLayout, action_id: str) -> Block | None:
+    """The card's "⋯" menu: buttons beyond the three shown, then its links (each option
+    opens its URL), at most :data:`MAX_OVERFLOW_OPTIONS`; None when there is nothing."""
+    options: list[Block] = []
+    for button in shown.more_buttons():
+        if len(button.command) <= MAX_OPTION_VALUE:
+            options.append({"text": plain(button.label, MAX_OPTION_TEXT), "value": button.command})
     url_budget = CARD_URL_BUDGET
     for n, (label, link) in enumerate(shown.links):
         good = safe_url(link)
         if good and len(good) <= url_budget:
             url_budget -= len(good)
-            elements.append(link_button(label, good, f"{ACTION_LINK}_{index}_{n}"))
-    for n, button in enumerate(shown.buttons):
-        elements.append(command_button(button, f"{ACTION_COMMAND}_{index}_{n}"))
-    return actions_group(blocks, size, elements)
+            options.append(
+                {"text": plain(label, MAX_OPTION_TEXT), "value": f"{LINK_VALUE}{n}", "url": good}
+            )
+    if not options:
+        return None
+    return {
+        "type": "overflow",
+        "action_id": action_id,
+        "options": options[:MAX_OVERFLOW_OPTIONS],
+    }
 
 
 def card_blocks(card: PaperCard, index: int) -> list[Block]:

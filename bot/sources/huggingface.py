@@ -3,7 +3,8 @@
 An item has outer ``title``, ``summary``, ``publishedAt``, ``numComments`` and an inner
 ``paper`` with ``id`` (arXiv id, no version), ``authors[].name``, ``submittedOnDailyAt``
 (the daily-list day), ``upvotes``, ``ai_summary``, ``ai_keywords`` and optional
-``githubRepo``, ``githubStars``, ``projectPage``. Optional keys are absent, not null.
+``githubRepo``, ``githubStars``, ``projectPage``; the outer item's optional ``thumbnail``
+(an image URL cards show). Optional keys are absent, not null.
 
 Every field is checked (:mod:`bot.sources.checks`): an item whose id, title, abstract,
 authors, dates, AI summary or keywords are malformed is skipped and counted; a malformed
@@ -104,6 +105,7 @@ def parse_item(item: Any, seen_at: str | None = None) -> Paper:
         ai_keywords=keywords,
         sources=[SOURCE],
         first_seen=seen_at,
+        thumbnail=http_url(item.get("thumbnail")) or http_url(inner.get("thumbnail")),
     )
 
 

@@ -78,6 +78,17 @@ def block_kit_problems(blocks: Any) -> list[str]:
             text_object(block.get("text"), MAX_HEADER_TEXT, where, ("plain_text",))
         elif kind == "section":
             text_object(block.get("text"), MAX_SECTION_TEXT, where, ("plain_text", "mrkdwn"))
+            accessory = block.get("accessory")
+            if accessory is not None:
+                url = accessory.get("image_url", "") if isinstance(accessory, dict) else ""
+                alt = accessory.get("alt_text", "") if isinstance(accessory, dict) else ""
+                if accessory.get("type") != "image":
+                    problems.append(f"{where}: unexpected accessory {accessory!r:.80}")
+                elif not url.startswith(("http://", "https://")) or len(url) > MAX_URL:
+                    problems.append(f"{where}: bad image_url")
+                elif not isinstance(alt, str) or not 1 <= len(alt) <= 2000:
+                    problems.append(f"{where}: image alt_text must be 1-2000 characters")
+                total += len(url) + len(alt)
         elif kind == "divider":
             pass
         elif kind == "context":
@@ -91,6 +102,25 @@ def block_kit_problems(blocks: Any) -> list[str]:
             if not 1 <= len(elements) <= MAX_ACTIONS:
                 problems.append(f"{where}: {len(elements)} action elements")
             for element in elements:
+                if element.get("type") == "overflow":
+                    action_id = element.get("action_id", "")
+                    if not action_id or len(action_id) > 255 or action_id in action_ids:
+                        problems.append(f"{where}: bad or duplicate action_id {action_id!r}")
+                    action_ids.add(action_id)
+                    options = element.get("options") or []
+                    if not 1 <= len(options) <= 5:
+                        problems.append(f"{where}: overflow of {len(options)} options (1-5)")
+                    for option in options:
+                        text_object(option.get("text"), 75, where, ("plain_text",))
+                        value, url = option.get("value", ""), option.get("url", "")
+                        total += len(value) + len(url)
+                        if not value or len(value) > 150:
+                            problems.append(f"{where}: option value of {len(value)} characters")
+                        if len(url) > MAX_URL or (
+                            url and not url.startswith(("http://", "https://"))
+                        ):
+                            problems.append(f"{where}: bad option url")
+                    continue
                 if element.get("type") != "button":
                     problems.append(f"{where}: unexpected element {element.get('type')}")
                     continue
