@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from bot.app import PapersBot
-from bot.layout import author_line, card_layout, clean, shorten
+from bot.layout import card_layout, clean, shorten
 from bot.messages import RenderLimits
 from bot.models import Channel
 from bot.replies import PaperCard, Reply, ReplyKind, Request
@@ -33,9 +33,10 @@ def render_card(card: PaperCard) -> str:
     """One card as indented plain text: the layout of :mod:`bot.layout`, cleaned."""
     shown = card_layout(card)
     head = shown.rank_prefix
-    lines = [textwrap.fill(head + clean(shown.title), WIDTH, subsequent_indent="   ")]
+    upvotes = f"  {shown.upvotes}" if shown.upvotes else ""
+    lines = [textwrap.fill(head + clean(shown.title) + upvotes, WIDTH, subsequent_indent="   ")]
     facts = [*shown.facts, *([" ".join(shown.categories)] if shown.categories else [])]
-    meta = [author_line([clean(a) for a in shown.authors]), *facts]
+    meta = [clean(shown.author_line), *facts]
     meta_text = " · ".join(m for m in meta if m)
     if meta_text:
         lines.append("   " + meta_text)
@@ -56,8 +57,9 @@ def render_card(card: PaperCard) -> str:
                 subsequent_indent="   ",
             )
         )
-    links = [url for _label, url in shown.links]
-    if links:
+    # A paper with no link of its own still leads somewhere: its arXiv title search.
+    links = [url for _label, url in shown.links] or [shown.url or ""]
+    if any(links):
         lines.append("   " + "  ".join(clean(u) for u in links))
     lines.extend("   " + clean(line) for line in shown.extra)
     if card.buttons:

@@ -37,6 +37,17 @@ def build(bot: PapersBot, config: Config) -> ConsoleAdapter:
 # ---- commands ---------------------------------------------------------------------------
 
 
+def demo_banner(day: str, today: str) -> str:
+    """What the demo says before its first post: it replays a recorded day, named, so a
+    2026-06-12 list shown on another day is not taken for today's."""
+    if day == today:
+        return f"Demo: the trending papers of {day}.\n"
+    return (
+        f"Demo: the trending papers of {day}, recorded (today is {today}; "
+        "`papers-bot ingest` fetches the latest lists).\n"
+    )
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     bot = open_bot(args)
     if bot.store.paper_count() == 0:
@@ -48,7 +59,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     channel = bot.channel_for(adapter.request(""), create=False) or bot.new_channel(
         NAME, "local", adapter.channel_id
     )
-    print(render(bot.digest_reply(bot.digest_for(channel))))
+    digest = bot.digest_for(channel)
+    if digest.day:
+        print(demo_banner(digest.day, bot.today_for(channel)))
+    print(render(bot.digest_reply(digest)))
     interactive = sys.stdin.isatty()
     print(
         "\nType /papers commands (`help` lists them; `quit` or Ctrl-D leaves)."

@@ -31,13 +31,18 @@ def topic_preview(ctx: Context, channel: Channel, topic: str) -> Reply:
     if end is None:
         return Reply(text="No trending papers yet, so there is nothing to preview against.")
     days = [(end - timedelta(days=n)).isoformat() for n in range(DAYS - 1, -1, -1)]
-    lines, matched = [], {}
+    lines, matched, unlisted = [], {}, []
     for day in days:
-        hits = ctx.digests.topic_matches(topic, day)
         listed = len(ctx.digests.papers_on(day))
+        if not listed:  # a weekend, or a gap in an old corpus: no row of zeros
+            unlisted.append(day)
+            continue
+        hits = ctx.digests.topic_matches(topic, day)
         posted = min(len(hits), channel.max_papers)
         lines.append(f"{day}: {len(hits)} of {listed} papers match, {posted} would be posted")
         matched.update(hits)
+    if unlisted:
+        lines.append("No trending list on " + ", ".join(unlisted) + ".")
     total = len(matched)
     corpus = max(1, ctx.store.paper_count())
     share = ctx.index.count(parsed) / corpus

@@ -309,6 +309,9 @@ class Registry:
             if spec.listed:
                 mark = " ⚙" if spec.manages else ""
                 lines.append(f"`{spec.usage_line}`{mark}: {spec.summary}")
+        for spec in self:  # what buttons run is listed too, so a press is never a mystery
+            if spec.button_only and spec.keyword is None:
+                lines.append(f"`{spec.usage_line}` (a button): {spec.summary}")
         shortcuts = ", ".join(f"`{a}` = `{c}`" for a, c in self._aliases.items())
         lines += [
             "",

@@ -95,3 +95,27 @@ def failure_reason(kind: str, detail: str) -> str:
 def pause_reason(failures: int, why: str) -> str:
     """Why the scheduler paused a channel (shown in ``/papers status``)."""
     return f"paused after {failures} failed posts in a row: {why}"
+
+
+SUMMARY_NAMES = {"short": "short summaries", "long": "long summaries", "off": "no summaries"}
+"""How ``/papers status`` names a channel's ``summary`` setting."""
+
+SUMMARY_WORDS = {
+    "short": "Cards show a short summary (a sentence or two).",
+    "long": "Cards show a longer summary (a paragraph).",
+    "off": "Cards show no summary: titles, upvotes and authors only.",
+}
+
+
+def summary_set(mode: str) -> str:
+    """The answer to ``set summary <mode>``."""
+    return SUMMARY_WORDS[mode]
+
+
+IMPORT_EXPECTS = (
+    "Cannot import: that is not a snippet from `/papers export`. Run `/papers export` in "
+    "the channel to copy from and paste all it shows: a `[channel]` table "
+    '(`post_time = "09:00"`, `timezone = "Europe/Berlin"`, ...) and the `[[topics]]`, '
+    "or its one-line form."
+)
+"""The answer to an ``import`` whose snippet is not a settings snippet at all."""

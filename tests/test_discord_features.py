@@ -103,7 +103,7 @@ async def test_preview_shows_days_and_top_three_and_subscribe_button(
     content = data["content"]
     assert "Preview of “graph networks”, 2026-06-06 to 2026-06-12" in content
     assert "2026-06-08: 2 of 3 papers match, 2 would be posted" in content
-    assert "2026-06-07: 0 of 0 papers match, 0 would be posted" in content
+    assert "No trending list on 2026-06-07" in content  # no row of zeros (issue 16)
     assert len(data["embeds"]) == 3
     assert all("Topic: graph networks (matched: graph, networks)" in e["description"]
                for e in data["embeds"])  # fmt: skip

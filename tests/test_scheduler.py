@@ -208,7 +208,7 @@ async def test_failing_channel_does_not_hold_others_and_is_paused(demo_bot, adap
         and "paused after 3 failed posts in a row: channel_not_found" in gone.pause_reason
     )
     status = demo_bot.handle(Request("status", channel_id="gone")).text
-    assert "paused (paused after 3 failed posts" in status and "channel_not_found" in status
+    assert ", paused after 3 failed posts" in status and "channel_not_found" in status
     del adapter.permanent["gone"]
     demo_bot.handle(Request("resume", channel_id="gone"))
     await at(sched, clock, "2026-06-13T09:00:00+00:00")

@@ -50,15 +50,16 @@ def count_of(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
-def find_paper(ctx: Context, ref: str) -> Paper:
-    """The paper ``ref`` names (an arXiv id or link, or a stored id), or a CommandError."""
+def find_paper(ctx: Context, ref: str, command: str = "paper") -> Paper:
+    """The paper ``ref`` names (an arXiv id or link, or a stored id), or a CommandError
+    with ``command``'s usage."""
     ref = ref.strip()
     if not ref:
-        raise CommandError("Which paper? Give an arXiv id or link.", usage("paper"))
+        raise CommandError("Which paper? Give an arXiv id or link.", usage(command))
     arxiv_id = parse_paper_ref(ref)
     paper = ctx.store.get_paper(arxiv_id) if arxiv_id else ctx.store.get_paper(ref.split()[0])
     if paper is None:
         if arxiv_id is None:
-            raise CommandError(f"`{ref[:60]}` is not an arXiv id or link.", usage("paper"))
+            raise CommandError(f"`{ref[:60]}` is not an arXiv id or link.", usage(command))
         raise CommandError(f"Paper {arxiv_id} is not in the local corpus (yet).")
     return paper

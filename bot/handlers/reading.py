@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from bot import answers
+from bot import answers, texts
 from bot.context import Context
 from bot.handlers.common import (
     MAX_TRENDING,
@@ -141,7 +141,7 @@ def preview(ctx: Context, request: Request, topic: str) -> Reply:
     form=Form("The papers closest to one paper"),
 )
 def similar(ctx: Context, request: Request, ref: str) -> Reply:
-    paper = find_paper(ctx, ref)
+    paper = find_paper(ctx, ref, "similar")
     ctx.index.sync(ctx.store)
     hits = ctx.index.similar(paper, limit=ctx.config.bot.search_page_size)
     cards = [
@@ -197,11 +197,11 @@ def status(ctx: Context, request: Request) -> Reply:
             "or `/papers subscribe <topic>` starts it."
         )
     else:
-        state = (
-            "paused" + (f" ({channel.pause_reason})" if channel.pause_reason else "")
-            if channel.paused
-            else "active"
-        )
+        # The reason says who or what paused it ("paused by ana", "paused after 3 ...").
+        state = "active"
+        if channel.paused:
+            reason = channel.pause_reason or "paused"
+            state = reason if reason.startswith("paused") else f"paused ({reason})"
         if channel.daily:
             lines.append(
                 f"Daily post: {channel.post_time} {channel.timezone}, {state}, "
@@ -210,12 +210,15 @@ def status(ctx: Context, request: Request) -> Reply:
                 + "."
             )
         else:
-            lines.append(f"Daily post: off ({state}).")
+            lines.append("Daily post: off." + (f" Posts {state}." if channel.paused else ""))
         if channel.weekly_day is not None:
             lines.append(
                 f"Weekly digest: {WEEKDAY_NAMES[channel.weekly_day]} {channel.weekly_time} "
                 f"{channel.timezone}; last {channel.last_weekly_date or 'none yet'}."
             )
+        lines.append(
+            f"Cards: {texts.SUMMARY_NAMES.get(channel.summary, channel.summary)} (`set summary short|long|off`)."
+        )
         lines.append(f"Last post: {channel.last_post_at or 'none yet'}.")
         if not channel.paused and channel.daily:
             nxt = next_post_at(channel, ctx.clock()).astimezone(ZoneInfo(channel.timezone))
@@ -245,10 +248,10 @@ def ping(ctx: Context, request: Request) -> Reply:
 @command(
     "share",
     "share <paper id>",
-    "post a paper's card to the channel",
+    "post a paper's card to the channel (the Share in channel button)",
     options=[PAPER_REF],
     public=True,
-    hidden=True,
+    hidden=True,  # listed by help under the buttons that run it
     button_only=True,
 )
 def share(ctx: Context, request: Request, ref: str) -> Reply:

@@ -7,11 +7,13 @@ check for ``manages`` commands happens before they run (:mod:`bot.app`).
 
 from __future__ import annotations
 
+import difflib
 import logging
 import zoneinfo
 from functools import cache
 from zoneinfo import ZoneInfo
 
+from bot import texts
 from bot.config import check_timezone, parse_hhmm
 from bot.context import Context
 from bot.handlers.common import (
@@ -22,6 +24,7 @@ from bot.handlers.common import (
     find_paper,
     unquote,
 )
+from bot.layout import SUMMARY_MODES
 from bot.models import MAX_PAPERS_PER_POST, MAX_UPVOTES, Channel, Feedback
 from bot.query import parse_query
 from bot.registry import (
@@ -166,7 +169,8 @@ def unsubscribe(ctx: Context, request: Request, topic: str) -> Reply:
         gone = ctx.store.remove_topics(request.channel)
         if not gone:
             return Reply(text="This channel has no topics to remove.")
-        return Reply(text=f"Removed all {count_of(len(gone), 'topic')}.", ephemeral=False)
+        removed = "the one topic" if len(gone) == 1 else f"all {len(gone)} topics"
+        return Reply(text=f"Removed {removed}.", ephemeral=False)
     topics = ctx.store.topics(request.channel)
     match = next((t for t in topics if arg in (str(t.id), t.query.lower())), None)
     if match is None:
@@ -218,11 +222,50 @@ def _time_arg(text: str) -> tuple[int, int]:
         raise CommandError(f"`{text[:20]}` is not a time like 09:00.", usage("schedule")) from None
 
 
+# Abbreviations people type, and the IANA zones they usually mean (an abbreviation names
+# no rules for summer time, so the tz database's "CET" or "EST" rarely do what users expect).
+ZONE_ABBREVIATIONS = {
+    "cet": ("Europe/Berlin", "Europe/Paris", "Europe/Madrid"),
+    "cest": ("Europe/Berlin", "Europe/Paris", "Europe/Madrid"),
+    "wet": ("Europe/Lisbon",),
+    "eet": ("Europe/Athens", "Europe/Helsinki"),
+    "gmt": ("Europe/London", "UTC"),
+    "bst": ("Europe/London",),
+    "est": ("America/New_York", "America/Toronto"),
+    "edt": ("America/New_York", "America/Toronto"),
+    "cst": ("America/Chicago", "Asia/Shanghai"),
+    "cdt": ("America/Chicago",),
+    "mst": ("America/Denver", "America/Phoenix"),
+    "mdt": ("America/Denver",),
+    "pst": ("America/Los_Angeles", "America/Vancouver"),
+    "pdt": ("America/Los_Angeles", "America/Vancouver"),
+    "ist": ("Asia/Kolkata",),
+    "jst": ("Asia/Tokyo",),
+    "kst": ("Asia/Seoul",),
+    "aest": ("Australia/Sydney",),
+}
+
+
+def zone_suggestions(text: str, most: int = 3) -> list[str]:
+    """IANA zones a mistyped zone probably meant: an abbreviation's usual zones, the zones
+    whose city is ``text`` (``Berlin`` -> ``Europe/Berlin``), else close spellings."""
+    needle = text.strip().lower().replace(" ", "_")
+    if needle in ZONE_ABBREVIATIONS:
+        return list(ZONE_ABBREVIATIONS[needle][:most])
+    cities = {z.rsplit("/", 1)[-1].lower(): z for z in timezones() if "/" in z}
+    if needle in cities:
+        return [cities[needle]]
+    close = difflib.get_close_matches(needle, list(cities), n=most, cutoff=0.75)
+    return [cities[c] for c in close]
+
+
 def _zone_arg(text: str) -> str:
     try:
         return str(check_timezone(text))
     except ValueError as exc:
-        raise CommandError(f"{exc}.", usage("schedule")) from None
+        suggested = zone_suggestions(text)
+        hint = f" Did you mean {' or '.join(f'`{z}`' for z in suggested)}?" if suggested else ""
+        raise CommandError(f"{exc}.{hint}", usage("schedule")) from None
 
 
 @command(
@@ -321,9 +364,9 @@ def schedule_daily(ctx: Context, request: Request, mode: str) -> Reply:
 @command(
     "set",
     f"set papers <1-{MAX_PAPERS_PER_POST}> | set min-upvotes <0-{MAX_UPVOTES}> "
-    "| set weekends skip|post",
+    "| set weekends skip|post | set summary short|long|off",
     "how many papers a post carries (5), the upvotes a paper needs to be posted (0), "
-    "and whether posts come on weekends",
+    "whether posts come on weekends, and how much summary each card shows (short)",
     manages=True,
     options=[
         Word(
@@ -334,31 +377,44 @@ def schedule_daily(ctx: Context, request: Request, mode: str) -> Reply:
                 ("papers", "papers"),
                 ("min-upvotes", "min-upvotes"),
                 ("weekends", "weekends"),
+                ("summary", "summary"),
             ),
             lower=True,
         ),
         Word(
             "value",
-            "papers: 1-25; min-upvotes: a number; weekends: skip or post",
+            "papers: 1-25; min-upvotes: a number; weekends: skip or post; "
+            "summary: short, long or off",
             required=True,
             lower=True,
             max_length=10,
         ),
     ],
     syntax_error="Say which setting and its value.",
-    form=Form("Papers per post, minimum upvotes, weekends"),
+    form=Form("Papers per post, minimum upvotes, weekends, summary length"),
 )
 def set_(ctx: Context, request: Request, setting: str, value: str) -> Reply:
-    new: int | bool
+    new: int | bool | str
     if setting in ("papers", "max", "max-papers"):
         field, new = "max_papers", _number_arg(value, 1, MAX_PAPERS_PER_POST)
         text = f"Posts carry up to {new} papers."
     elif setting in ("min-upvotes", "upvotes", "min_upvotes"):
         field, new = "min_upvotes", _number_arg(value, 0, MAX_UPVOTES)
         text = f"Only papers with {new}+ upvotes are posted." if new else "Any upvotes will do."
-    elif setting == "weekends" and value in ("skip", "post"):
+    elif setting == "weekends":
+        if value not in ("skip", "post"):
+            raise CommandError(
+                f"`weekends` takes `skip` or `post`, not `{value[:30]}`.", usage("set")
+            )
         field, new = "skip_weekends", value == "skip"
         text = "No posts on Saturdays and Sundays." if new else "Posts come on weekends too."
+    elif setting == "summary":
+        if value not in SUMMARY_MODES:
+            raise CommandError(
+                f"`summary` takes `short`, `long` or `off`, not `{value[:30]}`.", usage("set")
+            )
+        field, new = "summary", value
+        text = texts.summary_set(value)
     else:
         raise CommandError(f"There is no setting `{setting[:30]} {value[:30]}`.", usage("set"))
     channel = ctx.channel_for(request, create=True)
@@ -453,6 +509,10 @@ def import_(ctx: Context, request: Request, snippet: str | None) -> Reply:
     try:
         snapshot = parse_settings(snippet or "")
     except SettingsError as exc:
+        why = str(exc)
+        if why.startswith("not a settings snippet") and "nested too deeply" not in why:
+            # Not TOML at all: say what a snippet looks like, not what the parser tripped on.
+            raise CommandError(texts.IMPORT_EXPECTS, usage("import")) from None
         raise CommandError(f"Cannot import: {exc}.", usage("import")) from None
     channel = ctx.channel_for(request, create=True)
     assert channel is not None
@@ -521,7 +581,7 @@ def resume(ctx: Context, request: Request) -> Reply:
 @command(
     "feedback",
     "feedback up|down <paper id>",
-    "👍/👎 on a posted paper",
+    "tune this channel's ranking toward or away from a paper (the 👍/👎 buttons on a post)",
     options=[
         Word(
             "vote",
@@ -535,7 +595,7 @@ def resume(ctx: Context, request: Request) -> Reply:
     ],
     syntax_error="Say `feedback up <paper id>` or `feedback down <paper id>`.",
     syntax_usage=None,
-    hidden=True,
+    hidden=True,  # listed by help under the buttons that run it
     button_only=True,
 )
 def feedback(ctx: Context, request: Request, vote: str, ref: str) -> Reply:
