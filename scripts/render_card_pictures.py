@@ -1,0 +1,291 @@
+"""Pictures of a digest as Slack and Discord show it: docs/cards-slack.png, docs/cards-discord.png.
+
+Why: a user deciding whether to install the bot wants to see its cards, and a picture drawn
+by hand drifts from what the renderers send. This script takes the real renderer output for
+the demo corpus's recorded day (the Block Kit JSON of :mod:`adapters.slack.render`, the
+embeds and button rows :mod:`adapters.discord.render` sends through discord.py), turns that
+JSON into a plain HTML approximation of each client's look, and screenshots it with headless
+Chromium (Debian's ``chromium`` package). It is an approximation: fonts, spacing and colours
+are close to the clients', images are grey boxes (nothing is fetched), and only the block
+and component types our renderers use are drawn.
+
+Run from the repository root: ``python scripts/render_card_pictures.py [--out docs]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import adapters.discord.render as discord_render  # noqa: E402
+import adapters.slack.render as slack_render  # noqa: E402
+import bot.app  # noqa: E402, F401  (registers the commands the cards' buttons run)
+from bot.answers import digest_reply  # noqa: E402
+from bot.digest import Digest, rank_key  # noqa: E402
+from bot.models import Paper  # noqa: E402
+from bot.replies import PaperCard, Reply  # noqa: E402
+
+DEMO_CORPUS = ROOT / "bot" / "data" / "demo_corpus.json"
+DEMO_DAY = "2026-06-12"  # the recorded day the demo replays
+CARDS_SHOWN = 3
+WIDTH = 760
+
+
+def demo_digest(cards: int = CARDS_SHOWN) -> Reply:
+    """The demo day's digest post, as the scheduler would post it (top ``cards`` papers)."""
+    records = json.loads(DEMO_CORPUS.read_text(encoding="utf-8"))
+    papers = [Paper(**r) for r in records if (r.get("daily_date") or "").startswith(DEMO_DAY)]
+    papers.sort(key=rank_key)
+    ranked = [PaperCard(p, rank=n) for n, p in enumerate(papers[:cards], start=1)]
+    return digest_reply(Digest(channel="demo", day=DEMO_DAY, cards=ranked))
+
+
+# ---- Slack -------------------------------------------------------------------------------
+
+_SLACK_LINK_RE = re.compile(r"<(https?://[^|>]+)\|([^>]*)>")
+
+
+def _slack_text(text: str) -> str:
+    """Slack-escaped text (``&lt;`` ``&gt;`` ``&amp;``) as HTML-escaped text."""
+    plain = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return html.escape(plain, quote=False)
+
+
+def slack_mrkdwn(text: str) -> str:
+    """Slack mrkdwn (as our renderer writes it) to HTML: links, *bold*, _italic_, lines."""
+    parts = _SLACK_LINK_RE.split(text)
+    out = ""
+    for n in range(0, len(parts), 3):
+        out += _slack_text(parts[n])
+        if n + 2 < len(parts):
+            url, label = html.escape(parts[n + 1]), _slack_text(parts[n + 2])
+            out += f'<a href="{url}">{label}</a>'
+    out = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<b>\1</b>", out)
+    out = re.sub(r"(?<![\w_])_(?!\s)(.+?)(?<!\s)_(?![\w_])", r"<i>\1</i>", out)
+    return out.replace("\n", "<br>")
+
+
+def _slack_element(element: dict[str, Any]) -> str:
+    kind = element.get("type")
+    if kind == "button":
+        label = html.escape(element["text"]["text"])
+        style = " primary" if element.get("style") == "primary" else ""
+        return f'<span class="sbtn{style}">{label}</span>'
+    if kind == "overflow":
+        return '<span class="sbtn more">⋯</span>'
+    if kind == "image":
+        return '<span class="img">image</span>'
+    if kind in ("mrkdwn", "plain_text"):
+        return f"<span>{slack_mrkdwn(element.get('text', ''))}</span>"
+    return ""
+
+
+def slack_block(block: dict[str, Any]) -> str:
+    kind = block.get("type")
+    if kind == "header":
+        return f'<div class="sheader">{html.escape(block["text"]["text"])}</div>'
+    if kind == "section":
+        text = slack_mrkdwn(block.get("text", {}).get("text", ""))
+        accessory = block.get("accessory")
+        side = f'<div class="acc">{_slack_element(accessory)}</div>' if accessory else ""
+        return f'<div class="ssection"><div class="stext">{text}</div>{side}</div>'
+    if kind == "context":
+        parts = " ".join(_slack_element(e) for e in block.get("elements", []))
+        return f'<div class="scontext">{parts}</div>'
+    if kind == "actions":
+        parts = "".join(_slack_element(e) for e in block.get("elements", []))
+        return f'<div class="sactions">{parts}</div>'
+    if kind == "divider":
+        return "<hr>"
+    return ""
+
+
+SLACK_CSS = """
+body{margin:0;background:#fff;font:15px/1.46 Lato,'Helvetica Neue',Arial,sans-serif;color:#1d1c1d}
+.msg{display:flex;gap:8px;padding:12px 20px}
+.avatar{width:36px;height:36px;border-radius:6px;background:#4a154b;color:#fff;
+ font-weight:700;display:flex;align-items:center;justify-content:center;flex:none}
+.name{font-weight:900}.app{font-size:10px;background:#ddd;border-radius:2px;padding:1px 3px;
+ margin-left:4px;color:#555;vertical-align:2px}.time{color:#616061;font-size:12px;margin-left:6px}
+.sheader{font-size:18px;font-weight:900;margin:4px 0 6px}
+.ssection{display:flex;gap:12px;margin:6px 0}.stext{flex:1}
+a{color:#1264a3;text-decoration:none}
+.scontext{color:#616061;font-size:13px;margin:2px 0 6px}
+.sactions{display:flex;gap:8px;margin:4px 0 14px}
+.sbtn{border:1px solid #bbb;border-radius:4px;padding:3px 12px;font-weight:700;font-size:13px}
+.sbtn.primary{background:#007a5a;color:#fff;border-color:#007a5a}.sbtn.more{padding:3px 9px}
+.img{display:inline-flex;width:88px;height:88px;border-radius:6px;background:#ccc;
+ color:#666;align-items:center;justify-content:center;font-size:12px}
+hr{border:0;border-top:1px solid #ddd}
+"""
+
+
+def slack_html(messages: list[dict[str, Any]]) -> str:
+    body = []
+    for message in messages:
+        blocks = "".join(slack_block(b) for b in message.get("blocks", []))
+        body.append(
+            '<div class="msg"><div class="avatar">P</div><div style="flex:1">'
+            '<div><span class="name">papers-bot</span><span class="app">APP</span>'
+            f'<span class="time">9:00 AM</span></div>{blocks}</div></div>'
+        )
+    return f"<html><head><meta charset='utf-8'><style>{SLACK_CSS}</style></head><body>{''.join(body)}</body></html>"
+
+
+# ---- Discord -----------------------------------------------------------------------------
+
+_DISCORD_LINK_RE = re.compile(r"\[([^\]]+)\]\((https?://[^)\s]+)\)")
+
+
+def discord_markdown(text: str) -> str:
+    """Discord Markdown (as our renderer writes it) to HTML: links, **bold**, -# small, escapes."""
+    out = html.escape(text, quote=False)
+    out = _DISCORD_LINK_RE.sub(r'<a href="\2">\1</a>', out)
+    out = re.sub(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*", r"<b>\1</b>", out)
+    out = re.sub(r"^-# (.*)$", r'<small class="sub">\1</small>', out, flags=re.MULTILINE)
+    out = re.sub(r"\\([\\*_~|`\[\]#>-])", r"\1", out)  # shown literally, as Discord shows it
+    return out.replace("\u200b", "").replace("\n", "<br>")
+
+
+def discord_embed(embed: dict[str, Any]) -> str:
+    colour = f"#{embed.get('color', 0x5865F2):06x}"
+    title = discord_markdown(embed.get("title", ""))
+    if embed.get("url"):
+        title = f'<a href="{html.escape(embed["url"])}">{title}</a>'
+    thumb = '<span class="img">image</span>' if embed.get("thumbnail") else ""
+    footer = embed.get("footer", {}).get("text")
+    foot = f'<div class="efoot">{discord_markdown(footer)}</div>' if footer else ""
+    return (
+        f'<div class="embed" style="border-left-color:{colour}"><div class="ebody">'
+        f'<div class="etitle">{title}</div>'
+        f'<div class="edesc">{discord_markdown(embed.get("description", ""))}</div>{foot}</div>'
+        f"{thumb}</div>"
+    )
+
+
+def discord_components(rows: list[dict[str, Any]]) -> str:
+    out = []
+    for row in rows:
+        buttons = []
+        for item in row.get("components", []):
+            style = {1: "dbtn primary", 5: "dbtn link"}.get(item.get("style", 2), "dbtn")
+            buttons.append(f'<span class="{style}">{html.escape(item.get("label", ""))}</span>')
+        out.append(f'<div class="drow">{"".join(buttons)}</div>')
+    return "".join(out)
+
+
+DISCORD_CSS = """
+body{margin:0;background:#313338;color:#dbdee1;font:15px/1.375 'gg sans','Noto Sans',
+ 'Helvetica Neue',Arial,sans-serif}
+.msg{display:flex;gap:16px;padding:10px 16px}
+.avatar{width:40px;height:40px;border-radius:50%;background:#5865f2;color:#fff;font-weight:700;
+ display:flex;align-items:center;justify-content:center;flex:none}
+.name{color:#f2f3f5;font-weight:600}.app{font-size:10px;background:#5865f2;color:#fff;
+ border-radius:3px;padding:1px 4px;margin-left:4px;vertical-align:2px}
+.time{color:#949ba4;font-size:12px;margin-left:6px}
+a{color:#00a8fc;text-decoration:none}
+.embed{display:flex;gap:16px;background:#2b2d31;border-left:4px solid;border-radius:4px;
+ padding:8px 16px 12px 12px;margin:6px 0;max-width:520px}
+.ebody{flex:1}.etitle{font-weight:600;margin:4px 0}.etitle a{color:#00a8fc}
+.edesc{font-size:14px}.efoot{font-size:12px;color:#b5bac1;margin-top:8px}
+.sub{color:#949ba4;font-size:13px}
+.drow{display:flex;gap:8px;margin:6px 0}
+.dbtn{background:#4e5058;color:#fff;border-radius:3px;padding:2px 16px;font-size:14px;
+ line-height:28px;font-weight:500}
+.dbtn.primary{background:#5865f2}
+.img{display:inline-flex;width:80px;height:80px;border-radius:4px;background:#4e5058;
+ color:#aaa;align-items:center;justify-content:center;font-size:12px;flex:none;margin-top:8px}
+"""
+
+
+def discord_payloads(reply: Reply) -> list[dict[str, Any]]:
+    """The JSON discord.py sends for each message of ``reply`` (content, embeds, components)."""
+    out = []
+    for message in discord_render.render(reply, discord_render.CommandIds()):
+        view = discord_render.build_view(message.buttons)
+        out.append(
+            {
+                "content": message.content,
+                "embeds": [e.to_dict() for e in message.embeds],
+                "components": view.to_components() if view is not None else [],
+            }
+        )
+    return out
+
+
+def discord_html(payloads: list[dict[str, Any]]) -> str:
+    body = []
+    for payload in payloads:
+        content = discord_markdown(payload.get("content") or "")
+        embeds = "".join(discord_embed(e) for e in payload.get("embeds", []))
+        rows = discord_components(payload.get("components", []))
+        body.append(
+            '<div class="msg"><div class="avatar">P</div><div style="flex:1">'
+            '<div><span class="name">papers-bot</span><span class="app">APP</span>'
+            f'<span class="time">Today at 09:00</span></div><div>{content}</div>{embeds}{rows}'
+            "</div></div>"
+        )
+    return f"<html><head><meta charset='utf-8'><style>{DISCORD_CSS}</style></head><body>{''.join(body)}</body></html>"
+
+
+# ---- screenshots -------------------------------------------------------------------------
+
+
+def screenshot(page: str, out: Path, height: int) -> None:
+    """``page`` (HTML) as a PNG of ``WIDTH`` × ``height`` pixels, by headless Chromium."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        raise SystemExit("chromium not found: apt-get install -y chromium")
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "page.html"
+        source.write_text(page, encoding="utf-8")
+        subprocess.run(
+            [
+                browser,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                f"--user-data-dir={tmp}/profile",
+                f"--screenshot={out}",
+                f"--window-size={WIDTH},{height}",
+                source.as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs")
+    parser.add_argument("--html", action="store_true", help="also keep the HTML pages")
+    args = parser.parse_args()
+    reply = demo_digest()
+    pages = {
+        "cards-slack": (slack_html(slack_render.render(reply)), 660),
+        "cards-discord": (discord_html(discord_payloads(reply)), 730),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, (page, height) in pages.items():
+        if args.html:
+            (args.out / f"{name}.html").write_text(page, encoding="utf-8")
+        target = args.out / f"{name}.png"
+        screenshot(page, target, height)
+        print(f"{target} ({target.stat().st_size // 1024} KB)")
+
+
+if __name__ == "__main__":
+    main()
