@@ -13,7 +13,7 @@ from bot.answers import card
 from bot.context import Context
 from bot.digest import meaning_match, parse_day
 from bot.models import Channel, Paper
-from bot.query import ParsedQuery, parse_query
+from bot.query import ParsedQuery, parse_query, quoted
 from bot.registry import CommandError, usage
 from bot.replies import ButtonRole, Reply, ReplyKind
 
@@ -69,7 +69,7 @@ def topic_preview(ctx: Context, channel: Channel, topic: str) -> Reply:
     return Reply(
         text=text.strip(),
         kind=ReplyKind.SEARCH,
-        title=f"Preview of “{topic}”, {days[0]} to {days[-1]}",
+        title=f"Preview of {quoted(topic)}, {days[0]} to {days[-1]}",
         cards=cards,
         buttons=[button("Subscribe", ButtonRole.COMMAND, "subscribe", primary=True, topic=topic)]
         if total

@@ -154,10 +154,10 @@ def test_trending_is_latest_day_by_upvotes(demo_bot) -> None:
 
 def test_subscribe_topics_unsubscribe(demo_bot) -> None:
     assert "Subscribed" in ask(demo_bot, 'subscribe "speech recognition"', user_name="ada").text
-    assert "already follows" in ask(demo_bot, "subscribe speech recognition").text
+    assert "already follows" in ask(demo_bot, "subscribe “speech recognition”").text
     ask(demo_bot, "subscribe agents")
     topics = ask(demo_bot, "topics").text
-    assert "1. speech recognition  (added by ada)" in topics and "2. agents" in topics
+    assert '1. "speech recognition"  (added by ada)' in topics and "2. agents" in topics
     assert "Unsubscribed" in ask(demo_bot, "unsubscribe 1").text
     assert "speech" not in ask(demo_bot, "topics").text
     assert "Removed the one topic" in ask(demo_bot, "unsubscribe all").text

@@ -48,7 +48,7 @@ def test_demo_answers_piped_commands(tmp_path: Path) -> None:
     assert "[Next ▶]  /papers search --page 2 transfomer quantization" in out
     assert "6. " in out  # page 2 continues the numbering
     assert "Subscribed to “sparse attention”" in out
-    assert "topic: sparse attention (matched: sparse, attention)" in out
+    assert 'topic: "sparse attention" (matched: sparse attention)' in out
     assert "Daily post at 07:45 Europe/Berlin" in out
     assert "Daily post: 07:45 Europe/Berlin, active" in out
     assert "! Unknown command `frobnicate`" in out

@@ -28,7 +28,7 @@ def test_features_from_the_terminal(tmp_path: Path) -> None:
     out = cli(config, data, "demo", stdin=script).stdout
     assert "== Preview of “sparse attention”, 2026-06-06 to 2026-06-12 ==" in out
     assert "2026-06-12: 1 of 8 papers match, 1 would be posted" in out
-    assert "[Subscribe]  /papers subscribe sparse attention" in out
+    assert '[Subscribe]  /papers subscribe "sparse attention"' in out
     assert "== Similar papers ==" in out
     similar = out.split("== Similar papers ==")[1].split("papers>")[0]
     cards = similar.split("keywords.", 1)[1]
@@ -47,14 +47,14 @@ def test_features_from_the_terminal(tmp_path: Path) -> None:
     )
     other = cli(other_config, data, "demo", stdin=f"import {one_line}\ntopics\n").stdout
     assert "Imported 8 settings and 1 topic." in other
-    assert ". speech recognition  (added by you; alert at 40+ upvotes)" in other
+    assert '. "speech recognition"  (added by you; alert at 40+ upvotes)' in other
     # ...and the CLI takes the multi-line snippet from a file.
     imported = cli(
         config, data, "import-settings", "--channel", "slack:T1:C1", str(_write(tmp_path, out))
     ).stdout
     assert "slack:T1:C1: Imported 8 settings and 1 topic" in imported
     exported = cli(config, data, "export-settings", "--channel", "slack:T1:C1").stdout
-    assert 'post_time = "09:00"' in exported and 'query = "speech recognition"' in exported
+    assert 'post_time = "09:00"' in exported and 'query = "\\"speech recognition\\""' in exported
 
 
 def _write(tmp_path: Path, out: str) -> Path:

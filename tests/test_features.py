@@ -188,7 +188,7 @@ def test_export_import_round_trip_across_platforms(demo_bot) -> None:
         )
         topics = demo_bot.store.topics(channel.key)
         assert [(t.query, t.alert_upvotes) for t in topics] == [
-            ("speech recognition", 40),
+            ('"speech recognition"', 40),
             ("agents", None),
         ]
     again = demo_bot.handle(

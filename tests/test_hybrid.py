@@ -180,3 +180,65 @@ def test_the_shipped_demo_vectors_cover_the_demo_corpus_and_match_the_encoder(mi
     for text, row in zip(texts[:3], fresh, strict=True):
         stored = by_checksum[text_checksum(text)].astype(np.float32)
         assert float(stored @ row) > 0.999
+
+
+def test_subscribed_phrase_keeps_its_quotes_and_is_strict(demo_bot) -> None:
+    # EvoArena has both words, in another order: a plain-word topic carries it, the phrase not.
+    (evo,) = [p.id for p in demo_bot.store.papers() if p.title.startswith("EvoArena")]
+    reply = ask(demo_bot, "subscribe “evolution memory”", channel_id="phrase")  # autocorrect
+    assert "Subscribed to “evolution memory”" in reply.text and '“"' not in reply.text
+    assert [t.query for t in demo_bot.store.topics("console:local:phrase")] == [
+        '"evolution memory"'
+    ]
+    assert '1. "evolution memory"  (added by' in ask(demo_bot, "topics", channel_id="phrase").text
+    phrase = demo_bot.digest_for(demo_bot.store.get_channel("console:local:phrase"))
+    assert evo not in {c.paper.id for c in phrase.cards}
+    preview = ask(demo_bot, 'preview "evolution memory"')
+    assert preview.title.startswith("Preview of “evolution memory”,")
+    assert evo not in {c.paper.id for c in preview.cards}
+
+    ask(demo_bot, "subscribe evolution memory", channel_id="words")
+    assert [t.query for t in demo_bot.store.topics("console:local:words")] == ["evolution memory"]
+    words = demo_bot.digest_for(demo_bot.store.get_channel("console:local:words"))
+    assert evo in {c.paper.id for c in words.cards}
+    assert next(c for c in words.cards if c.paper.id == evo).topic == "evolution memory"
+    preview = ask(demo_bot, "preview evolution memory")
+    assert evo in {c.paper.id for c in preview.cards}
+    (subscribe,) = preview.buttons
+    assert subscribe.command == "subscribe evolution memory"
+    # One quoted word marks no phrase; quotes elsewhere in a topic are kept as typed.
+    ask(demo_bot, 'subscribe "agents"', channel_id="words")
+    ask(demo_bot, 'subscribe "speech recognition" -noise', channel_id="words")
+    assert [t.query for t in demo_bot.store.topics("console:local:words")][1:] == [
+        "agents",
+        '"speech recognition" -noise',
+    ]
+    assert (
+        "Unsubscribed from “evolution memory”"
+        in ask(demo_bot, 'unsubscribe "evolution memory"', channel_id="phrase").text
+    )
+
+
+def test_preview_subscribe_button_keeps_the_phrase(demo_bot) -> None:
+    preview = ask(demo_bot, 'preview "sparse attention"')
+    (subscribe,) = preview.buttons
+    assert subscribe.command == 'subscribe "sparse attention"'
+    assert subscribe.action.as_dict()["topic"] == '"sparse attention"'
+
+
+def test_quoted_topics_round_trip_through_export_and_import(demo_bot) -> None:
+    ask(demo_bot, 'subscribe "evolution memory" --alert 30')
+    ask(demo_bot, 'subscribe "speech recognition" transducer')
+    ask(demo_bot, "subscribe agents")
+    text = ask(demo_bot, "export").text
+    snippet = text.split("```\n")[1].split("```")[0]
+    one = text.rsplit("`/papers import ", 1)[1].rstrip("`")
+    expected = [('"evolution memory"', 30), ('"speech recognition" transducer', None)]
+    expected.append(("agents", None))
+    for source, target in [(snippet, "S1"), (one, "S2")]:
+        reply = ask(demo_bot, f"import {source}", channel_id=target)
+        assert "and 3 topics" in reply.text, reply.text
+        topics = demo_bot.store.topics(f"console:local:{target}")
+        assert [(t.query, t.alert_upvotes) for t in topics] == expected
+    again = ask(demo_bot, f"import {snippet}", channel_id="S1")
+    assert "0 topics (3 already here" in again.text

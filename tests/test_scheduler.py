@@ -278,7 +278,7 @@ async def test_topic_alert_posts_once_when_threshold_reached(
     await at(sched, clock, "2026-06-12T10:00:00+00:00")
     (alert,) = adapter.posts
     assert alert.reply.title.startswith("🔔 Topic alert") and alert.paper_ids == ["2606.13392"]
-    assert alert.reply.cards[0].topic == "sparse attention"
+    assert alert.reply.cards[0].topic == '"sparse attention"'
     await at(sched, clock, "2026-06-12T10:01:00+00:00")
     assert len(adapter.posts) == 1
     await at(sched, clock, "2026-06-12T23:00:00+00:00")  # the daily post does not repeat it

@@ -6,6 +6,7 @@ import re
 
 from bot.context import Context
 from bot.models import Paper, clean_text, strip_version
+from bot.query import SMART_QUOTES
 from bot.registry import CommandError, Text, usage
 
 MAX_TOPICS = 20
@@ -38,10 +39,27 @@ def parse_paper_ref(text: str) -> str | None:
 def unquote(text: str) -> str:
     """A topic as typed, without surrounding quotes (straight or curly), with its
     whitespace folded to single spaces (a pasted topic may hold newlines) and no lone
-    surrogates (they could not be saved)."""
+    surrogates (they could not be saved). Unsubscribe uses it to find a topic saved
+    before quoted phrases were kept."""
     text = " ".join(clean_text(text).split())
     if len(text) >= 2 and text[0] in "\"'“‘" and text[-1] in "\"'”’":
         text = text[1:-1].strip()
+    return text
+
+
+def topic_text(text: str) -> str:
+    """A topic as it is saved and shown: whitespace folded to single spaces (a pasted
+    topic may hold newlines), no lone surrogates (they could not be saved), curly quotes
+    (autocorrect) made straight, and the quotes that mark a phrase kept, since a quoted
+    phrase matches only as a phrase (issue 14). Quotes around one single word mark no
+    phrase and go, as do single quotes around the whole topic (not phrase quotes in the
+    query language)."""
+    text = " ".join(clean_text(text).translate(SMART_QUOTES).split())
+    if len(text) >= 2 and text[0] == text[-1] == "'":
+        return text[1:-1].strip()
+    if len(text) >= 2 and text[0] == text[-1] == '"' and text.count('"') == 2:
+        inner = text[1:-1].strip()
+        return inner if len(inner.split()) <= 1 else f'"{inner}"'
     return text
 
 

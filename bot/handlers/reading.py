@@ -16,7 +16,7 @@ from bot.handlers.common import (
     TOPIC,
     WEEKDAY_NAMES,
     find_paper,
-    unquote,
+    topic_text,
 )
 from bot.preview import topic_preview
 from bot.registry import REGISTRY, CommandError, Form, Number, Text, Word, command, usage
@@ -126,7 +126,7 @@ def topics(ctx: Context, request: Request) -> Reply:
     form=Form("What a topic would post, day by day"),
 )
 def preview(ctx: Context, request: Request, topic: str) -> Reply:
-    topic = unquote(topic)
+    topic = topic_text(topic)
     if not topic:
         raise CommandError("Preview what? Give a topic.", usage("preview"))
     return topic_preview(ctx, ctx.channel_or_default(request), topic)

@@ -22,11 +22,12 @@ from bot.handlers.common import (
     WEEKDAY_NAMES,
     count_of,
     find_paper,
+    topic_text,
     unquote,
 )
 from bot.layout import SUMMARY_MODES
 from bot.models import MAX_PAPERS_PER_POST, MAX_UPVOTES, Channel, Feedback
-from bot.query import parse_query
+from bot.query import parse_query, quoted
 from bot.registry import (
     CommandError,
     Flag,
@@ -122,7 +123,7 @@ def subscribe(
     ctx: Context, request: Request, topic: str, alert: int | None, preview: bool = False
 ) -> Reply:
     # ``preview`` never arrives set: ``--preview`` runs the ``preview`` command instead.
-    query = unquote(topic)
+    query = topic_text(topic)  # a quoted phrase keeps its quotes: it matches only as one
     if not query:
         raise CommandError("Subscribe to what? Give a topic.", usage("subscribe"))
     parsed = parse_query(query)
@@ -130,7 +131,7 @@ def subscribe(
         raise CommandError("That topic has no words to match.", usage("subscribe"))
     existing = ctx.store.topics(request.channel)
     if any(t.query.lower() == query.lower() for t in existing):
-        return Reply(text=f"This channel already follows “{query}”.")
+        return Reply(text=f"This channel already follows {quoted(query)}.")
     if len(existing) >= MAX_TOPICS:
         raise CommandError(
             f"A channel can follow at most {MAX_TOPICS} topics; unsubscribe one first."
@@ -146,7 +147,7 @@ def subscribe(
     )
     log.info("channel %s subscribed to topic %d %r", request.channel, added.id, query)
     return Reply(
-        text=f"Subscribed to “{query}” (topic {added.id}). This channel's posts now carry "
+        text=f"Subscribed to {quoted(query)} (topic {added.id}). This channel's posts now carry "
         "papers matching its topics." + alert_note,
         ephemeral=False,
     )
@@ -163,6 +164,7 @@ def subscribe(
 )
 def unsubscribe(ctx: Context, request: Request, topic: str) -> Reply:
     arg = unquote(topic).lower()
+    typed = topic_text(topic).lower()
     if not arg:
         raise CommandError("Unsubscribe from which topic?", usage("unsubscribe"))
     if arg == "all":
@@ -172,14 +174,16 @@ def unsubscribe(ctx: Context, request: Request, topic: str) -> Reply:
         removed = "the one topic" if len(gone) == 1 else f"all {len(gone)} topics"
         return Reply(text=f"Removed {removed}.", ephemeral=False)
     topics = ctx.store.topics(request.channel)
-    match = next((t for t in topics if arg in (str(t.id), t.query.lower())), None)
+    match = next((t for t in topics if typed == t.query.lower()), None) or next(
+        (t for t in topics if arg in (str(t.id), t.query.lower())), None
+    )
     if match is None:
         raise CommandError(
             f"This channel has no topic `{topic[:60]}`. See `/papers topics`.",
             usage("unsubscribe"),
         )
     ctx.store.remove_topics(request.channel, [match.id])
-    return Reply(text=f"Unsubscribed from “{match.query}”.", ephemeral=False)
+    return Reply(text=f"Unsubscribed from {quoted(match.query)}.", ephemeral=False)
 
 
 @command(
