@@ -104,8 +104,8 @@ def main() -> None:
     args = parser.parse_args()
     queries = load_queries(args.queries)
 
+    from bot.cli import demo_papers
     from bot.store import Store
-    from tests.conftest import demo_papers
 
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
