@@ -363,7 +363,7 @@ async def test_export_from_one_channel_import_multiline_into_another(
     )
     topics = demo_bot.store.topics(f"slack:{TEAM}:C2")
     assert [(t.query, t.alert_upvotes) for t in topics] == [
-        ("speech & audio", 40),
+        ('"speech & audio"', 40),
         ("agents -robots", None),
     ]
     status = await command(adapter, fake, "status", "st", channel="C2")
