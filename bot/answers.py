@@ -124,3 +124,31 @@ def digest_reply(digest: Digest, *, late: bool = False) -> Reply:
     if late:
         title += LATE_NOTE
     return Reply(kind=ReplyKind.DIGEST, title=title, cards=cards, ephemeral=False)
+
+
+def not_on_arxiv(paper_id: str) -> str:
+    """Why ``paper <id>`` shows nothing when arXiv answered and does not know the id."""
+    return f"arXiv has no paper {paper_id}, and the local corpus has none either: check the id."
+
+
+def arxiv_not_asked(paper_id: str, error: Exception) -> str:
+    """Why ``paper <id>`` shows nothing when arXiv could not be asked (``error`` raised)."""
+    return (
+        f"Paper {paper_id} is not in the local corpus, and arXiv could not be asked just now "
+        f"({lookup_trouble(error)}); try again later."
+    )
+
+
+def lookup_trouble(error: Exception) -> str:
+    """A few words for what went wrong asking arXiv: "timeout", "HTTP 503", ... The full
+    message (with the URL and attempts) is in the log, not for the channel."""
+    text = str(error)
+    if isinstance(error, TimeoutError) or "Timeout" in text or "no complete answer" in text:
+        return "timeout"
+    if (at := text.find("HTTP ")) >= 0 and text[at + 5 : at + 8].isdigit():
+        return text[at : at + 8]
+    if "ConnectError" in text:
+        return "no connection"
+    if type(error).__name__ == "FeedError":
+        return "its answer could not be read"
+    return "no usable answer"

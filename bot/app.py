@@ -103,7 +103,9 @@ class PapersBot:
             if spec.fetches:
                 if isinstance(found, Command):
                     found = found.parse()  # a paper reference is free text: it cannot fail
-                await self._fetch_missing(found.values.get(spec.fetches) or "")
+                missing = await self._fetch_missing(found.values.get(spec.fetches) or "")
+                if missing is not None:
+                    return Reply.error(missing)
         return self._answer(request, found)
 
     def add_papers(self, papers: list[Paper]) -> MergeResult:
@@ -168,19 +170,26 @@ class PapersBot:
                 f"(`{spec.root}`). Ask someone who can manage the channel."
             )
 
-    async def _fetch_missing(self, text: str) -> None:
-        """Fetch the paper ``text`` names from the lookup when the corpus lacks it."""
+    async def _fetch_missing(self, text: str) -> str | None:
+        """Fetch the paper ``text`` names from the lookup when the corpus lacks it.
+
+        Returns why it is still missing, for the channel: arXiv could not be asked (try
+        later) or arXiv has no such paper (check the id); ``None`` when the paper is here
+        now, or ``text`` names no arXiv id (the command itself says so).
+        """
         assert self.lookup is not None
         ref = parse_paper_ref(text)
         if not ref or self.store.get_paper(ref) is not None:
-            return
+            return None
         try:
             paper = await self.lookup(ref)
-        except Exception:
+        except Exception as exc:
             log.exception("lookup of %s failed", ref)
-            paper = None
-        if paper is not None:
-            self.add_papers([paper])
+            return answers.arxiv_not_asked(ref, exc)
+        if paper is None:
+            return answers.not_on_arxiv(ref)
+        self.add_papers([paper])
+        return None
 
     # ---- for the scheduler, the CLI and the adapters ---------------------------------
 

@@ -9,10 +9,12 @@ menu. A paper without an arXiv id links to an arXiv title search, never to nothi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from slack_sdk.models.blocks import Block
 
 import adapters.console as console
@@ -22,11 +24,14 @@ from adapters.console_platform import demo_banner
 from bot import layout
 from bot.answers import card
 from bot.app import PapersBot
+from bot.config import Config
+from bot.ingest import make_lookup
 from bot.merge import merge_paper
 from bot.models import Paper
 from bot.replies import PaperCard, Reply, ReplyKind, Request
 from bot.sources.huggingface import parse_daily_papers, parse_item
 from tests.fakes.slack_api import block_kit_problems
+from tests.fakes.upstream import Canned, FakeUpstream, point_sources_at
 
 FIXTURES = Path(__file__).parent / "fixtures" / "upstream"
 THUMB = "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2606.00001.png"
@@ -219,3 +224,48 @@ def test_the_demo_names_the_recorded_day_it_replays() -> None:
     assert demo_banner("2026-06-12", "2026-06-12").startswith(
         "Demo: the trending papers of 2026-06-12."
     )
+
+
+# ---- paper <id> when arXiv cannot be asked ----------------------------------------------
+
+
+@pytest.fixture
+def arxiv_bot(
+    make_bot: Callable[..., PapersBot], config: Config, upstream: FakeUpstream
+) -> PapersBot:
+    """A bot whose real arXiv lookup asks the local fake upstream."""
+    point_sources_at(config, upstream.url, retries=0)
+    config.sources.arxiv.timeout = 0.5
+    bot = make_bot(demo=False)
+    bot.lookup = make_lookup(config)
+    return bot
+
+
+@pytest.mark.parametrize(
+    ("canned", "why"),
+    [(Canned(status=500), "(HTTP 500)"), (Canned(body=b"<feed/>", delay=3.0), "(timeout)")],
+)
+async def test_paper_says_when_arxiv_could_not_be_asked(
+    arxiv_bot: PapersBot, upstream: FakeUpstream, canned: Canned, why: str
+) -> None:
+    upstream.route("/api/query", canned)
+    for command in ("paper 2605.05242", "similar arXiv:2605.05242v2"):
+        reply = await arxiv_bot.handle_async(Request(command))
+        assert reply.kind == ReplyKind.ERROR
+        assert reply.text == (
+            "Paper 2605.05242 is not in the local corpus, and arXiv could not be asked "
+            f"just now {why}; try again later."
+        )
+    assert len(upstream.hits("/api/query")) == 2
+    assert arxiv_bot.store.get_paper("2605.05242") is None
+
+
+async def test_paper_says_when_arxiv_has_no_such_paper(
+    arxiv_bot: PapersBot, upstream: FakeUpstream
+) -> None:
+    reply = await arxiv_bot.handle_async(Request("paper 2601.00001"))
+    assert reply.kind == ReplyKind.ERROR
+    assert "arXiv has no paper 2601.00001" in reply.text and "could not be asked" not in reply.text
+    assert upstream.hits("/api/query")[0].query["id_list"] == "2601.00001"
+    found = await arxiv_bot.handle_async(Request("paper 2606.13677"))  # one it knows
+    assert [c.paper.id for c in found.cards] == ["2606.13677"]
