@@ -1,9 +1,11 @@
-"""Pictures of a digest as Slack and Discord show it: docs/cards-slack.png, docs/cards-discord.png.
+"""Pictures of a digest and a search reply as Slack and Discord show them, in docs/:
+cards-slack.png, cards-discord.png (the demo day's digest) and search-slack.png,
+search-discord.png (the first page of ``/papers search diffusion`` over the demo corpus).
 
 Why: a user deciding whether to install the bot wants to see its cards, and a picture drawn
 by hand drifts from what the renderers send. This script takes the real renderer output for
-the demo corpus's recorded day (the Block Kit JSON of :mod:`adapters.slack.render`, the
-embeds and button rows :mod:`adapters.discord.render` sends through discord.py), turns that
+the demo corpus's recorded day and for a search of that corpus (the Block Kit JSON of
+:mod:`adapters.slack.render`, the embeds and button rows :mod:`adapters.discord.render` sends through discord.py), turns that
 JSON into a plain HTML approximation of each client's look, and screenshots it with headless
 Chromium (Debian's ``chromium`` package). It is an approximation: fonts, spacing and colours
 are close to the clients', images are grey boxes (nothing is fetched), and only the block
@@ -32,13 +34,19 @@ import adapters.discord.render as discord_render  # noqa: E402
 import adapters.slack.render as slack_render  # noqa: E402
 import bot.app  # noqa: E402, F401  (registers the commands the cards' buttons run)
 from bot.answers import digest_reply  # noqa: E402
+from bot.app import PapersBot  # noqa: E402
+from bot.cli import demo_papers, import_papers  # noqa: E402
+from bot.config import load_config  # noqa: E402
 from bot.digest import Digest, rank_key  # noqa: E402
 from bot.models import Paper  # noqa: E402
 from bot.replies import PaperCard, Reply  # noqa: E402
+from bot.search import SearchIndex  # noqa: E402
+from bot.store import Store  # noqa: E402
 
 DEMO_CORPUS = ROOT / "bot" / "data" / "demo_corpus.json"
 DEMO_DAY = "2026-06-12"  # the recorded day the demo replays
 CARDS_SHOWN = 3
+SEARCH_QUERY = "diffusion"  # the search reply drawn: its first page
 WIDTH = 760
 
 
@@ -49,6 +57,16 @@ def demo_digest(cards: int = CARDS_SHOWN) -> Reply:
     papers.sort(key=rank_key)
     ranked = [PaperCard(p, rank=n) for n, p in enumerate(papers[:cards], start=1)]
     return digest_reply(Digest(channel="demo", day=DEMO_DAY, cards=ranked))
+
+
+def demo_search(query: str = SEARCH_QUERY) -> Reply:
+    """The first page of ``/papers search query`` as the bot answers it over the demo corpus
+    (a throwaway data folder, the default config)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        store = Store(Path(tmp))
+        papers_bot = PapersBot(load_config(None, env={}), store, SearchIndex(Path(tmp) / "index"))
+        import_papers(papers_bot, demo_papers())
+        return papers_bot.search(query)
 
 
 # ---- Slack -------------------------------------------------------------------------------
@@ -273,10 +291,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=ROOT / "docs")
     parser.add_argument("--html", action="store_true", help="also keep the HTML pages")
     args = parser.parse_args()
-    reply = demo_digest()
-    pages = {
-        "cards-slack": (slack_html(slack_render.render(reply)), 660),
-        "cards-discord": (discord_html(discord_payloads(reply)), 730),
+    digest, search = demo_digest(), demo_search()
+    pages = {  # file name: (page, height in pixels)
+        "cards-slack": (slack_html(slack_render.render(digest)), 660),
+        "cards-discord": (discord_html(discord_payloads(digest)), 730),
+        "search-slack": (slack_html(slack_render.render(search)), 900),
+        "search-discord": (discord_html(discord_payloads(search)), 960),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     for name, (page, height) in pages.items():
