@@ -269,3 +269,19 @@ async def test_paper_says_when_arxiv_has_no_such_paper(
     assert upstream.hits("/api/query")[0].query["id_list"] == "2601.00001"
     found = await arxiv_bot.handle_async(Request("paper 2606.13677"))  # one it knows
     assert [c.paper.id for c in found.cards] == ["2606.13677"]
+
+
+def test_user_text_is_quoted_one_way(demo_bot: PapersBot) -> None:
+    """Queries, topics and titles shown in a reply's prose sit in “curly” quotes (one
+    phrase's own straight quotes are not doubled); text to type sits in `code`."""
+    for command in (
+        "search diffusion",
+        'preview "language model"',
+        "similar 2605.05242",
+        'subscribe "language model"',
+        'unsubscribe "language model"',
+    ):
+        reply = ask(demo_bot, command, can_manage=True)
+        shown = f"{reply.title or ''} {reply.text}"
+        assert "“" in shown and "”" in shown, command
+        assert '"' not in shown, (command, shown)

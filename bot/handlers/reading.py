@@ -19,6 +19,7 @@ from bot.handlers.common import (
     topic_text,
 )
 from bot.preview import topic_preview
+from bot.query import quoted
 from bot.registry import REGISTRY, CommandError, Form, Number, Text, Word, command, usage
 from bot.replies import PaperCard, Reply, ReplyKind, Request
 from bot.slots import next_post_at
@@ -150,9 +151,9 @@ def similar(ctx: Context, request: Request, ref: str) -> Reply:
         if (p := ctx.store.get_paper(hit.paper_id)) is not None
     ]
     if not cards:
-        return Reply(text=f"Nothing in the corpus is close to “{paper.title}”.")
+        return Reply(text=f"Nothing in the corpus is close to {quoted(paper.title)}.")
     return Reply(
-        text=f"The papers closest to “{paper.title}” ({paper.id}), by their title, abstract "
+        text=f"The papers closest to {quoted(paper.title)} ({paper.id}), by their title, abstract "
         "and keywords.",
         kind=ReplyKind.SEARCH,
         title="Similar papers",
