@@ -31,7 +31,7 @@ from bot.config import Config, ConfigError, load_config
 from bot.delivery import describe
 from bot.layout import clean
 from bot.models import Channel, Paper, channel_key
-from bot.query import QueryError, parse_query
+from bot.query import QueryError, parse_query, quoted
 from bot.replies import ReplyKind, Request
 from bot.search import SearchIndex
 from bot.settings_io import export_settings
@@ -226,7 +226,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return 0
     if not rows:
-        print(f"No papers match “{parsed.describe()}”.")
+        print(f"No papers match {quoted(parsed.describe())}.")
         return 0
     for n, (paper, score) in enumerate(rows, start=1):
         print(f"{n:>2}. {printable(paper.title)}  [{paper.id}, score {score:.2f}]")

@@ -115,3 +115,10 @@ def test_render_strips_terminal_escapes() -> None:
     assert "\x1b" not in text and "\x07" not in text and "Red title" in text
     assert clean("ok\ttab") == "ok\ttab"
     assert shorten("one two three four", 12) == "one two…"
+
+
+def test_cli_search_with_no_match_quotes_a_phrase_once(tmp_path: Path) -> None:
+    data = tmp_path / "d"
+    run_cli("import", "--demo", data=data)
+    out = run_cli("search", '"zzqx yyqz"', data=data).stdout
+    assert out.strip() == "No papers match “zzqx yyqz”."

@@ -609,6 +609,6 @@ def feedback(ctx: Context, request: Request, vote: str, ref: str) -> Reply:
     taste = ctx.digests.taste_for(request.channel)
     mark = "👍" if value > 0 else "👎"
     return Reply(
-        text=f"{mark} noted for “{paper.title}”. This channel's ranking now: "
+        text=f"{mark} noted for {quoted(paper.title)}. This channel's ranking now: "
         f"{taste.describe(ctx.index.surface)}."
     )
