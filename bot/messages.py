@@ -45,6 +45,7 @@ class RenderLimits:
     message; longer text goes over several, cut at line ends. ``budget`` with ``size``:
     the most of a platform measure (Slack's characters over all blocks, Discord's
     characters over all embeds) in one message, ``size`` giving each piece's share.
+    ``components`` with ``count``: a second such budget (Discord's components a message).
     """
 
     cards: int = 5
@@ -54,6 +55,8 @@ class RenderLimits:
     text_overhead: int = 0  # characters the platform adds around a title and text
     budget: int | None = None
     size: Callable[[Piece], int] | None = None
+    components: int | None = None  # a second budget: Discord's 40 components a message
+    count: Callable[[Piece], int] | None = None  # each piece's components
 
 
 DEFAULT_LIMITS = RenderLimits()
@@ -132,27 +135,37 @@ def split_reply(reply: Reply, limits: RenderLimits = DEFAULT_LIMITS) -> list[Rep
         last = parts[-1]
         used = sum(size(t) for t in (last.title, last.text) if t)  # type: ignore[misc]
     most = cards_per_message(reply, limits)
+    counted = limits.components is not None and limits.count is not None
+    count = limits.count or (lambda piece: 0)
     current = parts[-1]
+    n = 0
     for card in reply.cards:
         cost = size(card) if measured else 0  # type: ignore[misc]
         full = len(current.cards) >= most
+        if counted and current.cards:
+            full = full or n + count(card) > limits.components  # type: ignore[operator]
         if measured and (current.cards or current.text or current.title):
             full = full or used + cost > budget  # type: ignore[operator]
         if full:
             current = part()
             parts.append(current)
-            used = 0
+            used, n = 0, 0
         current.cards.append(card)
         used += cost
+        n += count(card)
     if reply.footer or reply.buttons:
+        tail_piece = Tail(reply.footer, tuple(reply.buttons))
+        over = counted and bool(current.cards)
+        over = over and n + count(tail_piece) > limits.components  # type: ignore[operator]
         if measured and (current.cards or current.text or current.title):
-            tail = size(Tail(reply.footer, tuple(reply.buttons)))  # type: ignore[misc]
-            if used + tail > budget:  # type: ignore[operator]
-                # The footer closes the cards it belongs to: the last card moves on with it.
-                moved = current.cards[-1:] if len(current.cards) > 1 else []
-                del current.cards[len(current.cards) - len(moved) :]
-                current = part(cards=moved)
-                parts.append(current)
+            tail = size(tail_piece)  # type: ignore[misc]
+            over = over or used + tail > budget  # type: ignore[operator]
+        if over:
+            # The footer closes the cards it belongs to: the last card moves on with it.
+            moved = current.cards[-1:] if len(current.cards) > 1 else []
+            del current.cards[len(current.cards) - len(moved) :]
+            current = part(cards=moved)
+            parts.append(current)
         current.footer = reply.footer
         current.buttons = list(reply.buttons)
     return parts

@@ -5,7 +5,7 @@ search-discord.png (the first page of ``/papers search diffusion`` over the demo
 Why: a user deciding whether to install the bot wants to see its cards, and a picture drawn
 by hand drifts from what the renderers send. This script takes the real renderer output for
 the demo corpus's recorded day and for a search of that corpus (the Block Kit JSON of
-:mod:`adapters.slack.render`, the embeds and button rows :mod:`adapters.discord.render` sends through discord.py), turns that
+:mod:`adapters.slack.render`, the Components V2 layout :mod:`adapters.discord.render` sends through discord.py), turns that
 JSON into a plain HTML approximation of each client's look, and screenshots it with headless
 Chromium (Debian's ``chromium`` package). It is an approximation: fonts, spacing and colours
 are close to the clients', images are grey boxes (nothing is fetched), and only the block
@@ -172,35 +172,30 @@ def discord_markdown(text: str) -> str:
     out = _DISCORD_LINK_RE.sub(r'<a href="\2">\1</a>', out)
     out = re.sub(r"(?<!\\)\*\*(.+?)(?<!\\)\*\*", r"<b>\1</b>", out)
     out = re.sub(r"^-# (.*)$", r'<small class="sub">\1</small>', out, flags=re.MULTILINE)
+    out = re.sub(r"^### (.*)$", r'<span class="h3">\1</span>', out, flags=re.MULTILINE)
     out = re.sub(r"\\([\\*_~|`\[\]#>-])", r"\1", out)  # shown literally, as Discord shows it
     return out.replace("\u200b", "").replace("\n", "<br>")
 
 
-def discord_embed(embed: dict[str, Any]) -> str:
-    colour = f"#{embed.get('color', 0x5865F2):06x}"
-    title = discord_markdown(embed.get("title", ""))
-    if embed.get("url"):
-        title = f'<a href="{html.escape(embed["url"])}">{title}</a>'
-    thumb = '<span class="img">image</span>' if embed.get("thumbnail") else ""
-    footer = embed.get("footer", {}).get("text")
-    foot = f'<div class="efoot">{discord_markdown(footer)}</div>' if footer else ""
-    return (
-        f'<div class="embed" style="border-left-color:{colour}"><div class="ebody">'
-        f'<div class="etitle">{title}</div>'
-        f'<div class="edesc">{discord_markdown(embed.get("description", ""))}</div>{foot}</div>'
-        f"{thumb}</div>"
-    )
-
-
-def discord_components(rows: list[dict[str, Any]]) -> str:
-    out = []
-    for row in rows:
+def discord_component(item: dict[str, Any]) -> str:
+    """One Components V2 component (and what it holds) as HTML."""
+    kind = item.get("type")
+    inner = "".join(discord_component(c) for c in item.get("components", []))
+    if kind == 10:  # text display
+        return f'<div class="text">{discord_markdown(item.get("content", ""))}</div>'
+    if kind == 17:  # container: a card
+        colour = f"#{item.get('accent_color') or 0x5865F2:06x}"
+        return f'<div class="embed" style="border-left-color:{colour}"><div class="ebody">{inner}</div></div>'
+    if kind == 9:  # section: text with a thumbnail beside it
+        thumb = '<span class="img">image</span>' if item.get("accessory") else ""
+        return f'<div class="section"><div style="flex:1">{inner}</div>{thumb}</div>'
+    if kind == 1:  # action row
         buttons = []
-        for item in row.get("components", []):
-            style = {1: "dbtn primary", 5: "dbtn link"}.get(item.get("style", 2), "dbtn")
-            buttons.append(f'<span class="{style}">{html.escape(item.get("label", ""))}</span>')
-        out.append(f'<div class="drow">{"".join(buttons)}</div>')
-    return "".join(out)
+        for button in item.get("components", []):
+            style = {1: "dbtn primary", 5: "dbtn link"}.get(button.get("style", 2), "dbtn")
+            buttons.append(f'<span class="{style}">{html.escape(button.get("label", ""))}</span>')
+        return f'<div class="drow">{"".join(buttons)}</div>'
+    return inner
 
 
 DISCORD_CSS = """
@@ -222,36 +217,31 @@ a{color:#00a8fc;text-decoration:none}
 .dbtn{background:#4e5058;color:#fff;border-radius:3px;padding:2px 16px;font-size:14px;
  line-height:28px;font-weight:500}
 .dbtn.primary{background:#5865f2}
+.section{display:flex;gap:16px}.text{font-size:14px;margin:2px 0}
+.h3{font-size:16px;font-weight:600;color:#f2f3f5}
 .img{display:inline-flex;width:80px;height:80px;border-radius:4px;background:#4e5058;
  color:#aaa;align-items:center;justify-content:center;font-size:12px;flex:none;margin-top:8px}
 """
 
 
 def discord_payloads(reply: Reply) -> list[dict[str, Any]]:
-    """The JSON discord.py sends for each message of ``reply`` (content, embeds, components)."""
+    """The JSON discord.py sends for each message of ``reply``: a Components V2 layout
+    (flags and components; no content, no embeds)."""
     out = []
     for message in discord_render.render(reply, discord_render.CommandIds()):
-        view = discord_render.build_view(message.buttons)
-        out.append(
-            {
-                "content": message.content,
-                "embeds": [e.to_dict() for e in message.embeds],
-                "components": view.to_components() if view is not None else [],
-            }
-        )
+        view = discord_render.build_view(message)
+        out.append({"flags": 1 << 15, "components": view.to_components()})
     return out
 
 
 def discord_html(payloads: list[dict[str, Any]]) -> str:
     body = []
     for payload in payloads:
-        content = discord_markdown(payload.get("content") or "")
-        embeds = "".join(discord_embed(e) for e in payload.get("embeds", []))
-        rows = discord_components(payload.get("components", []))
+        layout = "".join(discord_component(c) for c in payload.get("components", []))
         body.append(
             '<div class="msg"><div class="avatar">P</div><div style="flex:1">'
             '<div><span class="name">papers-bot</span><span class="app">APP</span>'
-            f'<span class="time">Today at 09:00</span></div><div>{content}</div>{embeds}{rows}'
+            f'<span class="time">Today at 09:00</span></div>{layout}'
             "</div></div>"
         )
     return f"<html><head><meta charset='utf-8'><style>{DISCORD_CSS}</style></head><body>{''.join(body)}</body></html>"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import discord
 import pytest
 from slack_sdk.models.blocks import Block
 
@@ -94,7 +95,7 @@ def test_paper_without_an_arxiv_id_links_to_an_arxiv_title_search() -> None:
     linked = f"*1. <{slack_render.escape(url)}|Home-made Diffusion &amp; &lt;Co&gt;>*"
     assert message["blocks"][0]["text"]["text"].startswith(linked)
     [payload] = discord_render.render(Reply(cards=[PaperCard(lone)]), discord_render.CommandIds())
-    assert payload.embeds[0].url == url
+    assert payload.panels[0].url == url
     assert url in console.render(Reply(cards=[PaperCard(lone)]))
     # A paper with an id keeps its own page.
     assert paper().open_url == "https://huggingface.co/papers/2606.00001"
@@ -149,14 +150,22 @@ def test_discord_card_has_a_thumbnail_and_at_most_three_buttons_on_its_own_row()
     cards = [card(paper(n), public=True, rank=n, day="2026-06-12") for n in (1, 2)]
     reply = Reply(kind=ReplyKind.DIGEST, cards=cards, ephemeral=False)
     [message] = discord_render.render(reply, ids)
-    for row, embed in enumerate(message.embeds):
-        assert embed.thumbnail.url == THUMB
+    for embed in message.panels:
+        assert embed.thumbnail == THUMB
         assert (embed.description or "").startswith("**▲ 1,234** · Ada, Bob, Cy +1\n")
-        own = [b for b in message.buttons if b.row == row]
+        own = embed.buttons  # in the card's own container, beside it
         assert len(own) <= layout.VISIBLE_BUTTONS
-        assert [b.label for b in own] == [f"Similar #{row + 1}", f"👍 #{row + 1}", f"👎 #{row + 1}"]
-    view = discord_render.build_view(message.buttons)
-    assert view is not None and len(view.children) == 6
+        assert [b.label for b in own] == ["Similar", "👍", "👎"]
+    assert not message.buttons
+    view = discord_render.build_view(message)
+    containers = [c for c in view.children if isinstance(c, discord.ui.Container)]
+    assert len(containers) == 2
+    for container in containers:
+        section, row = container.children
+        assert isinstance(section, discord.ui.Section)
+        assert isinstance(section.accessory, discord.ui.Thumbnail)
+        assert section.accessory.media.url == THUMB
+        assert isinstance(row, discord.ui.ActionRow) and len(row.children) == 3
 
 
 def test_console_card_leads_with_title_and_upvotes() -> None:

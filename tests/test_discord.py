@@ -22,6 +22,7 @@ from adapters.discord.render import (
     CUSTOM_ID_LIMIT,
     CommandIds,
     MessagePayload,
+    build_view,
     escape,
     render,
 )
@@ -35,6 +36,10 @@ from tests.fakes.discord_fake import (
     MEMBER_PERMISSIONS,
     FakeDiscord,
     Recorded,
+    v2_buttons,
+    v2_cards,
+    v2_problems,
+    v2_text,
 )
 
 HOSTILE_TITLE = "@everyone **bold** <@123> diffusion zebrafish"
@@ -91,26 +96,16 @@ def is_callback(interaction: dict[str, Any]) -> Any:
 
 
 def check_message(payload: dict[str, Any]) -> None:
-    """Every message the bot sends: no mentions possible, embeds within Discord's limits."""
+    """Every message the bot sends: no mentions possible, within Discord's limits."""
     assert payload["allowed_mentions"]["parse"] == []
     assert not payload["allowed_mentions"].get("users")
     assert not payload["allowed_mentions"].get("roles")
-    embeds = payload.get("embeds") or []
-    assert len(embeds) <= 10
-    total = 0
-    for e in embeds:
-        assert len(e.get("title", "")) <= 256
-        assert len(e.get("description", "")) <= 4096
-        assert len(e.get("fields", [])) <= 25
-        assert len(e.get("footer", {}).get("text", "")) <= 2048
-        total += len(e.get("title", "")) + len(e.get("description", ""))
-        total += len(e.get("footer", {}).get("text", ""))
-        total += sum(len(f["name"]) + len(f["value"]) for f in e.get("fields", []))
-    assert total <= 6000
+    # Components V2: flag set, no content or embeds, <= 40 components, <= 4000 characters
+    # of text, custom ids <= 100, <= 5 buttons a row (the fake refuses the same).
+    assert v2_problems(payload) == []
     assert len(payload.get("content") or "") <= 2000
-    for row in payload.get("components") or []:
-        for c in row["components"]:
-            assert len(c["custom_id"]) <= 100
+    for c in v2_buttons(payload):
+        assert len(c["custom_id"]) <= 100
 
 
 async def run_command(
@@ -131,14 +126,15 @@ async def test_search_answers_through_callback_with_ranked_embeds(
     data = callback.body["data"]
     check_message(data)
     assert data["flags"] & 64  # ephemeral
-    titles = [e["title"] for e in data["embeds"]]
+    titles = [c.title for c in v2_cards(data)]
     assert titles and titles[0].startswith("1. ") and titles[1].startswith("2. ")
-    assert "Results 1–" in data["content"]
-    first = data["embeds"][0]
-    assert first["url"].startswith("https://")
-    assert "arXiv" in first["description"]
-    labels = [c["label"] for row in data["components"] for c in row["components"]]
-    assert "Next ▶" in labels and "Share in channel #1" in labels
+    assert "Results 1–" in v2_text(data)
+    first = v2_cards(data)[0]
+    assert (first.url or "").startswith("https://")
+    assert "arXiv" in first.description
+    labels = [c["label"] for c in v2_buttons(data)]
+    assert "Next ▶" in labels
+    assert "Share in channel" in [b["label"] for b in first.buttons]  # beside card 1
     # Every request the bot sent so far carried no mentions either.
     for payload in fake.message_payloads():
         check_message(payload)
@@ -152,16 +148,16 @@ async def test_hostile_title_is_escaped_and_long_abstract_cut(
     callback, _ = await run_command(fake, "search", {"query": "zebrafish"})
     data = callback.body["data"]
     check_message(data)
-    embed = data["embeds"][0]
-    title = embed["title"]
+    embed = v2_cards(data)[0]
+    title = embed.title
     assert "\\*\\*bold\\*\\*" in title
     assert "@everyone" not in title and "@\u200beveryone" in title
     assert "<@123>" not in title
-    assert embed["description"].count("zebrafish") < 50  # abstract cut
-    assert "…" in embed["description"]
-    assert "Author 0, Author 1, Author 2 +9" in embed["description"]
-    assert "1,234 GitHub stars" in embed["description"]
-    assert "[Code](https://github.com/example/zebra)" in embed["description"]
+    assert embed.description.count("zebrafish") < 50  # abstract cut
+    assert "…" in embed.description
+    assert "Author 0, Author 1, Author 2 +9" in embed.description
+    assert "1,234 GitHub stars" in embed.description
+    assert "[Code](https://github.com/example/zebra)" in embed.description
 
 
 async def test_next_button_pages_results_in_place(
@@ -169,7 +165,7 @@ async def test_next_button_pages_results_in_place(
 ) -> None:
     callback, _ = await run_command(fake, "search", {"query": "diffusion"})
     data = callback.body["data"]
-    buttons = {c["label"]: c for row in data["components"] for c in row["components"]}
+    buttons = {c["label"]: c for c in v2_buttons(data)}
     custom_id = buttons["Next ▶"]["custom_id"]
     assert custom_id.startswith("papers:search --page 2")
     message = fake.message(data, CHANNEL_ID, flags=64)
@@ -180,20 +176,15 @@ async def test_next_button_pages_results_in_place(
     assert answer.body["type"] == 7  # UPDATE_MESSAGE: the same ephemeral message, page 2
     page2 = answer.body["data"]
     check_message(page2)
-    assert page2["embeds"][0]["title"].startswith(f"{len(data['embeds']) + 1}. ")
-    labels = [c["label"] for row in page2["components"] for c in row["components"]]
+    assert v2_cards(page2)[0].title.startswith(f"{len(v2_cards(data)) + 1}. ")
+    labels = [c["label"] for c in v2_buttons(page2)]
     assert "◀ Previous" in labels
 
 
 async def test_share_button_posts_publicly(fake: FakeDiscord, adapter: DiscordAdapter) -> None:
     callback, _ = await run_command(fake, "search", {"query": "diffusion"})
     data = callback.body["data"]
-    share = next(
-        c
-        for row in data["components"]
-        for c in row["components"]
-        if c["label"] == "Share in channel #1"
-    )
+    share = next(c for c in v2_cards(data)[0].buttons if c["label"] == "Share in channel")
     press = fake.component_interaction(share["custom_id"], fake.message(data, CHANNEL_ID, flags=64))
     await fake.dispatch_interaction(press)
     answer = await fake.wait_for(is_callback(press))
@@ -201,8 +192,8 @@ async def test_share_button_posts_publicly(fake: FakeDiscord, adapter: DiscordAd
     public = answer.body["data"]
     check_message(public)
     assert not public.get("flags", 0) & 64
-    assert "Shared by alice" in public["content"]
-    assert public["embeds"][0]["title"] == data["embeds"][0]["title"].removeprefix("1. ")
+    assert "Shared by alice" in v2_text(public)
+    assert v2_cards(public)[0].title == v2_cards(data)[0].title.removeprefix("1. ")
 
 
 async def test_subscribe_without_manage_channels_is_refused_ephemerally(
@@ -214,12 +205,12 @@ async def test_subscribe_without_manage_channels_is_refused_ephemerally(
     data = callback.body["data"]
     check_message(data)
     assert data["flags"] & 64
-    assert "permission" in data["content"]
+    assert "permission" in v2_text(data)
     key = f"discord:{GUILD_ID}:{CHANNEL_ID}"
     assert demo_bot.store.topics(key) == []
     # With Manage Channels the same command works, and unsubscribe autocompletes it.
     callback, _ = await run_command(fake, "subscribe", {"topic": "speech recognition"})
-    assert "permission" not in callback.body["data"]["content"]
+    assert "permission" not in v2_text(callback.body["data"])
     assert [t.query for t in demo_bot.store.topics(key)] == ["speech recognition"]
 
 
@@ -234,7 +225,7 @@ async def test_digest_post_reaches_channel_messages_split_within_limits(
     assert len(posts) == len(ids) >= 1
     for post in posts:
         check_message(post.body)
-    assert "Trending papers" in posts[0].body["content"]
+    assert "Trending papers" in v2_text(posts[0].body)
 
     # A long digest (30 papers) is split over several messages, each within the limits.
     papers = sorted(demo_bot.store.papers(), key=lambda p: p.id)[:30]
@@ -248,7 +239,7 @@ async def test_digest_post_reaches_channel_messages_split_within_limits(
     ids = await adapter.post(channel, big)
     posts = fake.find("POST", f"/channels/{CHANNEL_ID}/messages")[before:]
     assert len(ids) == len(posts) >= 3
-    assert sum(len(p.body["embeds"]) for p in posts) == 30
+    assert sum(len(v2_cards(p.body)) for p in posts) == 30
     for post in posts:
         check_message(post.body)
 
@@ -274,7 +265,7 @@ async def test_post_errors_map_to_delivery_errors(
     assert len(ok) == 1
     body = fake.find("POST", f"/channels/{CHANNEL_ID}/messages")[-1].body
     check_message(body)
-    assert "@everyone" not in body["content"]
+    assert "@everyone" not in v2_text(body)
 
 
 def test_render_limits_and_long_button_commands() -> None:
@@ -291,13 +282,13 @@ def test_render_limits_and_long_button_commands() -> None:
     )
     messages = render(reply, ids)
     assert all(isinstance(m, MessagePayload) for m in messages)
-    assert sum(len(m.embeds) for m in messages) == 30
+    assert sum(len(m.panels) for m in messages) == 30
     for m in messages:
-        assert len(m.embeds) <= 10 and m.embed_chars() <= 6000
-        assert m.content is None or len(m.content) <= 2000
-        for e in m.embeds:
-            assert len(e.title or "") <= 256 and len(e.description or "") <= 4096
-    assert len(messages[-1].embeds[-1].footer.text or "") <= 2048
+        assert m.components() <= 40 and m.text_length() <= 4000
+        assert build_view(m).content_length() <= 4000  # discord.py's own count agrees
+        for e in m.panels:
+            assert len(e.title or "") <= 256 and len(e.description or "") <= 4000
+    assert messages[-1].footer and len(messages[-1].footer) <= 2048
     (button,) = messages[-1].buttons
     assert len(button.custom_id) <= CUSTOM_ID_LIMIT
     assert ids.decode(button.custom_id) == "search --page 2 " + "long query " * 20
@@ -338,7 +329,7 @@ async def test_sharded_client_uses_gateway_bot(
         assert fake.find("GET", "/gateway/bot")
         callback, latency = await run_command(fake, "trending", {"count": 3})
         assert latency < 3.0
-        assert len(callback.body["data"]["embeds"]) == 3
+        assert len(v2_cards(callback.body["data"])) == 3
     finally:
         await sharded.stop()
 
@@ -404,8 +395,8 @@ async def test_slow_answer_is_deferred_then_followed_up(
     token = interaction["token"]
     follow = await fake.wait_for(lambda r: r.path.startswith("/webhooks/") and token in r.path)
     check_message(follow.body)
-    assert "slow paper" in follow.body["embeds"][0]["title"]
-    assert "<@&42>" not in follow.body["embeds"][0]["title"]
+    assert "slow paper" in v2_cards(follow.body)[0].title
+    assert "<@&42>" not in v2_cards(follow.body)[0].title
 
 
 async def test_autocomplete_topics_and_timezones(

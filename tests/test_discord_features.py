@@ -9,6 +9,7 @@ Discord's embed limits (``check_message``).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +26,9 @@ from tests.fakes.discord_fake import (
     MEMBER_PERMISSIONS,
     FakeDiscord,
     Recorded,
+    v2_buttons,
+    v2_cards,
+    v2_text,
 )
 from tests.test_discord import check_message, discord_config, is_callback, run_command
 from tests.test_features import dated_corpus
@@ -41,12 +45,17 @@ adapter = test_discord.adapter
 
 
 def buttons(payload: dict[str, Any]) -> dict[str, str]:
-    """Button label -> custom id of a sent message."""
-    return {
-        c["label"]: c["custom_id"]
-        for row in payload.get("components") or []
-        for c in row["components"]
-    }
+    """Button label -> custom id of a sent message, as a user would name them: a card's
+    buttons sit in that card, so they are named by its rank ("Similar #1")."""
+    out: dict[str, str] = {}
+    for n, card in enumerate(v2_cards(payload), start=1):
+        rank = card.title.split(". ", 1)[0] if re.match(r"\d+\. ", card.title) else str(n)
+        out.update((f"{c['label']} #{rank}", c["custom_id"]) for c in card.buttons)
+    in_cards = {c["custom_id"] for card in v2_cards(payload) for c in card.buttons}
+    out.update(
+        (c["label"], c["custom_id"]) for c in v2_buttons(payload) if c["custom_id"] not in in_cards
+    )
+    return out
 
 
 def channel_posts(fake: FakeDiscord, channel_id: int = CHANNEL_ID) -> list[Recorded]:
@@ -100,26 +109,26 @@ async def test_preview_shows_days_and_top_three_and_subscribe_button(
     dated_corpus(demo_bot)
     data = await command(fake, "preview", {"topic": "graph networks"})
     assert data["flags"] & 64
-    content = data["content"]
+    content = v2_text(data)
     assert "Preview of “graph networks”, 2026-06-06 to 2026-06-12" in content
     assert "2026-06-08: 2 of 3 papers match, 2 would be posted" in content
     assert "No trending list on 2026-06-07" in content  # no row of zeros (issue 16)
-    assert len(data["embeds"]) == 3
-    assert all("Topic: graph networks (matched: graph, networks)" in e["description"]
-               for e in data["embeds"])  # fmt: skip
+    assert len(v2_cards(data)) == 3
+    assert all("Topic: graph networks (matched: graph, networks)" in e.description
+               for e in v2_cards(data))  # fmt: skip
     subscribe = buttons(data)["Subscribe"]
     assert demo_bot.store.topics(KEY) == []
     # The Subscribe button runs subscribe for the presser: refused without Manage Channels.
     message = fake.message(data, CHANNEL_ID, flags=64)
     answer = await press(fake, subscribe, message, permissions=MEMBER_PERMISSIONS, user=BOB)
-    assert answer.body["type"] == 4 and "permission" in answer.body["data"]["content"]
+    assert answer.body["type"] == 4 and "permission" in v2_text(answer.body["data"])
     assert demo_bot.store.topics(KEY) == []
     answer = await press(fake, subscribe, message)
     assert answer.body["type"] == 4  # a new message: the preview stays as it was
     assert [t.query for t in demo_bot.store.topics(KEY)] == ["graph networks"]
     # subscribe preview:true previews without subscribing, alert: becomes --alert.
     data = await command(fake, "subscribe", {"topic": "agents", "preview": True})
-    assert data["content"].startswith("**Preview of “agents”")
+    assert v2_text(data).startswith("**Preview of “agents”")
     await command(fake, "subscribe", {"topic": "agents", "alert": 40})
     assert [(t.query, t.alert_upvotes) for t in demo_bot.store.topics(KEY)] == [
         ("graph networks", None),
@@ -162,7 +171,7 @@ async def test_digest_bolds_matched_words_and_escapes_hostile_terms(
     await adapter.post(channel, demo_bot.digest_reply(demo_bot.digest_for(channel)))
     (post,) = channel_posts(fake)
     check_message(post.body)
-    description = post.body["embeds"][0]["description"]
+    description = v2_cards(post.body)[0].description
     assert "**zebrafish** fins" in description and "**Zebrafish**-based" in description
     assert "**\\_\\_fin\\_\\_**" in description  # bold, but the term itself shown literally
     assert "__fin__" not in description.replace("\\_", "")
@@ -182,15 +191,16 @@ async def test_similar_on_a_digest_answers_ephemerally_and_leaves_the_post(
     labels = list(buttons(first))
     assert labels[:3] == ["Similar #1", "👍 #1", "👎 #1"]
     assert not any(label.startswith("Share") for label in labels)  # public already
-    for post in channel_posts(fake):  # one row per card, five rows at most
-        rows = post.body.get("components") or []
-        assert len(rows) == len(post.body["embeds"]) <= 5
+    for post in channel_posts(fake):  # each card's buttons in its own row, five cards at most
+        cards = v2_cards(post.body)
+        assert 1 <= len(cards) <= 5 and all(1 <= len(c.buttons) <= 3 for c in cards)
+        assert len(v2_buttons(post.body)) == sum(len(c.buttons) for c in cards)
     message = fake.message(first, CHANNEL_ID)
     answer = await press(fake, buttons(first)["Similar #1"], message, user=BOB)
     assert answer.body["type"] == 4  # a new message, not UPDATE_MESSAGE (7)
     data = answer.body["data"]
     assert data["flags"] & 64
-    assert "Similar papers" in data["content"] and len(data["embeds"]) == 5
+    assert "Similar papers" in v2_text(data) and len(v2_cards(data)) == 5
     assert "Share in channel #1" in buttons(data)
     # The public message was never edited.
     assert not [r for r in fake.requests if r.method == "PATCH"]
@@ -216,16 +226,16 @@ async def test_feedback_buttons_change_the_next_digest_order(
     up = await press(fake, ids["👍 #2"], message, user=BOB, permissions=MEMBER_PERMISSIONS)
     assert ids["👍 #2"] == "papers:feedback up 2606.13392"
     assert up.body["type"] == 4 and up.body["data"]["flags"] & 64
-    assert "👍 noted" in up.body["data"]["content"]
+    assert "👍 noted" in v2_text(up.body["data"])
     down = await press(fake, ids["👎 #1"], message, user=CAROL, permissions=MEMBER_PERMISSIONS)
-    assert "1 👍, 1 👎" in down.body["data"]["content"]
+    assert "1 👍, 1 👎" in v2_text(down.body["data"])
     assert not [r for r in fake.requests if r.method == "PATCH"]
 
     already = len(channel_posts(fake))
     clock.now = T("2026-06-12T09:00:00+00:00")
     await Scheduler(demo_bot, {"discord": adapter}).run_once()
     posts = channel_posts(fake)[already:]
-    assert posts and "Trending papers, 2026-06-12" in posts[0].body["content"]
+    assert posts and "Trending papers, 2026-06-12" in v2_text(posts[0].body)
     for post in posts:
         check_message(post.body)
     after = posted_ids(posts)
@@ -244,13 +254,13 @@ async def test_weekly_command_then_scheduler_posts_top_papers_of_the_week(
     refused = await command(
         fake, "weekly", {"day": "fri", "time": "17:00"}, permissions=MEMBER_PERMISSIONS
     )
-    assert "permission" in refused["content"]
+    assert "permission" in v2_text(refused)
     data = await command(
         fake, "weekly", {"day": "fri", "time": "17:00", "timezone": "Europe/Berlin"}
     )
-    assert "every Friday at 17:00 Europe/Berlin" in data["content"]
+    assert "every Friday at 17:00 Europe/Berlin" in v2_text(data)
     data = await command(fake, "daily", {"mode": "off"})
-    assert "Daily post off" in data["content"]
+    assert "Daily post off" in v2_text(data)
     sched = Scheduler(demo_bot, {"discord": adapter})
     clock.now = T("2026-06-12T14:59:00+00:00")
     await sched.run_once()
@@ -258,19 +268,17 @@ async def test_weekly_command_then_scheduler_posts_top_papers_of_the_week(
     clock.now = T("2026-06-12T15:00:00+00:00")  # Friday 17:00 in Berlin
     await sched.run_once()
     posts = channel_posts(fake)
-    assert (
-        posts[0].body["content"].startswith("**Top papers of the week, 2026-06-06 to 2026-06-12**")
-    )
+    assert v2_text(posts[0].body).startswith("**Top papers of the week, 2026-06-06 to 2026-06-12**")
     assert posted_ids(posts)[:2] == ["2606.13681", "2606.13392"]
     for post in posts:
         check_message(post.body)
     # weekly day:off turns it off again.
     data = await command(fake, "weekly", {"day": "off"})
-    assert "Weekly digest off" in data["content"]
+    assert "Weekly digest off" in v2_text(data)
     assert demo_bot.store.get_channel(KEY).weekly_day is None
     # Without a time it is 09:00 in the channel's zone.
     data = await command(fake, "weekly", {"day": "mon"})
-    assert "every Monday at 09:00 Europe/Berlin" in data["content"]
+    assert "every Monday at 09:00 Europe/Berlin" in v2_text(data)
 
 
 # ---- thread mode --------------------------------------------------------------------
@@ -282,12 +290,12 @@ async def test_thread_mode_posts_headline_then_one_message_per_paper_in_its_thre
     clock.now = T("2026-06-12T08:00:00+00:00")
     await command(fake, "schedule", {"time": "09:00", "timezone": "UTC"})
     data = await command(fake, "thread", {"mode": "on"})
-    assert "one reply per paper" in data["content"]
+    assert "one reply per paper" in v2_text(data)
     clock.now = T("2026-06-12T09:00:00+00:00")
     await Scheduler(demo_bot, {"discord": adapter}).run_once()
 
     (headline,) = channel_posts(fake)
-    assert headline.body["content"] == (
+    assert v2_text(headline.body) == (
         "**Trending papers, 2026-06-12**\n5 papers, one per reply in this thread."
     )
     (start,) = fake.find("POST", f"/channels/{CHANNEL_ID}/messages/")
@@ -298,7 +306,7 @@ async def test_thread_mode_posts_headline_then_one_message_per_paper_in_its_thre
     assert len(in_thread) == 5
     for post in in_thread:
         check_message(post.body)
-        assert len(post.body["embeds"]) == 1 and not post.body.get("content")
+        assert len(v2_cards(post.body)) == 1 and not v2_text(post.body)
     assert len(posted_ids(in_thread)) == 5
     sent = demo_bot.store.deliveries(KEY)
     assert len({d.message_id for d in sent}) == 5
@@ -323,8 +331,8 @@ async def test_export_in_one_channel_import_one_line_in_another(
     await command(fake, "weekly", {"day": "mon", "time": "10:00"})
     await command(fake, "thread", {"mode": "on"})
     data = await command(fake, "export")
-    assert "```" in data["content"] and 'timezone = "Asia/Kolkata"' in data["content"]
-    one = data["content"].rsplit("`/papers import ", 1)[1].rstrip("`")
+    assert "```" in v2_text(data) and 'timezone = "Asia/Kolkata"' in v2_text(data)
+    one = v2_text(data).rsplit("`/papers import ", 1)[1].rstrip("`")
     assert "\n" not in one
 
     refused = await command(
@@ -334,9 +342,9 @@ async def test_export_in_one_channel_import_one_line_in_another(
         channel_id=OTHER_CHANNEL_ID,
         permissions=MEMBER_PERMISSIONS,
     )
-    assert "permission" in refused["content"]
+    assert "permission" in v2_text(refused)
     data = await command(fake, "import", {"snippet": one}, channel_id=OTHER_CHANNEL_ID)
-    assert "Imported 8 settings and 2 topics" in data["content"]
+    assert "Imported 8 settings and 2 topics" in v2_text(data)
     assert not data.get("flags", 0) & 64  # the channel sees its settings changed
     other = demo_bot.store.get_channel(f"discord:{GUILD_ID}:{OTHER_CHANNEL_ID}")
     assert other is not None
@@ -382,7 +390,7 @@ def test_public_digest_of_many_cards_keeps_buttons_with_their_cards(
     demo_bot: PapersBot,
 ) -> None:
     papers = sorted(demo_bot.store.papers(), key=lambda p: p.id)[:12]
-    from bot.replies import Reply, ReplyKind
+    from bot.replies import ButtonRole, Reply, ReplyKind
 
     reply = Reply(
         kind=ReplyKind.DIGEST,
@@ -391,11 +399,14 @@ def test_public_digest_of_many_cards_keeps_buttons_with_their_cards(
         ephemeral=False,
     )
     messages = render(reply, CommandIds())
-    assert [len(m.embeds) for m in messages] == [5, 5, 2]
+    assert [len(m.panels) for m in messages] == [5, 5, 2]
     for m in messages:
-        ranks = {b.label.split("#")[1] for b in m.buttons}
-        assert ranks == {c.rank and str(c.rank) for c in m.cards}
-        assert {b.row for b in m.buttons} == set(range(len(m.cards)))
+        assert [p.title.split(". ")[0] for p in m.panels] == [str(c.rank) for c in m.cards]
+        for panel, card in zip(m.panels, m.cards, strict=True):  # each card's own buttons
+            assert [b.label for b in panel.buttons] == [
+                b.label for b in card.buttons if b.role is not ButtonRole.SHARE
+            ]
+        assert not m.buttons  # no grid of numbered buttons under the cards
 
 
 async def test_import_without_snippet_opens_a_form_for_the_multi_line_snippet(
@@ -403,7 +414,7 @@ async def test_import_without_snippet_opens_a_form_for_the_multi_line_snippet(
 ) -> None:
     snippet = '[channel]\npost_time = "06:45"\n\n[[topics]]\nquery = "graph networks"\n'
     refused = await command(fake, "import", permissions=MEMBER_PERMISSIONS)
-    assert "permission" in refused["content"]
+    assert "permission" in v2_text(refused)
     callback, latency = await run_command(fake, "import")
     assert callback.body["type"] == 9 and latency < 3.0  # MODAL
     modal = callback.body["data"]
@@ -414,7 +425,7 @@ async def test_import_without_snippet_opens_a_form_for_the_multi_line_snippet(
     await fake.dispatch_interaction(submit)
     answer = await fake.wait_for(is_callback(submit))
     check_message(answer.body["data"])
-    assert "Imported 1 setting and 1 topic." in answer.body["data"]["content"]
+    assert "Imported 1 setting and 1 topic." in v2_text(answer.body["data"])
     assert demo_bot.store.get_channel(KEY).post_time == "06:45"
     assert [t.query for t in demo_bot.store.topics(KEY)] == ["graph networks"]
 
@@ -423,9 +434,9 @@ async def test_set_from_discord(
     fake: FakeDiscord, adapter: DiscordAdapter, demo_bot: PapersBot
 ) -> None:
     data = await command(fake, "set", {"setting": "papers", "value": "3"})
-    assert "up to 3 papers" in data["content"]
+    assert "up to 3 papers" in v2_text(data)
     assert demo_bot.store.get_channel(KEY).max_papers == 3
     refused = await command(
         fake, "set", {"setting": "papers", "value": "9"}, permissions=MEMBER_PERMISSIONS
     )
-    assert "permission" in refused["content"]
+    assert "permission" in v2_text(refused)

@@ -24,7 +24,13 @@ from bot.app import PapersBot
 from bot.config import Config
 from bot.registry import Invocation
 from bot.replies import Reply, Request
-from tests.fakes.discord_fake import GUILD_ID, MEMBER_PERMISSIONS, FakeDiscord, Recorded
+from tests.fakes.discord_fake import (
+    GUILD_ID,
+    MEMBER_PERMISSIONS,
+    FakeDiscord,
+    Recorded,
+    v2_text,
+)
 from tests.test_discord import check_message, discord_config, is_callback
 
 EPHEMERAL = 64
@@ -86,7 +92,7 @@ async def test_slow_subscribe_is_deferred_and_answered_publicly(
     assert deferred.body["type"] == 5  # deferred: the answer comes as a follow-up
     assert not deferred.body.get("data", {}).get("flags", 0) & EPHEMERAL  # seen by everyone
     check_message(follow.body)
-    assert "Subscribed" in follow.body["content"]
+    assert "Subscribed" in v2_text(follow.body)
     assert not follow.body.get("flags", 0) & EPHEMERAL
     assert deletes == []
     key = f"discord:{GUILD_ID}:{fake.command_interaction('x')['channel_id']}"
@@ -97,7 +103,7 @@ async def test_slow_search_stays_private(fake: FakeDiscord, slow_adapter: Discor
     deferred, follow, deletes = await deferred_command(fake, "search", {"query": "diffusion"})
     assert deferred.body["type"] == 5 and deferred.body["data"]["flags"] & EPHEMERAL
     check_message(follow.body)
-    assert "Results 1–" in follow.body["content"]
+    assert "Results 1–" in v2_text(follow.body)
     assert deletes == []
 
 
@@ -109,7 +115,7 @@ async def test_slow_refused_change_is_answered_privately(
         fake, "pause", {}, permissions=MEMBER_PERMISSIONS
     )
     assert deferred.body["data"]["flags"] & EPHEMERAL
-    assert "permission" in follow.body["content"] and deletes == []
+    assert "permission" in v2_text(follow.body) and deletes == []
 
     # A change expected to succeed is deferred publicly; when the core refuses it (a bad
     # time), the public "thinking" message is deleted and the error goes to the asker only.
@@ -119,7 +125,7 @@ async def test_slow_refused_change_is_answered_privately(
     assert deletes[0].at <= follow.at
     check_message(follow.body)
     assert follow.body["flags"] & EPHEMERAL
-    assert "25:99" in follow.body["content"]
+    assert "25:99" in v2_text(follow.body)
 
 
 async def test_sync_registers_contexts_not_dm_permission(

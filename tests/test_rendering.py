@@ -28,7 +28,7 @@ from bot.registry import REGISTRY
 from bot.replies import Action, Button, ButtonRole, PaperCard, Reply, ReplyKind, Request
 from bot.scheduler.posting import split_into_messages
 from tests import test_discord
-from tests.fakes.discord_fake import CHANNEL_ID, FakeDiscord
+from tests.fakes.discord_fake import CHANNEL_ID, FakeDiscord, v2_cards
 from tests.test_discord import is_callback, run_command
 
 fake = test_discord.fake
@@ -101,7 +101,8 @@ def test_discord_drops_share_on_public_cards_by_role() -> None:
     (message,) = discord_render.render(
         Reply(cards=[card], ephemeral=False), discord_render.CommandIds()
     )
-    assert [b.label for b in message.buttons] == ["share-looking #1"]
+    assert [b.label for b in message.panels[0].buttons] == ["share-looking"]  # in its card
+    assert not message.buttons
 
 
 async def test_discord_press_runs_the_remembered_action_and_pages_by_role(
@@ -121,7 +122,8 @@ async def test_discord_press_runs_the_remembered_action_and_pages_by_role(
     await fake.dispatch_interaction(press)
     answer = await fake.wait_for(is_callback(press))
     assert answer.body["type"] == 7  # UPDATE_MESSAGE: paging edits the results in place
-    assert answer.body["data"]["embeds"][0]["title"].startswith(f"{len(data['embeds']) + 1}. ")
+    page2 = v2_cards(answer.body["data"])
+    assert page2[0].title.startswith(f"{len(v2_cards(data)) + 1}. ")
 
 
 # ---- the one split ----------------------------------------------------------------------
@@ -224,7 +226,7 @@ def test_every_renderer_shows_the_shared_layout(monkeypatch: pytest.MonkeyPatch)
     [slack] = slack_render.render(Reply(cards=[card]))
     [discord] = discord_render.render(Reply(cards=[card]), discord_render.CommandIds())
     slack_text = slack["blocks"][0]["text"]["text"]
-    description = discord.embeds[0].description or ""
+    description = discord.panels[0].description or ""
     assert "Extra: keywords <b>" in text
     assert "Extra: keywords &lt;b&gt;" in slack_text
     assert "Extra: keywords <b>" in description
@@ -232,7 +234,7 @@ def test_every_renderer_shows_the_shared_layout(monkeypatch: pytest.MonkeyPatch)
         assert "A, B, C +2" in shown  # layout.author_line
     assert text.startswith("2. Paper number 2")
     assert slack_text.startswith("*2. <https://huggingface.co/papers/2606.00002|Paper number 2>*")
-    assert discord.embeds[0].title == "2. Paper number 2"
+    assert discord.panels[0].title == "2. Paper number 2"
 
 
 def test_shared_text_helpers() -> None:

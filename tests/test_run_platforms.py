@@ -13,7 +13,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, FakeDiscord
+from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, FakeDiscord, v2_cards
 from tests.fakes.slack_api import FakeSlack, block_kit_problems
 from tests.test_discord import check_message, is_callback
 from tests.test_slack import SECRET, TEAM, command_body, free_port, sign
@@ -147,7 +147,7 @@ async def test_run_with_discord(tmp_path: Path) -> None:
             callback = await fake.wait_for(is_callback(interaction), timeout=10)
             assert callback.at - sent < 3.0
             check_message(callback.body["data"])
-            titles = [e["title"] for e in callback.body["data"]["embeds"]]
+            titles = [c.title for c in v2_cards(callback.body["data"])]
             assert (
                 titles[0]
                 == "1. Boost Vision Transformer with GPU-Friendly Sparsity and Quantization"

@@ -104,14 +104,12 @@ async def _delivery_errors(channel_id: int) -> AsyncIterator[None]:
 
 
 def _send_kwargs(payload: MessagePayload) -> dict[str, Any]:
-    """Keyword arguments for any discord.py send: a view only when there are buttons."""
-    kwargs: dict[str, Any] = {"embeds": payload.embeds, "allowed_mentions": NO_MENTIONS}
-    if payload.content is not None:
-        kwargs["content"] = payload.content
-    view = build_view(payload.buttons)
-    if view is not None:
-        kwargs["view"] = view
-    return kwargs
+    """Keyword arguments for any discord.py send: the message as a Components V2 layout.
+
+    discord.py sets the IS_COMPONENTS_V2 flag itself for a ``LayoutView``; such a message
+    carries no content and no embeds.
+    """
+    return {"view": build_view(payload), "allowed_mentions": NO_MENTIONS}
 
 
 class _Hooks:
@@ -136,7 +134,7 @@ class PapersShardedClient(_Hooks, discord.AutoShardedClient):
 
 
 class DiscordAdapter:
-    """``/papers`` on Discord: slash commands in, embeds out, digests posted to channels."""
+    """``/papers`` on Discord: slash commands in, layouts out, digests posted to channels."""
 
     platform = PLATFORM
     limits = LIMITS  # how the scheduler and the renderer split a reply into messages
@@ -444,8 +442,7 @@ class DiscordAdapter:
         first, rest = payloads[0], payloads[1:]
         if component and self._replaces_pressed(interaction, role, reply, payloads):
             kwargs = _send_kwargs(first)
-            kwargs.setdefault("view", None)  # a last page has no buttons: remove the old ones
-            kwargs.setdefault("content", None)
+            kwargs.update(content=None, embeds=[])  # a V2 message has neither
             await interaction.response.edit_message(**kwargs)
         else:
             await interaction.response.send_message(

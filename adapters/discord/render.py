@@ -1,17 +1,18 @@
-"""Neutral replies as Discord messages: embeds, buttons, and Discord's size limits.
+"""Neutral replies as Discord messages: Components V2 layouts, and Discord's size limits.
 
 Everything here is a pure function of the :class:`~bot.replies.Reply` (plus the
 :class:`CommandIds` map from custom ids to the buttons they stand for), so the limits can
 be tested without a connection. The card layout comes from :mod:`bot.layout`; how a long
 reply is split into messages is decided by :func:`bot.messages.split_reply` with
-:data:`LIMITS`, and each part becomes one message here. Buttons are placed by their role. Text from users and upstream (titles,
+:data:`LIMITS`, and each part becomes one message here: a text display on top, then each card as a
+container with its own row of buttons beside it, then the footer and the reply's own
+buttons (paging). Buttons are placed by their role. Text from users and upstream (titles,
 abstracts, author names, topics) is escaped: Markdown is shown literally and mentions
 cannot form, on top of the client's ``AllowedMentions.none()``.
 
-Limits (https://discord.com/developers/docs/resources/message#embed-object-embed-limits):
-title 256, description 4096, 25 fields (name 256, value 1024), footer 2048, 6000 characters
-per message over all embeds, 10 embeds per message, content 2000, 5 rows of 5 buttons,
-button label 80, custom id 100.
+Limits (https://discord.com/developers/docs/components/reference): 40 components a
+message with nested ones counted, 4000 characters over all text displays, 5 buttons a
+row, button label 80, custom id 100. A Components V2 message has no content or embeds.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections import OrderedDict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import discord
@@ -30,25 +31,22 @@ from bot.models import Paper
 from bot.replies import Button, ButtonRole, PaperCard, Reply, ReplyKind
 
 TITLE_LIMIT = 256
-DESCRIPTION_LIMIT = 4096
-FIELD_LIMIT = 25
-FIELD_VALUE_LIMIT = 1024
-FOOTER_LIMIT = 2048
-EMBED_TOTAL_LIMIT = 6000
-EMBEDS_PER_MESSAGE = 10
-CONTENT_LIMIT = 2000
-BUTTONS_PER_MESSAGE = 25
+DESCRIPTION_LIMIT = 3000  # one card's lines; all text displays together hold TEXT_LIMIT
+TEXT_LIMIT = 4000  # characters over all text displays of a message (LayoutView.content_length)
+COMPONENT_LIMIT = 40  # components of a message, nested ones counted
+MAX_CARDS = 5
+FOOTER_LIMIT = 1000
 BUTTONS_PER_ROW = 5
 LABEL_LIMIT = 80
 CUSTOM_ID_LIMIT = 100
 
 # How much of a summary or abstract a card shows: enough to judge the paper, small
-# enough that several cards fit the 6000-character budget of one message.
+# enough that several cards fit the 4000 characters of one message.
 SUMMARY_CHARS = 600
 CUSTOM_ID_PREFIX = "papers:"
 _SHORT_MARK = "#"  # custom ids "papers:#<key>" point into CommandIds' map
 
-# Discord colours by reply kind, so errors stand out.
+# Card accent colours by reply kind, so a digest stands out.
 _COLOURS = {
     ReplyKind.ERROR: discord.Colour.red(),
     ReplyKind.DIGEST: discord.Colour.gold(),
@@ -140,12 +138,44 @@ def paper_links(paper: Paper) -> str:
     return " · ".join(shown)
 
 
-def card_embed(card: PaperCard, colour: discord.Colour = _DEFAULT_COLOUR) -> discord.Embed:
-    """One paper as an embed: the card layout of :mod:`bot.layout`, within the embed limits.
+@dataclass(frozen=True, slots=True)
+class ButtonSpec:
+    label: str
+    custom_id: str
+    primary: bool = False
+
+
+@dataclass(slots=True)
+class CardPanel:
+    """One paper as a Components V2 container: its text, its thumbnail, its own buttons.
+
+    ``title`` (rank and escaped title) links to ``url``; ``description`` holds the lines
+    under it. ``text`` is the Markdown the container's text display shows.
+    """
+
+    title: str
+    url: str | None
+    description: str
+    thumbnail: str | None = None
+    buttons: list[ButtonSpec] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        heading = f"[{self.title}]({self.url})" if self.url else self.title
+        return f"### {heading}\n{self.description}" if self.description else f"### {heading}"
+
+    def components(self) -> int:
+        """Discord's count: container, section (+text, +thumbnail) or text, button row."""
+        count = 1 + (3 if self.thumbnail else 1)
+        return count + (1 + len(self.buttons) if self.buttons else 0)
+
+
+def card_panel(card: PaperCard, buttons: list[ButtonSpec] | None = None) -> CardPanel:
+    """One paper as a panel: the card layout of :mod:`bot.layout`, within Discord's limits.
 
     The linked title, then ▲ upvotes with the authors (and the date where it is not the
     post's), the summary, the other numbers and links, why it is there; the thumbnail as
-    the embed's thumbnail.
+    the section's accessory; the card's buttons in the row under it.
     """
     shown = card_layout(card)
     title = cut(shown.rank_prefix + escape(shorten(shown.title, TITLE_LIMIT)), TITLE_LIMIT)
@@ -172,11 +202,13 @@ def card_embed(card: PaperCard, colour: discord.Colour = _DEFAULT_COLOUR) -> dis
         lines.append(cut("Matched: " + ", ".join(escape(t) for t in shown.matched), 300))
     lines.extend(escape(line) for line in shown.extra)
     description = cut("\n".join(lines), DESCRIPTION_LIMIT)
-    embed = discord.Embed(title=title, url=_link(shown.url), description=description, colour=colour)
-    thumbnail = _link(shown.thumbnail)
-    if thumbnail:
-        embed.set_thumbnail(url=thumbnail)
-    return embed
+    return CardPanel(
+        title=title,
+        url=_link(shown.url),
+        description=description,
+        thumbnail=_link(shown.thumbnail),
+        buttons=list(buttons or []),
+    )
 
 
 class CommandIds:
@@ -223,30 +255,37 @@ class CommandIds:
         return rest
 
 
-@dataclass(frozen=True, slots=True)
-class ButtonSpec:
-    label: str
-    custom_id: str
-    primary: bool = False
-    row: int | None = None  # None: rows fill in order, five buttons each
-
-
 @dataclass(slots=True)
 class MessagePayload:
-    """One Discord message: what ``send``/``send_message``/``edit_message`` take."""
+    """One Discord message as a Components V2 layout: text on top, a panel per card, the
+    footer, then the reply's own buttons (paging) in a row at the bottom."""
 
-    content: str | None = None
-    embeds: list[discord.Embed] = field(default_factory=list)
-    buttons: list[ButtonSpec] = field(default_factory=list)
+    content: str | None = None  # the text on top (title, text)
+    panels: list[CardPanel] = field(default_factory=list)
+    footer: str | None = None
+    buttons: list[ButtonSpec] = field(default_factory=list)  # the reply's own
     ephemeral: bool = True
-    cards: list[PaperCard] = field(default_factory=list)  # the cards its embeds show
+    cards: list[PaperCard] = field(default_factory=list)  # the cards its panels show
+    colour: discord.Colour = _DEFAULT_COLOUR  # the panels' accent
 
-    def embed_chars(self) -> int:
-        return sum(len(e) for e in self.embeds)
+    def texts(self) -> list[str]:
+        top = [self.content] if self.content else []
+        bottom = [f"-# {self.footer}"] if self.footer else []
+        return [*top, *(p.text for p in self.panels), *bottom]
+
+    def text_length(self) -> int:
+        """Characters over all text displays (Discord allows 4000 a message)."""
+        return sum(len(t) for t in self.texts())
+
+    def components(self) -> int:
+        """Components over the whole layout, nested ones counted (Discord allows 40)."""
+        count = (1 if self.content else 0) + (1 if self.footer else 0)
+        count += sum(p.components() for p in self.panels)
+        return count + (1 + len(self.buttons) if self.buttons else 0)
 
 
-class CommandView(discord.ui.View):
-    """Buttons whose presses the adapter handles in ``on_interaction`` by custom id.
+class CommandLayout(discord.ui.LayoutView):
+    """A layout whose button presses the adapter handles in ``on_interaction`` by custom id.
 
     Not dispatchable, so discord.py never stores it: a press works the same whether the
     message is a minute or a month old, or was sent before a restart.
@@ -256,77 +295,114 @@ class CommandView(discord.ui.View):
         return False
 
 
-def build_view(buttons: list[ButtonSpec]) -> discord.ui.View | None:
-    if not buttons:
-        return None
-    view = CommandView(timeout=None)
-    for n, spec in enumerate(buttons[:BUTTONS_PER_MESSAGE]):
+def _button_row(buttons: list[ButtonSpec]) -> discord.ui.ActionRow[CommandLayout]:
+    row: discord.ui.ActionRow[CommandLayout] = discord.ui.ActionRow()
+    for spec in buttons[:BUTTONS_PER_ROW]:
         style = discord.ButtonStyle.primary if spec.primary else discord.ButtonStyle.secondary
-        view.add_item(
-            discord.ui.Button(
-                label=spec.label,
-                custom_id=spec.custom_id,
-                style=style,
-                row=n // BUTTONS_PER_ROW if spec.row is None else spec.row,
-            )
+        row.add_item(discord.ui.Button(label=spec.label, custom_id=spec.custom_id, style=style))
+    return row
+
+
+def build_view(payload: MessagePayload) -> CommandLayout:
+    """The message as discord.py's ``LayoutView`` (sent with no content and no embeds)."""
+    view = CommandLayout(timeout=None)
+    if payload.content:
+        view.add_item(discord.ui.TextDisplay(payload.content))
+    for panel in payload.panels:
+        container: discord.ui.Container[CommandLayout] = discord.ui.Container(
+            accent_colour=payload.colour
         )
+        text = discord.ui.TextDisplay(panel.text)
+        if panel.thumbnail:
+            container.add_item(
+                discord.ui.Section(text, accessory=discord.ui.Thumbnail(panel.thumbnail))
+            )
+        else:
+            container.add_item(text)
+        if panel.buttons:
+            container.add_item(_button_row(panel.buttons))
+        view.add_item(container)
+    if payload.footer:
+        view.add_item(discord.ui.TextDisplay(f"-# {payload.footer}"))
+    if payload.buttons:
+        view.add_item(_button_row(payload.buttons))
     return view
 
 
-def _buttons(reply: Reply, ids: CommandIds) -> list[ButtonSpec]:
-    """An answer's buttons: the reply's own, then each card's (numbered by rank)."""
-    specs: list[tuple[Button, str]] = [(b, b.label) for b in reply.buttons]
-    if reply.ephemeral:
-        for card in reply.cards:
-            for b in card.buttons:
-                label = f"{b.label} #{card.rank}" if card.rank else b.label
-                specs.append((b, label))
+def _reply_buttons(reply: Reply, ids: CommandIds) -> list[ButtonSpec]:
+    """A reply's own buttons (paging, Subscribe), one row under its cards."""
     out: list[ButtonSpec] = []
     seen: set[str] = set()
-    for button, label in specs:
+    for button in reply.buttons:
         if button.command in seen:
             continue
         seen.add(button.command)
-        out.append(ButtonSpec(cut(label, LABEL_LIMIT), ids.encode(button), button.primary))
-    return out[:BUTTONS_PER_MESSAGE]
+        out.append(ButtonSpec(cut(button.label, LABEL_LIMIT), ids.encode(button), button.primary))
+    return out[:BUTTONS_PER_ROW]
 
 
-def _public_card_buttons(card: PaperCard, ids: CommandIds, row: int) -> list[ButtonSpec]:
-    """A posted card's buttons (Similar, 👍, 👎) on one row of the message that shows it.
+def _card_buttons(card: PaperCard, ids: CommandIds, public: bool) -> list[ButtonSpec]:
+    """A card's buttons, in the row under that card.
 
-    A ``SHARE`` button is dropped: the card is public already. Presses answer the presser
-    ephemerally and never change the channel's message.
+    On a public post a ``SHARE`` button is dropped: the card is public already. Presses
+    there answer the presser ephemerally and never change the channel's message.
     """
     out: list[ButtonSpec] = []
     for b in card.buttons:
-        if b.role is ButtonRole.SHARE:
+        if public and b.role is ButtonRole.SHARE:
             continue
-        label = f"{b.label} #{card.rank}" if card.rank else b.label
-        out.append(ButtonSpec(cut(label, LABEL_LIMIT), ids.encode(b), b.primary, row))
+        out.append(ButtonSpec(cut(b.label, LABEL_LIMIT), ids.encode(b), b.primary))
     return out[:BUTTONS_PER_ROW]
+
+
+def _unseen(buttons: list[ButtonSpec], seen: set[str]) -> list[ButtonSpec]:
+    """``buttons`` whose custom id is not in ``seen`` yet (which then remembers them)."""
+    out = []
+    for button in buttons:
+        if button.custom_id not in seen:
+            seen.add(button.custom_id)
+            out.append(button)
+    return out
 
 
 def _footer(reply: Reply) -> str:
     return cut(core_text(reply.footer), FOOTER_LIMIT) if reply.footer else ""
 
 
+def _card_components(card: PaperCard) -> int:
+    """A card's components: container, section or text, and its row of buttons."""
+    panel = card_panel(card)
+    shown = min(len(card.buttons), BUTTONS_PER_ROW)
+    return panel.components() + (1 + shown if shown else 0)
+
+
 def _piece_size(piece: Piece) -> int:
-    """A piece's characters against the 6000 of all embeds (text goes in ``content``)."""
+    """A piece's characters against the 4000 of all text displays."""
+    if isinstance(piece, str):
+        return len(core_text(piece))
+    if isinstance(piece, Tail):
+        return len("-# " + cut(core_text(piece.footer), FOOTER_LIMIT)) if piece.footer else 0
+    return len(card_panel(piece).text)
+
+
+def _piece_components(piece: Piece) -> int:
     if isinstance(piece, str):
         return 0
     if isinstance(piece, Tail):
-        return len(cut(core_text(piece.footer), FOOTER_LIMIT)) if piece.footer else 0
-    return len(card_embed(piece))
+        shown = min(len(piece.buttons), BUTTONS_PER_ROW)
+        return (1 if piece.footer else 0) + (1 + shown if shown else 0)
+    return _card_components(piece)
 
 
 LIMITS = RenderLimits(
-    cards=EMBEDS_PER_MESSAGE,
-    card_rows=BUTTONS_PER_MESSAGE // BUTTONS_PER_ROW,  # a public card's buttons: one row each
-    text=CONTENT_LIMIT,
+    cards=MAX_CARDS,
+    text=TEXT_LIMIT - len("****\n⚠️ "),
     text_size=lambda text: len(core_text(text)),
     text_overhead=len("****\n⚠️ "),
-    budget=EMBED_TOTAL_LIMIT,
+    budget=TEXT_LIMIT - len("****\n⚠️ "),
     size=_piece_size,
+    components=COMPONENT_LIMIT - 1,  # one kept for the text display on top
+    count=_piece_components,
 )
 """Discord's limits as :func:`bot.messages.split_reply` needs them (the adapter's ``limits``)."""
 
@@ -334,60 +410,49 @@ LIMITS = RenderLimits(
 def render(reply: Reply, ids: CommandIds) -> list[MessagePayload]:
     """``reply`` as one or more messages, each within every Discord limit.
 
-    :func:`bot.messages.split_reply` decides the messages (embeds are built once here and
-    measured as built): the title and text lead, paper embeds follow, the footer goes on
-    the last embed and the buttons on the last message.
+    :func:`bot.messages.split_reply` decides the messages: the title and text lead, paper
+    panels follow, each with its own buttons, the footer and the reply's own buttons close
+    the last message.
     """
-    colour = _COLOURS.get(reply.kind, _DEFAULT_COLOUR)
-    embeds = [card_embed(card, colour) for card in reply.cards]
-    sizes = {id(card): len(embed) for card, embed in zip(reply.cards, embeds, strict=True)}
-
-    def size(piece: Piece) -> int:
-        return sizes[id(piece)] if isinstance(piece, PaperCard) else _piece_size(piece)
-
-    messages = []
-    taken = 0
-    for part in split_reply(reply, replace(LIMITS, size=size)):
-        mine = embeds[taken : taken + len(part.cards)]
-        taken += len(part.cards)
-        messages.append(render_message(part, ids, mine))
-    return messages
+    return [render_message(part, ids) for part in split_reply(reply, LIMITS)]
 
 
-def render_message(
-    part: Reply, ids: CommandIds, embeds: list[discord.Embed] | None = None
-) -> MessagePayload:
+def render_message(part: Reply, ids: CommandIds) -> MessagePayload:
     """One part of a reply (see :func:`bot.messages.split_reply`) as one message; text
     over a limit is cut, nothing is split further."""
-    if embeds is None:
-        colour = _COLOURS.get(part.kind, _DEFAULT_COLOUR)
-        embeds = [card_embed(card, colour) for card in part.cards]
+    public = not part.ephemeral
+    panels = [card_panel(card, _card_buttons(card, ids, public)) for card in part.cards]
     head = []
     if part.title:
         head.append(f"**{core_text(part.title)}**")
     if part.text:
         prefix = "⚠️ " if part.kind is ReplyKind.ERROR else ""
         head.append(prefix + core_text(part.text))
-    footer = _footer(part)
-    if footer:
-        if embeds:
-            embeds[-1].set_footer(text=footer)
-        else:
-            head.append(f"-# {footer}")
-    content = cut("\n".join(head), CONTENT_LIMIT) if head else None
+    content = cut("\n".join(head), TEXT_LIMIT) if head else None
     message = MessagePayload(
-        content=content, embeds=list(embeds), ephemeral=part.ephemeral, cards=list(part.cards)
+        content=content,
+        panels=panels,
+        footer=_footer(part) or None,
+        buttons=_reply_buttons(part, ids),
+        ephemeral=part.ephemeral,
+        cards=list(part.cards),
+        colour=_COLOURS.get(part.kind, _DEFAULT_COLOUR),
     )
-    reply_buttons = _buttons(part, ids)
-    # A public post carries each card's buttons on its own row; the reply's own buttons get
-    # the row under the last card.
-    if not part.ephemeral and any(c.buttons for c in part.cards):
-        for row, card in enumerate(part.cards):
-            message.buttons.extend(_public_card_buttons(card, ids, row))
-        row = len(part.cards)
-        message.buttons.extend(replace(b, row=row) for b in reply_buttons[:BUTTONS_PER_ROW])
-    else:
-        message.buttons = reply_buttons
-    if message.content is None and not message.embeds and not message.buttons:
+    # Discord refuses a message whose custom ids repeat: a button shown once is enough.
+    seen: set[str] = set()
+    for owner in [*message.panels, message]:
+        owner.buttons = _unseen(owner.buttons, seen)
+    if message.content is None and not message.panels and not message.buttons:
         message.content = "(nothing to show)"
+    # split_reply keeps a message within 4000 characters; only one overlong piece gets
+    # here, and is cut: the text on top, then the footer, then the cards' lines.
+    for piece in ("content", "footer"):
+        over = message.text_length() - TEXT_LIMIT
+        text = getattr(message, piece)
+        if over > 0 and text:
+            setattr(message, piece, cut(text, max(1, len(text) - over)))
+    for panel in message.panels:
+        over = message.text_length() - TEXT_LIMIT
+        if over > 0 and panel.description:
+            panel.description = cut(panel.description, max(1, len(panel.description) - over))
     return message

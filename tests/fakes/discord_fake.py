@@ -39,6 +39,136 @@ MANAGE_CHANNELS = 1 << 4
 # View channel, send messages, embed links, read history: a plain member without Manage Channels.
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16)
 EPHEMERAL_FLAG = 1 << 6
+COMPONENTS_V2_FLAG = 1 << 15
+
+# Component types (https://discord.com/developers/docs/components/reference).
+ACTION_ROW, BUTTON, SECTION, TEXT_DISPLAY, THUMBNAIL, SEPARATOR, CONTAINER = 1, 2, 9, 10, 11, 14, 17
+_TOP_LEVEL_V2 = {ACTION_ROW, SECTION, TEXT_DISPLAY, SEPARATOR, CONTAINER}
+
+
+def _walk(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every component, nested ones (a container's, a row's, a section's accessory) too."""
+    out: list[dict[str, Any]] = []
+    for c in components:
+        out.append(c)
+        out.extend(_walk(c.get("components") or []))
+        if isinstance(c.get("accessory"), dict):
+            out.append(c["accessory"])
+    return out
+
+
+def v2_problems(payload: dict[str, Any]) -> list[str]:
+    """What Discord would refuse in a message payload, as it documents Components V2.
+
+    Without the IS_COMPONENTS_V2 flag only action rows of buttons are checked; with it:
+    no content, no embeds, known component types in their places, 40 components at most
+    (nested counted), 4000 characters over all text displays, custom ids of 100
+    characters at most, 5 buttons a row.
+    """
+    problems: list[str] = []
+    components = payload.get("components") or []
+    everything = _walk(components)
+    for c in everything:
+        if c.get("type") == ACTION_ROW and len(c.get("components") or []) > 5:
+            problems.append("more than 5 buttons in a row")
+        if c.get("type") == BUTTON and "url" not in c and len(c.get("custom_id", "")) > 100:
+            problems.append("custom_id over 100 characters")
+        if c.get("type") == BUTTON and len(c.get("label", "")) > 80:
+            problems.append("button label over 80 characters")
+    if not (payload.get("flags") or 0) & COMPONENTS_V2_FLAG:
+        if any(c.get("type") != ACTION_ROW for c in components):
+            problems.append("V2 components without the IS_COMPONENTS_V2 flag")
+        return problems
+    if payload.get("content"):
+        problems.append("content with the IS_COMPONENTS_V2 flag")
+    if payload.get("embeds"):
+        problems.append("embeds with the IS_COMPONENTS_V2 flag")
+    if not components:
+        problems.append("a V2 message without components")
+    for c in components:
+        if c.get("type") not in _TOP_LEVEL_V2:
+            problems.append(f"component type {c.get('type')} at the top level")
+        if c.get("type") == CONTAINER:
+            for inner in c.get("components") or []:
+                if inner.get("type") not in {ACTION_ROW, SECTION, TEXT_DISPLAY, SEPARATOR}:
+                    problems.append(f"component type {inner.get('type')} in a container")
+    for c in everything:
+        if c.get("type") == SECTION:
+            texts = c.get("components") or []
+            if not 1 <= len(texts) <= 3 or any(t.get("type") != TEXT_DISPLAY for t in texts):
+                problems.append("a section needs 1 to 3 text displays")
+            if (c.get("accessory") or {}).get("type") not in (BUTTON, THUMBNAIL):
+                problems.append("a section's accessory must be a button or a thumbnail")
+        if c.get("type") == THUMBNAIL and not (c.get("media") or {}).get("url"):
+            problems.append("a thumbnail without a media url")
+    ids = [c["custom_id"] for c in everything if c.get("type") == BUTTON and "custom_id" in c]
+    if len(ids) != len(set(ids)):
+        problems.append("custom ids repeat within the message")
+    if len(everything) > 40:
+        problems.append(f"{len(everything)} components (at most 40)")
+    if sum(len(c.get("content", "")) for c in everything if c.get("type") == TEXT_DISPLAY) > 4000:
+        problems.append("over 4000 characters of text")
+    return problems
+
+
+def v2_texts(payload: dict[str, Any]) -> list[str]:
+    """The top-level text displays of a V2 message (its text on top, its footer)."""
+    return [c["content"] for c in payload.get("components") or [] if c["type"] == TEXT_DISPLAY]
+
+
+def v2_text(payload: dict[str, Any]) -> str:
+    """What a message says outside its cards: its content, or its top-level texts."""
+    return payload.get("content") or "\n".join(v2_texts(payload))
+
+
+@dataclass
+class Card:
+    """One container of a V2 message as the user sees it."""
+
+    text: str  # the container's text display(s)
+    thumbnail: str | None
+    buttons: list[dict[str, Any]]
+
+    @property
+    def title(self) -> str:
+        """The first line without its heading and link: ``### [1. Title](url)`` -> ``1. Title``."""
+        first = self.text.split("\n", 1)[0].removeprefix("### ")
+        if first.startswith("[") and "](" in first:
+            first = first[1 : first.rindex("](")]
+        return first
+
+    @property
+    def url(self) -> str | None:
+        """Where the title links to, if it does."""
+        first = self.text.split("\n", 1)[0]
+        return first[first.rindex("](") + 2 : -1] if first.endswith(")") and "](" in first else None
+
+    @property
+    def description(self) -> str:
+        return self.text.split("\n", 1)[1] if "\n" in self.text else ""
+
+
+def v2_cards(payload: dict[str, Any]) -> list[Card]:
+    """A V2 message's containers, one per paper card."""
+    cards = []
+    for c in payload.get("components") or []:
+        if c["type"] != CONTAINER:
+            continue
+        texts, thumbnail, buttons = [], None, []
+        for inner in _walk(c.get("components") or []):
+            if inner["type"] == TEXT_DISPLAY:
+                texts.append(inner["content"])
+            elif inner["type"] == THUMBNAIL:
+                thumbnail = inner["media"]["url"]
+            elif inner["type"] == BUTTON:
+                buttons.append(inner)
+        cards.append(Card("\n".join(texts), thumbnail, buttons))
+    return cards
+
+
+def v2_buttons(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every button of a message, in order (cards' first, then the bottom row)."""
+    return [c for c in _walk(payload.get("components") or []) if c.get("type") == BUTTON]
 
 
 @dataclass
@@ -425,6 +555,9 @@ class FakeDiscord:
                 body = raw.decode(errors="replace")
         self.requests.append(Recorded(request.method, path, dict(request.query), body))
         self._request_event.set()
+        message = self.requests[-1].message_payload()
+        if message is not None and (problems := v2_problems(message)):
+            return self._error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
         return self._answer(request.method, path.rstrip("/").split("/")[1:], body or {})
 
     def _answer(self, method: str, parts: list[str], body: dict[str, Any]) -> web.Response:
