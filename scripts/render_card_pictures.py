@@ -286,7 +286,7 @@ def main() -> None:
         "cards-slack": (slack_html(slack_render.render(digest)), 660),
         "cards-discord": (discord_html(discord_payloads(digest)), 730),
         "search-slack": (slack_html(slack_render.render(search)), 900),
-        "search-discord": (discord_html(discord_payloads(search)), 960),
+        "search-discord": (discord_html(discord_payloads(search)), 1060),
     }
     args.out.mkdir(parents=True, exist_ok=True)
     for name, (page, height) in pages.items():
