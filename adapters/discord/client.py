@@ -302,7 +302,9 @@ class DiscordAdapter:
             target_id = await self._thread_for(channel_id, headline)
         target = self.client.get_partial_messageable(target_id, guild_id=guild_id)
         ids = []
-        for payload in render(reply, self.ids):
+        # Rendering is pure: in a worker thread, so a fan-out never renders on the loop.
+        payloads = await asyncio.to_thread(render, reply, self.ids)
+        for payload in payloads:
             async with _delivery_errors(target_id):
                 message = await target.send(**_send_kwargs(payload))
             ids.append(str(message.id))

@@ -53,6 +53,11 @@ PERMANENT_ERRORS = frozenset(
     }
 )
 POST_INTERVAL = 1.0  # seconds between two posts to one channel
+# Posts rendering or waiting on chat.postMessage at once, across all channels. Each post's
+# HTTP round trip costs the event loop about a millisecond of CPU, so ~16 keep a local
+# Web API busy at well over 500 msg/s, while hundreds at once made every loop iteration
+# so long that a command waited behind them for a second (issue 13).
+MAX_POSTS_IN_FLIGHT = 16
 RATE_LIMIT_RETRIES = 2
 SOCKET_CONNECT_TIMEOUT = 30.0  # seconds for the Socket Mode WebSocket to open
 
@@ -90,6 +95,7 @@ class SlackAdapter:
         self._socket = None  # AsyncSocketModeHandler in Socket Mode
         self._channel_locks: dict[str, asyncio.Lock] = {}
         self._last_post: dict[str, float] = {}
+        self._posting = asyncio.Semaphore(MAX_POSTS_IN_FLIGHT)
         self.port: int | None = None  # the port actually bound in HTTP mode
 
     # ---- lifecycle ------------------------------------------------------------------
@@ -205,7 +211,10 @@ class SlackAdapter:
         for anything else.
         """
         target = channel.channel_id
-        messages = render_for_post(reply, channel.key)
+        async with self._posting:
+            # Rendering is pure and costs as much as the post's HTTP round trip: in a
+            # worker thread, so a fan-out's posts never render in one loop iteration.
+            messages = await asyncio.to_thread(render_for_post, reply, channel.key)
         lock = self._channel_locks.setdefault(target, asyncio.Lock())
         stamps: list[str] = []
         async with lock:
@@ -213,14 +222,15 @@ class SlackAdapter:
                 await self._pace(target)
                 extra = {"thread_ts": thread} if thread else {}
                 try:
-                    answer = await self.client.chat_postMessage(
-                        channel=target,
-                        text=message["text"],
-                        blocks=message["blocks"],
-                        unfurl_links=False,
-                        unfurl_media=False,
-                        **extra,
-                    )
+                    async with self._posting:  # not held while pacing: a slot is CPU work
+                        answer = await self.client.chat_postMessage(
+                            channel=target,
+                            text=message["text"],
+                            blocks=message["blocks"],
+                            unfurl_links=False,
+                            unfurl_media=False,
+                            **extra,
+                        )
                 except SlackApiError as exc:
                     code = str(exc.response.get("error") or "unknown_error")
                     if code in PERMANENT_ERRORS:

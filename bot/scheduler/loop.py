@@ -63,6 +63,7 @@ class Scheduler:
         self._max_concurrent_posts = max_concurrent_posts
         self._limits = {p: asyncio.Semaphore(max_concurrent_posts) for p in self.adapters}
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._turns: dict[str, asyncio.Semaphore] = {}  # see _isolated
         self._started = False
         self.commit = GroupCommit(self.store)
         self.daily_ingest = DailyIngest(self.store, ingest, self.config.scheduler.ingest_time)
@@ -182,7 +183,7 @@ class Scheduler:
                 failed[key] = unplannable(key, exc)
                 continue
             if channel and resume:
-                tasks.append(self._spawn(channel.key, self.poster.resume(channel)))
+                tasks.append(self._spawn(channel, self.poster.resume(channel)))
         return tasks
 
     async def _post_planned(self, planned: Plan) -> list[asyncio.Task[None]]:
@@ -199,7 +200,7 @@ class Scheduler:
                 log.info("%s missed its %s post; catch_up=none, skipping", due.channel.key, due.day)
                 mark_posted(self.store, due.channel.key, due.day.isoformat(), None, due.kind)
                 continue
-            tasks.append(self._spawn(due.channel.key, self.poster.post_digest(due, digest)))
+            tasks.append(self._spawn(due.channel, self.poster.post_digest(due, digest)))
         return tasks
 
     def _post_alerts(self, now: datetime) -> list[asyncio.Task[None]]:
@@ -210,7 +211,7 @@ class Scheduler:
                 continue
             channel = self.store.get_channel(key)
             assert channel is not None
-            tasks.append(self._spawn(key, self._post_alert(channel, hits, now)))
+            tasks.append(self._spawn(channel, self._post_alert(channel, hits, now)))
         return tasks
 
     async def _post_alert(self, channel: Channel, hits: Hits, now: datetime) -> None:
@@ -219,8 +220,9 @@ class Scheduler:
         if not await self.poster.deliver(channel, day, cards, alert_title(hits), kind="alert"):
             self.alerts.recheck()  # try again once the channel's backoff is over
 
-    def _spawn(self, key: str, work: Awaitable[None]) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(self._isolated(key, work))
+    def _spawn(self, channel: Channel, work: Awaitable[None]) -> asyncio.Task[None]:
+        key = channel.key
+        task = asyncio.ensure_future(self._isolated(key, channel.platform, work))
         self._in_flight[key] = task
 
         def finished(task: asyncio.Task[None]) -> None:
@@ -231,11 +233,19 @@ class Scheduler:
         task.add_done_callback(finished)
         return task
 
-    async def _isolated(self, key: str, work: Awaitable[None]) -> None:
+    async def _isolated(self, key: str, platform: str, work: Awaitable[None]) -> None:
         """Run one channel's work; if it raises, that is this channel's failure alone:
-        recorded (backoff, pause after max_failures, shown in its status), not re-raised."""
+        recorded (backoff, pause after max_failures, shown in its status), not re-raised.
+
+        At most ``max_concurrent_posts`` channels' work runs at once per platform; the
+        rest wait their turn here, before recording anything. Otherwise a group commit
+        releasing 1,000 channels at 09:00 would step all of them in one event-loop
+        iteration, and a command arriving then would wait behind them (issue 13).
+        """
+        turn = self._turns.setdefault(platform, asyncio.Semaphore(self._max_concurrent_posts))
         try:
-            await work
+            async with turn:
+                await work
         except Exception as exc:
             failure = raised(key, exc)
             await self.commit(lambda: self.poster.record_failure(key, failure))

@@ -172,19 +172,23 @@ class ExactlyOncePoster:
                 await self.commit(lambda: self.give_up(channel.key, outcome, intents.values()))
                 return False
             thread = outcome[0] if outcome else None
-        shown = self.core.digest_reply(Digest(channel.key, day, cards))
-        shown.title = title
         route = self.route(channel.platform)
         limits = limits_of(route[0]) if route is not None else DEFAULT_LIMITS
-        messages = split_into_messages(cards, shown, threaded=channel.thread_mode, limits=limits)
-        for n, part in enumerate(messages):
-            reply = self.core.digest_reply(Digest(channel.key, day, part))
-            reply.title = (
-                None if thread else (texts.continued_title(title, n) if continued else title)
-            )
+        # Pure, and as costly as rendering (it sizes every card): off the event loop.
+        messages = await asyncio.to_thread(
+            self._messages,
+            channel,
+            day,
+            cards,
+            title,
+            thread=thread,
+            continued=continued,
+            limits=limits,
+        )
+        for n, (part, reply) in enumerate(messages):
             outcome = await self.send(channel, reply, thread=thread)
             if isinstance(outcome, Failure):
-                unsent = [intents[c.paper.id] for rest in messages[n:] for c in rest]
+                unsent = [intents[c.paper.id] for rest, _ in messages[n:] for c in rest]
                 await self.commit(
                     lambda o=outcome, u=unsent: self.give_up(channel.key, o, u)  # type: ignore[misc]
                 )
@@ -202,6 +206,31 @@ class ExactlyOncePoster:
 
             await self.commit(done)
         return True
+
+    def _messages(
+        self,
+        channel: Channel,
+        day: str,
+        cards: list[PaperCard],
+        title: str,
+        *,
+        thread: str | None,
+        continued: bool,
+        limits: RenderLimits,
+    ) -> list[tuple[list[PaperCard], Reply]]:
+        """The post's messages, each its cards and the reply that shows them: pure, run in
+        a worker thread by :meth:`deliver`."""
+        shown = self.core.digest_reply(Digest(channel.key, day, cards))
+        shown.title = title
+        groups = split_into_messages(cards, shown, threaded=channel.thread_mode, limits=limits)
+        messages = []
+        for n, part in enumerate(groups):
+            reply = self.core.digest_reply(Digest(channel.key, day, part))
+            reply.title = (
+                None if thread else (texts.continued_title(title, n) if continued else title)
+            )
+            messages.append((part, reply))
+        return messages
 
     def give_up(self, key: str, failure: Failure, unsent: Iterable[Delivery]) -> None:
         """A state change: forget ``unsent`` (they stay eligible for the next post) and
