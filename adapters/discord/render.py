@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -227,6 +228,9 @@ class CommandIds:
         self.capacity = capacity
         self._long: OrderedDict[str, Button] = OrderedDict()  # papers:#<key> -> button
         self._recent: OrderedDict[str, Button] = OrderedDict()  # papers:<command> -> button
+        # Posts are rendered in worker threads (the fan-out) while the loop renders command
+        # answers: the maps' move-and-evict steps must not interleave.
+        self._lock = threading.Lock()
 
     def encode(self, button: Button) -> str:
         custom_id = CUSTOM_ID_PREFIX + button.command
@@ -234,10 +238,11 @@ class CommandIds:
         if len(custom_id) > CUSTOM_ID_LIMIT or button.command.startswith(_SHORT_MARK):
             custom_id = CUSTOM_ID_PREFIX + _SHORT_MARK + secrets.token_urlsafe(12)
             known = self._long  # kept apart: digest buttons never push these out
-        known[custom_id] = button
-        known.move_to_end(custom_id)
-        while len(known) > self.capacity:
-            known.popitem(last=False)
+        with self._lock:
+            known[custom_id] = button
+            known.move_to_end(custom_id)
+            while len(known) > self.capacity:
+                known.popitem(last=False)
         return custom_id
 
     def button(self, custom_id: str) -> Button | None:
