@@ -345,7 +345,9 @@ def test_now_is_aware(clock) -> None:
 
 
 async def test_old_delivery_records_are_pruned_daily(demo_bot, sched, clock) -> None:
-    key = enroll(demo_bot, "lab", "23:00").key
+    # Enrolled this morning, so no (late) post is owed: its delivery records would land
+    # while the prune runs, depending on which worker thread finishes first.
+    key = enroll(demo_bot, "lab", "23:00", since="2026-06-12T08:00:00+00:00").key
     demo_bot.store.record_deliveries(
         [
             Delivery(key, "old", "2025-11-01T09:00:00+00:00"),
