@@ -50,6 +50,8 @@ class PapersBot:
         lookup: PaperLookup | None = None,
     ) -> None:
         self.context = Context(config, store, index, DigestBuilder(store, index), clock)
+        # Cards read papers from the index's stored copies: the corpus files stay on disk.
+        store.record_lookup = index.stored_record
         self.commands: Registry = REGISTRY
         self.lookup = lookup  # fetches a paper that is not in the corpus (arXiv API)
 

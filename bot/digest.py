@@ -18,7 +18,7 @@ from bot.feedback import Taste, learn, weight
 from bot.models import Channel, Paper, Topic
 from bot.query import QueryError, parse_query
 from bot.replies import PaperCard
-from bot.search import SearchIndex
+from bot.search import SearchIndex, day_number
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,11 @@ def parse_day(value: str | None) -> date | None:
         return date.fromisoformat(value[:10])
     except ValueError:
         return None
+
+
+def _iso_day(number: int) -> str:
+    """``20260508`` -> ``2026-05-08`` (the inverse of :func:`bot.search.day_number`)."""
+    return f"{number // 10000:04d}-{number // 100 % 100:02d}-{number % 100:02d}"
 
 
 def meaning_match(topic: str) -> str:
@@ -75,44 +80,24 @@ class DigestBuilder:
     def __init__(self, store: Store, index: SearchIndex) -> None:
         self.store = store
         self.index = index
-        self._days: dict[str, list[Paper]] = {}
-        self._days_revision = -1
-        self._trending_days: set[str] = set()
+        self._days: dict[str, list[Paper]] = {}  # the days asked for, this revision
+        self._revision = -1
         self._topic_cache: dict[tuple[str, str], dict[str, float]] = {}
         self._terms_cache: dict[tuple[str, str], tuple[str, ...]] = {}
         self._latest_cache: dict[str, str | None] = {}
 
-    def _by_day(self) -> dict[str, list[Paper]]:
+    def _current(self) -> None:
+        """Forget what was worked out for an older corpus revision. A day's papers come
+        from the search index's stored records (a range query on the listing day), so a
+        digest reads a day's papers, never the whole corpus."""
+        self.index.sync(self.store)  # a no-op unless the index fell behind the corpus
         revision = self.store.corpus_revision
-        if revision != self._days_revision:
-            days: dict[str, list[Paper]] = {}
-            trending: set[str] = set()
-            bad: list[Paper] = []
-            for paper in self.store.papers():
-                day = parse_day(paper.list_date)
-                if day is None:
-                    if paper.list_date:
-                        bad.append(paper)
-                    continue
-                days.setdefault(day.isoformat(), []).append(paper)
-                if paper.daily_date:
-                    trending.add(day.isoformat())
-            for papers in days.values():
-                papers.sort(key=rank_key)
-            if bad:
-                log.warning(
-                    "%d papers have a list date that is not a date (%s: %r); left out of digests",
-                    len(bad),
-                    bad[0].id,
-                    bad[0].list_date,
-                )
-            self._trending_days = trending
-            self._days = days
-            self._days_revision = revision
+        if revision != self._revision:
+            self._days.clear()
             self._topic_cache.clear()
             self._terms_cache.clear()
             self._latest_cache.clear()
-        return self._days
+            self._revision = revision
 
     def latest_day(self, today: str) -> str | None:
         """The newest trending day on or before ``today`` (YYYY-MM-DD).
@@ -121,15 +106,21 @@ class DigestBuilder:
         when the corpus has no daily list at all. A day's candidates are every paper
         listed that day, so arXiv-only papers reach channels whose topics they match.
         """
-        by_day = self._by_day()
+        self._current()
         if today not in self._latest_cache:
-            days = self._trending_days or by_day.keys()
-            candidates = [d for d in days if d <= today]
-            self._latest_cache[today] = max(candidates) if candidates else None
+            found = self.index.latest_day(day_number(today))
+            self._latest_cache[today] = _iso_day(found) if found else None
         return self._latest_cache[today]
 
     def papers_on(self, day: str) -> list[Paper]:
-        return list(self._by_day().get(day, []))
+        """The papers listed on ``day``, ranked (upvotes, then newer, then id)."""
+        self._current()
+        if day not in self._days:
+            number = day_number(day)
+            papers = [Paper.from_doc(r) for r in self.index.records_between(number, number)]
+            papers.sort(key=rank_key)
+            self._days[day] = papers
+        return list(self._days[day])
 
     def topic_matches(self, topic_query: str, day: str) -> dict[str, float]:
         key = (topic_query, day)
@@ -185,9 +176,10 @@ class DigestBuilder:
             return Digest(channel.key, None, reason=texts.NOTHING_FETCHED)
         days, first = [day], day
         if weekly:
-            first = (date.fromisoformat(day) - timedelta(days=6)).isoformat()
-            days = sorted(d for d in self._by_day() if first <= d <= day)
-        papers = [p for d in days for p in self._by_day()[d]]
+            start = date.fromisoformat(day) - timedelta(days=6)
+            first = start.isoformat()
+            days = [(start + timedelta(days=n)).isoformat() for n in range(7)]
+        papers = [p for d in days for p in self.papers_on(d)]
         label = day if not weekly else f"{first} to {day}"
         matched_topic: dict[str, Topic] = {}
         if topics:

@@ -89,7 +89,7 @@ def plan_merge(store: Store, incoming: Iterable[Paper]) -> MergeResult:
         old = staged.get(paper.id) or store.get_paper(paper.id)
         if old is None and paper.has_arxiv_id:
             if by_title is None:
-                by_title = {title_key(p.title): p.id for p in store.papers() if not p.has_arxiv_id}
+                by_title = {title_key(p.title): p.id for p in store.untitled_papers()}
             old_id = by_title.get(title_key(paper.title))
             if old_id is not None:
                 old = store.get_paper(old_id)

@@ -29,8 +29,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import orjson
 import tantivy
 
 from bot import ranking
@@ -40,7 +42,7 @@ from bot.query import ParsedQuery
 from bot.spelling import americanize_text
 from bot.vectors import VectorStore, text_checksum
 
-INDEX_FORMAT = 4  # 2: stored "terms" per paper; 4: "surface" words for typos
+INDEX_FORMAT = 5  # 2: stored "terms"; 4: "surface" words for typos; 5: stored records
 _STATE_FILE = "papers-bot-index.json"
 _ENCODER_NAMES = {"minilm": "all-MiniLM-L6-v2", "static": "wordllama-l2-256", "none": ""}
 LEXICAL_DEPTH = 30  # BM25 results fused (more when a later page needs them)
@@ -113,6 +115,11 @@ def _schema() -> tantivy.Schema:
     # this matched" for a hit costs a split instead of re-analysing its text per search
     # (that analysis was 60% of a search at 100,000 papers).
     sb.add_bytes_field("terms", stored=True, indexed=False)
+    # The paper's whole stored record (JSON), so cards for results and digests come from
+    # the index instead of the corpus files (the serving process holds no corpus), and the
+    # day it trended on Hugging Face, so a day's papers are a range query.
+    sb.add_bytes_field("record", stored=True, indexed=False)
+    sb.add_integer_field("trending", fast=True, indexed=True)
     return sb.build()
 
 
@@ -218,19 +225,29 @@ class SearchIndex:
             day=day_number(paper.list_date),
             surface=f"{title} {abstract} {keywords}",
             terms=" ".join(sorted(terms)).encode(),
+            record=orjson.dumps(paper.to_doc()),
+            trending=day_number(paper.daily_date),
         )
 
     def rebuild(self, papers: Iterable[Paper], revision: int) -> None:
-        """Replace the whole index with these papers (re-embedding only new or changed ones)."""
-        papers = list(papers)
+        """Replace the whole index with these papers (re-embedding only new or changed ones).
+
+        ``papers`` is consumed as it comes (the store streams it a partition at a time):
+        without an encoder nothing corpus-sized is held; with one, the texts are kept for
+        embedding.
+        """
+        kept: list[Paper] = []
+        embeds = self.encoder_choice != "none"
         writer = self.index.writer(heap_size=128_000_000, num_threads=2)
         writer.delete_all_documents()
         for paper in papers:
             writer.add_document(self._document(paper))
+            if embeds:
+                kept.append(paper)
         writer.commit()
         writer.wait_merging_threads()
         self.index.reload()
-        self._embed(papers, keep_only=True)
+        self._embed(kept, keep_only=True)
         self._write_revision(revision)
 
     def upsert(
@@ -331,10 +348,10 @@ class SearchIndex:
         if revision == self.revision:
             return False
         try:
-            self.rebuild(store.papers(), revision)  # type: ignore[attr-defined]
+            self.rebuild(store.iter_papers(), revision)  # type: ignore[attr-defined]
         except (ValueError, OSError) as exc:  # files vanished while we wrote: once more
             self._start_over(f"rebuilding it failed ({exc})")
-            self.rebuild(store.papers(), revision)  # type: ignore[attr-defined]
+            self.rebuild(store.iter_papers(), revision)  # type: ignore[attr-defined]
         return True
 
     def _on_disk(self) -> bool:
@@ -361,6 +378,57 @@ class SearchIndex:
     @property
     def doc_count(self) -> int:
         return self.index.searcher().num_docs
+
+    # ---- stored records: what cards and digests read ----------------------------------
+
+    def stored_record(self, paper_id: str, revision: int) -> dict[str, Any] | None:
+        """The paper's stored record as of corpus ``revision``, or None if this index is
+        not at that revision (or does not hold the paper): the store then reads the
+        paper's partition."""
+        if revision != self.revision:
+            return None
+        searcher = self.index.searcher()
+        query = tantivy.Query.term_query(self.schema, "id", paper_id)
+        hits = searcher.search(query, limit=1, count=False).hits
+        if not hits:
+            return None
+        record = searcher.doc(hits[0][1]).get_first("record")
+        return orjson.loads(record) if record is not None else None
+
+    def records_between(self, first: int, last: int) -> list[dict[str, Any]]:
+        """The stored records of the papers listed on days ``first``..``last``
+        (``day_number`` form): a digest's candidates, read without the corpus files."""
+        query = tantivy.Query.range_query(
+            self.schema, "day", tantivy.FieldType.Integer, first, last
+        )
+        searcher = self.index.searcher()
+        total = searcher.search(query, limit=1, count=True).count or 0
+        if not total:
+            return []
+        hits = searcher.search(query, limit=total, count=False).hits
+        records = []
+        for _, address in hits:
+            record = searcher.doc(address).get_first("record")
+            if record is not None:
+                records.append(orjson.loads(record))
+        return records
+
+    def latest_day(self, today: int) -> int | None:
+        """The newest day on or before ``today`` with papers from a Hugging Face daily list;
+        when the corpus has no daily list at all, the newest listing day of any paper."""
+        searcher = self.index.searcher()
+        for field_name in ("trending", "day"):
+            any_query = tantivy.Query.range_query(
+                self.schema, field_name, tantivy.FieldType.Integer, 1, None
+            )
+            if not searcher.search(any_query, limit=1, count=True).count:
+                continue
+            query = tantivy.Query.range_query(
+                self.schema, field_name, tantivy.FieldType.Integer, 1, today
+            )
+            hits = searcher.search(query, limit=1, count=False, order_by_field=field_name).hits
+            return int(hits[0][0]) if hits else None
+        return None
 
     # ---- querying -------------------------------------------------------------------
 

@@ -1,37 +1,34 @@
-"""The data folder: the corpus in TinyDB, the bot state in a SQL database.
+"""The data folder: the corpus in TinyDB files, the bot state in a SQL database.
 
-* ``corpus.json``: papers, keyed by id, plus a ``_meta`` table with the schema version and
-  a revision number that the search index compares against. The only TinyDB file.
+* ``corpus/``: papers, one TinyDB file per block of arXiv ids (:mod:`bot.corpus`), so an
+  ingest rewrites only the blocks it touches and a lookup reads one small file. Its
+  ``meta.json`` holds the schema version and a revision the search index compares against.
+  A ``corpus.json`` from an older papers-bot (one file) is split into partitions on the
+  first start, then renamed ``corpus.json.imported``.
 * ``state.sqlite3``: channels, topics, deliveries, feedback and the bot's own bookkeeping,
   one row each (:mod:`bot.state_db`), so recording a delivery never rewrites the history.
   A ``state.json`` from an older papers-bot is imported on the first start
   (:mod:`bot.state_import`), then renamed ``state.json.imported``.
 
-Corpus writes go through :class:`AtomicJSONStorage`: serialise, write a temp file in the
-same folder, fsync, ``os.replace``. A crash mid-write leaves the old file. TinyDB rereads
-the whole file on every operation, so the storage keeps the parsed document in memory
-(this process is the file's only writer) and corpus writes are batched into one
-``_update_table`` call per import. A re-entrant lock guards the corpus; the state database
-has its own transactions. Threads and asyncio tasks can share a :class:`Store`.
+The serving process does not hold the corpus: :meth:`Store.get_paper` answers from a
+bounded cache of papers, then the search index's stored copy (when the index is current),
+then the paper's partition (itself in a bounded cache). Threads and asyncio tasks can share
+a :class:`Store`: the corpus has one lock, the state database its own transactions.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
-import tempfile
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import orjson
-from tinydb import TinyDB
-from tinydb.storages import Storage
-from tinydb.table import Table
-
+from bot.corpus import OTHER, Corpus
+from bot.json_files import AtomicJSONStorage
 from bot.models import (
     Channel,
     Delivery,
@@ -53,206 +50,17 @@ try:
 except ImportError:  # pragma: no cover - Windows: no advisory locks, one process by convention
     fcntl = None  # type: ignore[assignment]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 1  # of the one-file JSON layouts read on upgrade (corpus.json, state.json)
+CORPUS_DIR = "corpus"
+LEGACY_CORPUS_FILE = "corpus.json"
+PAPERS_CACHED = 4_096  # Paper objects kept (a day's digest is ~1,000 papers)
+PARTITIONS_CACHED = 8  # parsed partitions kept (2,000 papers at most each)
 META_TABLE = "_meta"
 _META_ID = "schema"
 
 
 def utc_now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
-
-
-class AtomicJSONStorage(Storage):
-    """A TinyDB storage that writes atomically and refuses a corrupt file.
-
-    The parsed file is cached: TinyDB calls ``read()`` before every operation, and parsing a
-    100,000-paper corpus each time would make every lookup take a second.
-    """
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._cache: dict[str, dict[str, Any]] | None = None
-        self.writes = 0  # how many times the file was rewritten; benchmarks and tests read it
-        self._defer = 0
-        self._dirty = False
-
-    def read(self) -> dict[str, dict[str, Any]] | None:
-        if self._cache is not None:
-            return self._cache
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise StorageError(f"{self.path}: cannot read ({exc.strerror})") from exc
-        if not raw or raw.isspace():  # raw.strip() would copy the whole file
-            raise StorageError(
-                f"{self.path}: the file is empty (truncated?). It was left untouched; "
-                "restore it from a backup or move it away to start afresh."
-            )
-        try:
-            data = _loads_without_gc(raw)
-        except orjson.JSONDecodeError as exc:
-            raise StorageError(
-                f"{self.path}: not valid JSON ({exc}). The file was left untouched; "
-                "restore it from a backup or move it away to start afresh."
-            ) from exc
-        if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-            raise StorageError(f"{self.path}: not a papers-bot data file (unexpected layout)")
-        self._cache = data
-        return data
-
-    @contextlib.contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Coalesce every write inside the block into one file write at its end."""
-        self._defer += 1
-        try:
-            yield
-        finally:
-            self._defer -= 1
-            if self._defer == 0 and self._dirty:
-                self._dirty = False
-                assert self._cache is not None
-                self._write_file(self._cache)
-
-    def write(self, data: dict[str, dict[str, Any]]) -> None:
-        if self._defer:
-            self._cache, self._dirty = data, True
-            return
-        self._write_file(data)
-
-    def _write_file(self, data: dict[str, dict[str, Any]]) -> None:
-        """Replace the file with ``data``, or leave both the file and the cache as they were.
-
-        TinyDB (and :class:`Store`) change the cached document in place before calling
-        ``write``, so a write that fails must not leave that change behind: the next
-        write would carry it again and fail again, for every caller. On any failure the
-        cache is dropped and the next read takes the file as it is on disk, which is
-        exactly the state before the failed change (this process is the only writer).
-        """
-        tmp: str | None = None
-        try:
-            payload = orjson.dumps(data)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-            )
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException as exc:
-            self._cache = None  # the failed change is in the cached dict: reread the file
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-            if isinstance(exc, orjson.JSONEncodeError | OSError):
-                raise StorageError(
-                    f"{self.path}: cannot save ({_reason(exc)}); the file was left as it was"
-                ) from exc
-            raise
-        _fsync_dir(self.path.parent)
-        self._cache = data
-        self.writes += 1
-
-    def close(self) -> None:
-        self._cache = None
-
-
-def _reason(exc: BaseException) -> str:
-    """Why a write failed, in a few words: ``No space left on device``, ``File too large``,
-    ``Integer exceeds 64-bit range``."""
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror
-    return " ".join(str(exc).split()) or type(exc).__name__
-
-
-def _loads_without_gc(raw: bytes) -> Any:
-    """``orjson.loads`` with the cyclic GC paused, its result kept out of later collections.
-
-    Parsing creates millions of containers, and each allocation burst triggers a
-    collection that walks all of them again: at 100,000 papers the parse takes 1.1 s with
-    the GC on and 0.4 s with it off. Even then the next young, middle and full collections
-    would each walk those 2 million objects once more (0.15-0.26 s each, the full ones
-    again whenever they recur, a pause in the middle of a search). ``gc.freeze()`` moves
-    them to the permanent generation instead. JSON values cannot form reference cycles,
-    so the GC could never have freed any of them; reference counting still frees them.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        data = orjson.loads(raw)
-        gc.freeze()
-        return data
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); harmless where unsupported."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-class KeyedTable(Table):
-    """A TinyDB table whose document ids are strings we choose (arXiv ids, channel keys)."""
-
-    document_id_class = str  # type: ignore[assignment]
-
-    def put_many(self, docs: dict[str, dict[str, Any]]) -> None:
-        """Insert or replace many documents with a single file write.
-
-        Edits the stored table in place: TinyDB's own update path copies the whole table
-        twice per call, which costs more than the write itself once a table is large.
-        """
-        self._edit(lambda table: table.update(docs))
-
-    def delete_many(self, doc_ids: Iterable[str]) -> None:
-        """Remove documents by id (missing ones are ignored) with a single file write."""
-        ids = list(doc_ids)
-        self._edit(lambda table: [table.pop(i, None) for i in ids])
-
-    def _edit(self, change: Callable[[dict[str, Any]], object]) -> None:
-        tables = self._storage.read() or {}
-        change(tables.setdefault(self.name, {}))
-        try:
-            self._storage.write(tables)
-        finally:
-            self.clear_cache()  # a failed write rolled the storage back: forget either way
-
-    def put(self, doc_id: str, doc: dict[str, Any]) -> None:
-        self.put_many({doc_id: doc})
-
-    def raw(self) -> dict[str, dict[str, Any]]:
-        """The stored documents without copying them. Callers must not mutate them."""
-        return self._read_table()  # type: ignore[return-value]
-
-
-def _open_db(path: Path, kind: str) -> tuple[TinyDB, AtomicJSONStorage]:
-    for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a writer killed mid-write
-        with contextlib.suppress(OSError):
-            stale.unlink()
-    db = TinyDB(path, storage=AtomicJSONStorage)
-    db.table_class = KeyedTable
-    storage: AtomicJSONStorage = db.storage  # type: ignore[assignment]
-    meta = db.table(META_TABLE).get(doc_id=_META_ID)  # type: ignore[call-overload]
-    if meta is None:
-        if storage.read() not in (None, {}):
-            raise StorageError(f"{path}: no schema version; not a papers-bot {kind} file")
-        db.table(META_TABLE).put(_META_ID, {"kind": kind, "version": SCHEMA_VERSION, "revision": 0})
-    else:
-        _check_file(path, kind, meta, storage.read() or {})
-    return db, storage
 
 
 def _check_file(path: Path, kind: str, meta: dict[str, Any], tables: dict[str, Any]) -> None:
@@ -266,14 +74,24 @@ def _check_file(path: Path, kind: str, meta: dict[str, Any], tables: dict[str, A
     _check_records(path, tables)
 
 
-def read_legacy_state(path: Path) -> dict[str, dict[str, Any]]:
-    """A state.json of papers-bot 3cff8ee or earlier, checked record by record, unchanged."""
+def read_legacy_file(path: Path, kind: str) -> dict[str, dict[str, Any]]:
+    """A state.json or corpus.json of papers-bot 3cff8ee-era, checked record by record."""
     tables = AtomicJSONStorage(path).read() or {}
     meta = tables.get(META_TABLE, {}).get(_META_ID)
     if type(meta) is not dict:
-        raise StorageError(f"{path}: no schema version; not a papers-bot state file")
-    _check_file(path, "state", meta, tables)
+        raise StorageError(f"{path}: no schema version; not a papers-bot {kind} file")
+    _check_file(path, kind, meta, tables)
     return tables
+
+
+def read_legacy_state(path: Path) -> dict[str, dict[str, Any]]:
+    """A state.json of papers-bot 3cff8ee or earlier, checked record by record, unchanged."""
+    return read_legacy_file(path, "state")
+
+
+def _check_papers(path: Path, records: dict[str, Any]) -> None:
+    """A corpus partition's records, checked when the partition is read."""
+    _check_records(path, {"papers": records})
 
 
 # What each table's records must hold. Checked once, when a file is opened, so that a
@@ -412,89 +230,97 @@ class Store:
         if claim:
             _claim_folder(self.data_dir)
         self.lock = threading.RLock()
-        self._corpus, self.corpus_storage = _open_db(self.data_dir / "corpus.json", "corpus")
+        self.corpus = Corpus(
+            self.data_dir / CORPUS_DIR, check=_check_papers, cached_partitions=PARTITIONS_CACHED
+        )
+        self.corpus_storage = self.corpus  # its .path and .writes, for tests and benchmarks
         legacy = self.data_dir / LEGACY_STATE_FILE
         legacy_tables = read_legacy_state(legacy) if legacy.exists() else None
         self.state = StateDB(self.data_dir, state_url)
         self.state_storage = self.state  # its .path and .writes, as the JSON storage had
         if legacy_tables is not None:
             import_legacy_state(self.state, legacy, legacy_tables)
-        # Paper objects built so far, for the corpus revision they came from. Built on
-        # demand: a search needs five, and building all 100,000 took 0.9 s of cold start.
-        self._papers_cache: dict[str, Paper] = {}
-        self._papers_cache_revision = -1
-        self._papers_cache_complete = False
+        self._import_legacy_corpus()
+        # Paper objects built lately: a bounded LRU (a search needs five, a digest a day's).
+        self._papers: OrderedDict[str, Paper] = OrderedDict()
+        # Where a paper's stored record can be had without reading its partition: the
+        # search index's stored copy, set by whoever owns the index (see bot.app). Called
+        # with (paper id, corpus revision); answers None when it is not current.
+        self.record_lookup: Callable[[str, int], dict[str, Any] | None] | None = None
+
+    def _import_legacy_corpus(self) -> None:
+        """Split a one-file ``corpus.json`` (papers-bot before partitions) into partitions."""
+        legacy = self.data_dir / LEGACY_CORPUS_FILE
+        if not legacy.exists():
+            return
+        if self.corpus.count():
+            raise StorageError(
+                f"{legacy}: an old one-file corpus beside a partitioned one in "
+                f"{self.corpus.path}; move one of them away"
+            )
+        tables = read_legacy_file(legacy, "corpus")
+        self.corpus.commit(tables.get("papers", {}))  # one commit: all or nothing
+        os.replace(legacy, legacy.with_name(LEGACY_CORPUS_FILE + ".imported"))
 
     # ---- corpus ---------------------------------------------------------------------
 
     @property
     def corpus_path(self) -> Path:
-        return self.corpus_storage.path
-
-    def _papers_table(self) -> KeyedTable:
-        return self._corpus.table("papers")  # type: ignore[return-value]
+        return self.corpus.path
 
     @property
     def corpus_revision(self) -> int:
-        with self.lock:
-            meta = self._corpus.table(META_TABLE).get(doc_id=_META_ID)  # type: ignore[call-overload]
-            return int(meta["revision"])
+        return self.corpus.revision
 
     def paper_count(self) -> int:
-        with self.lock:
-            return len(self._papers_table().raw())
-
-    def _current_cache(self) -> dict[str, Paper]:
-        """The Paper cache, emptied when the corpus changed. Call with the lock held."""
-        revision = self.corpus_revision
-        if revision != self._papers_cache_revision:
-            self._papers_cache = {}
-            self._papers_cache_revision = revision
-            self._papers_cache_complete = False
-        return self._papers_cache
-
-    def _all_papers(self) -> dict[str, Paper]:
-        """Every paper as a model object (in corpus order), built once per corpus revision."""
-        with self.lock:
-            cache = self._current_cache()
-            if not self._papers_cache_complete:
-                raw = self._papers_table().raw()
-                built = {pid: cache.get(pid) or Paper.from_doc(doc) for pid, doc in raw.items()}
-                self._papers_cache = built
-                self._papers_cache_complete = True
-            return self._papers_cache
+        return self.corpus.count()
 
     def get_paper(self, paper_id: str) -> Paper | None:
         with self.lock:
-            cache = self._current_cache()
-            paper = cache.get(paper_id)
-            if paper is None and not self._papers_cache_complete:
-                doc = self._papers_table().raw().get(paper_id)
-                if doc is not None:
-                    paper = cache[paper_id] = Paper.from_doc(doc)
+            paper = self._papers.get(paper_id)
+            if paper is not None:
+                self._papers.move_to_end(paper_id)
+                return paper
+            doc = None
+            if self.record_lookup is not None:
+                doc = self.record_lookup(paper_id, self.corpus.revision)
+            if doc is None:
+                doc = self.corpus.get(paper_id)
+            if doc is None:
+                return None
+            paper = Paper.from_doc(doc)
+            self._papers[paper_id] = paper
+            if len(self._papers) > PAPERS_CACHED:
+                self._papers.popitem(last=False)
             return paper
 
+    def iter_papers(self) -> Iterator[Paper]:
+        """Every paper, a partition at a time: for index rebuilds and tools, never per
+        request (it reads the whole corpus)."""
+        for _pid, doc in self.corpus.iter_records():
+            yield Paper.from_doc(doc)
+
     def papers(self) -> list[Paper]:
-        return list(self._all_papers().values())
+        """Every paper in a list: tests and small tools only (see :meth:`iter_papers`)."""
+        return list(self.iter_papers())
+
+    def untitled_papers(self) -> list[Paper]:
+        """The papers without an arXiv id (keyed by title): the ones an arXiv id may
+        replace. They have one partition of their own, so this reads only that."""
+        return [Paper.from_doc(doc) for doc in self.corpus.records(OTHER).values()]
 
     def put_papers(self, papers: Iterable[Paper], remove_ids: Iterable[str] = ()) -> int:
-        """Insert or replace papers (and drop ``remove_ids``) in one atomic write.
-
-        Bumps the corpus revision so the search index knows to follow.
-        """
+        """Insert or replace papers (and drop ``remove_ids``) in one atomic commit that
+        rewrites only the partitions concerned. Bumps the corpus revision so the search
+        index knows to follow."""
         docs = {p.id: p.to_doc() for p in papers}
         remove = set(remove_ids) - docs.keys()
         if not docs and not remove:
             return 0
         with self.lock:
-            tables = self.corpus_storage.read() or {}
-            table = tables.setdefault("papers", {})
-            for pid in remove:
-                table.pop(pid, None)
-            table.update(docs)
-            meta = tables[META_TABLE][_META_ID]
-            meta["revision"] = int(meta["revision"]) + 1
-            self.corpus_storage.write(tables)
+            self.corpus.commit(docs, remove)
+            for pid in (*docs, *remove):
+                self._papers.pop(pid, None)
         return len(docs)
 
     # ---- state (rows in the state database, see bot.state_db) --------------------------
@@ -619,7 +445,6 @@ class Store:
 
     def close(self) -> None:
         with self.lock:
-            self._corpus.close()
             self.state.close()
             if self._claimed:
                 self._claimed = False

@@ -1,0 +1,305 @@
+"""The corpus on disk: TinyDB files, one per block of arXiv ids, so an ingest rewrites
+only the blocks it touches.
+
+Layout of ``<data>/corpus/``:
+
+* ``2611-03.json``: the papers whose arXiv ids are ``2611.06000``-``2611.07999`` (month
+  ``2611``, block 3 of 2,000 sequence numbers). arXiv numbers a month's submissions in
+  order, so a day's new papers land in one or two blocks, and a paper's block follows from
+  its id: a lookup opens one small file, with no catalogue to hold in memory.
+  Old-style ids (``hep-th/9901001``) go to ``old-9901.json``; papers without an arXiv id
+  (keyed by title) to ``other.json``.
+* ``meta.json``: the schema version, the revision the search index compares against, and
+  how many papers each partition holds (so counting needs no partition).
+* ``commit.json``: present only while a commit is being applied (see :meth:`Corpus.commit`).
+
+Every file is a TinyDB document (``{"papers": {id: record}}``, ``{"_meta": {...}}``), read
+through :class:`bot.json_files.AtomicJSONStorage` (its parser and its refusals).
+
+A commit is all or nothing across files: each new partition is written to a temp file and
+fsynced, then a journal naming the renames is written atomically, then the renames are
+done and the journal removed. A failure before the journal leaves every file as it was; a
+crash after it is rolled forward when the corpus is next opened. Parsed partitions are kept
+in a small LRU (``cached_partitions``): memory does not grow with the corpus.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tinydb import TinyDB
+from tinydb.table import Table
+
+from bot.json_files import AtomicJSONStorage, fsync_dir, reason
+from bot.storage_errors import StorageError
+
+SCHEMA_VERSION = 2  # 1: one corpus.json; 2: partitions in corpus/
+BLOCK = 2_000  # arXiv sequence numbers per partition
+META_FILE = "meta.json"
+JOURNAL_FILE = "commit.json"
+OTHER = "other"  # papers without an arXiv id (models.ARXIV_ID_RE): the same split
+_NEW_ID = re.compile(r"^(\d{4})\.(\d{4,5})$")
+_OLD_ID = re.compile(r"^[a-z\-]+(?:\.[A-Z]{2})?/(\d{4})\d{3}$")
+_PART_NAME = re.compile(r"^(?:\d{4}-\d{2,3}|old-\d{4}|other)$")
+
+
+def partition_of(paper_id: str) -> str:
+    """The partition a paper lives in, from its id alone."""
+    if m := _NEW_ID.match(paper_id):
+        return f"{m[1]}-{int(m[2]) // BLOCK:02d}"
+    if m := _OLD_ID.match(paper_id):
+        return f"old-{m[1]}"
+    return OTHER
+
+
+class Corpus:
+    """Papers as stored records (dicts), partitioned; thread-safe under one lock."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        cached_partitions: int = 8,
+        check: Any = None,
+    ) -> None:
+        """``check(path, records)`` validates a partition's records when it is read (the
+        store passes its record checks); it raises :class:`StorageError`."""
+        self.path = folder
+        self.lock = threading.RLock()
+        self._check = check
+        self._cache: OrderedDict[str, dict[str, dict[str, Any]]] = OrderedDict()
+        self._cache_size = max(1, cached_partitions)
+        self.writes = 0  # commits (each one atomic write), for benchmarks and tests
+        self.files_written = 0
+        self.bytes_written = 0
+        folder.mkdir(parents=True, exist_ok=True)
+        self._recover()
+        self._meta = self._read_meta()
+
+    # ---- reading ----------------------------------------------------------------------
+
+    @property
+    def revision(self) -> int:
+        return int(self._meta["revision"])
+
+    def count(self) -> int:
+        return sum(self._meta["partitions"].values())
+
+    def partitions(self) -> list[str]:
+        return sorted(self._meta["partitions"])
+
+    def get(self, paper_id: str) -> dict[str, Any] | None:
+        """The stored record of ``paper_id``. Callers must not mutate it."""
+        with self.lock:
+            return self._partition(partition_of(paper_id)).get(paper_id)
+
+    def records(self, partition: str) -> dict[str, dict[str, Any]]:
+        """One partition's records, id -> record. Callers must not mutate them."""
+        with self.lock:
+            return self._partition(partition)
+
+    def iter_records(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Every record, a partition at a time (for index rebuilds and exports: the
+        partitions read this way do not stay cached beyond the LRU's size)."""
+        for name in self.partitions():
+            yield from self.records(name).items()
+
+    def _partition(self, name: str) -> dict[str, dict[str, Any]]:
+        found = self._cache.get(name)
+        if found is not None:
+            self._cache.move_to_end(name)
+            return found
+        records = self._load(name)
+        self._cache[name] = records
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return records
+
+    def _load(self, name: str) -> dict[str, dict[str, Any]]:
+        if name not in self._meta["partitions"]:
+            return {}
+        path = self._file(name)
+        tables = _read_partition(path)
+        if tables is None:
+            raise StorageError(
+                f"{path}: missing, though {self.path / META_FILE} lists it; restore the corpus "
+                "folder from a backup, or move it away and ingest again"
+            )
+        records = tables.get("papers", {})
+        if type(records) is not dict:
+            raise StorageError(f"{path}: not a papers-bot corpus partition")
+        if self._check is not None:
+            self._check(path, records)
+        return records
+
+    def _file(self, name: str) -> Path:
+        return self.path / f"{name}.json"
+
+    # ---- writing ----------------------------------------------------------------------
+
+    def commit(self, put: dict[str, dict[str, Any]], remove: Iterable[str] = ()) -> int:
+        """Insert or replace the records in ``put`` and drop the ids in ``remove``, in
+        every partition concerned, all or nothing. Returns the bytes written."""
+        changes: dict[str, tuple[dict[str, dict[str, Any]], list[str]]] = {}
+        for pid, doc in put.items():
+            changes.setdefault(partition_of(pid), ({}, []))[0][pid] = doc
+        for pid in remove:
+            if pid not in put:
+                changes.setdefault(partition_of(pid), ({}, []))[1].append(pid)
+        if not changes:
+            return 0
+        with self.lock:
+            new_parts: dict[str, dict[str, dict[str, Any]]] = {}
+            for name, (docs, gone) in changes.items():
+                records = dict(self._partition(name))  # a shallow copy: the old stays valid
+                for pid in gone:
+                    records.pop(pid, None)
+                records.update(docs)
+                new_parts[name] = records
+            meta = {
+                **self._meta,
+                "revision": self.revision + 1,
+                "partitions": {
+                    **self._meta["partitions"],
+                    **{name: len(records) for name, records in new_parts.items()},
+                },
+            }
+            payloads = {self._file(n): {"papers": r} for n, r in new_parts.items()}
+            payloads[self.path / META_FILE] = {"_meta": {"schema": meta}}
+            written = self._apply(payloads)
+            for name, records in new_parts.items():
+                self._cache[name] = records
+                self._cache.move_to_end(name)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+            self._meta = meta
+            return written
+
+    def _apply(self, payloads: dict[Path, dict[str, Any]]) -> int:
+        staged: list[tuple[str, Path]] = []
+        journal = self.path / JOURNAL_FILE
+        try:
+            written = 0
+            for path, document in payloads.items():
+                data = orjson.dumps(document)
+                staged.append((_write_temp(path, data), path))
+                written += len(data)
+            plan = [[os.path.basename(tmp), path.name] for tmp, path in staged]
+            tmp_journal = _write_temp(journal, orjson.dumps(plan))
+            os.replace(tmp_journal, journal)
+            fsync_dir(self.path)
+        except BaseException as exc:
+            for tmp, _ in staged:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+            if isinstance(exc, orjson.JSONEncodeError | OSError):
+                raise StorageError(
+                    f"{self.path}: cannot save ({reason(exc)}); the corpus was left as it was"
+                ) from exc
+            raise
+        # The journal is durable: from here the commit happens, now or at the next open.
+        self._roll_forward(journal)
+        self.writes += 1
+        self.files_written += len(payloads)
+        self.bytes_written += written
+        return written
+
+    def _recover(self) -> None:
+        """Finish a commit a crash interrupted; drop temp files of one that never began."""
+        journal = self.path / JOURNAL_FILE
+        if journal.exists():
+            self._roll_forward(journal)
+        for stale in self.path.glob(".*.tmp"):
+            with contextlib.suppress(OSError):
+                stale.unlink()
+
+    def _roll_forward(self, journal: Path) -> None:
+        try:
+            plan = orjson.loads(journal.read_bytes())
+        except (OSError, orjson.JSONDecodeError) as exc:
+            raise StorageError(f"{journal}: unreadable commit journal ({exc})") from exc
+        try:
+            for tmp_name, final_name in plan:
+                tmp = self.path / tmp_name
+                if tmp.exists():
+                    os.replace(tmp, self.path / final_name)
+            fsync_dir(self.path)
+            journal.unlink()
+            fsync_dir(self.path)
+        except OSError as exc:
+            raise StorageError(
+                f"{self.path}: a commit could not be finished ({reason(exc)}); it will be "
+                "finished when papers-bot next starts"
+            ) from exc
+
+    def _read_meta(self) -> dict[str, Any]:
+        path = self.path / META_FILE
+        tables = _read_json(path)
+        if tables is None:
+            meta: dict[str, Any] = {"kind": "corpus", "version": SCHEMA_VERSION}
+            return {**meta, "revision": 0, "partitions": {}}
+        meta = tables.get("_meta", {}).get("schema") if type(tables.get("_meta")) is dict else None
+        if type(meta) is not dict or meta.get("kind") != "corpus":
+            raise StorageError(f"{path}: not a papers-bot corpus folder")
+        if meta.get("version") != SCHEMA_VERSION:
+            raise StorageError(
+                f"{path}: schema version {meta.get('version')} is not supported "
+                f"(this papers-bot reads version {SCHEMA_VERSION})"
+            )
+        parts = meta.get("partitions")
+        if (
+            type(meta.get("revision")) is not int
+            or type(parts) is not dict
+            or not all(type(n) is int and _PART_NAME.match(p) for p, n in parts.items())
+        ):
+            raise StorageError(f"{path}: damaged (revision or partition list)")
+        return meta
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    return AtomicJSONStorage(path).read()
+
+
+def _read_partition(path: Path) -> dict[str, Any] | None:
+    """A partition file's ``papers`` table, opened as the TinyDB document it is."""
+    if not path.exists():
+        return None
+    db = TinyDB(path, storage=AtomicJSONStorage)
+    db.table_class = KeyedTable
+    try:
+        return {"papers": db.table("papers").raw()}  # type: ignore[attr-defined]
+    finally:
+        db.close()
+
+
+class KeyedTable(Table):
+    """A TinyDB table whose document ids are strings we choose (arXiv ids)."""
+
+    document_id_class = str  # type: ignore[assignment]
+
+    def raw(self) -> dict[str, dict[str, Any]]:
+        """The stored documents without copying them. Callers must not mutate them."""
+        return self._read_table()  # type: ignore[return-value]
+
+
+def _write_temp(path: Path, data: bytes) -> str:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp

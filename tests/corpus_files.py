@@ -1,0 +1,27 @@
+"""What the corpus folder holds on disk, for tests that assert a failure changed nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def snapshot(corpus: Path) -> dict[str, bytes]:
+    """Every file in the corpus folder (``<data>/corpus``), name -> bytes."""
+    if not corpus.exists():
+        return {}
+    return {p.name: p.read_bytes() for p in sorted(corpus.iterdir()) if p.is_file()}
+
+
+def stored_papers(corpus: Path) -> dict[str, dict[str, Any]]:
+    """Every paper record in the corpus folder, read from the partition files."""
+    papers: dict[str, dict[str, Any]] = {}
+    for path in sorted(corpus.glob("*.json")):
+        if path.name != "meta.json":
+            papers.update(json.loads(path.read_text()).get("papers", {}))
+    return papers
+
+
+def meta(corpus: Path) -> dict[str, Any]:
+    return json.loads((corpus / "meta.json").read_text())["_meta"]["schema"]
