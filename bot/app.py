@@ -15,6 +15,7 @@ the scheduler, the CLI and the adapters.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from bot import answers
@@ -181,7 +182,8 @@ class PapersBot:
         """
         assert self.lookup is not None
         ref = parse_paper_ref(text)
-        if not ref or self.store.get_paper(ref) is not None:
+        # A lookup may read a partition and the merge below commits one: off the loop.
+        if not ref or await asyncio.to_thread(self.store.get_paper, ref) is not None:
             return None
         try:
             paper = await self.lookup(ref)
@@ -190,7 +192,7 @@ class PapersBot:
             return answers.arxiv_not_asked(ref, exc)
         if paper is None:
             return answers.not_on_arxiv(ref)
-        self.add_papers([paper])
+        await asyncio.to_thread(self.add_papers, [paper])
         return None
 
     # ---- for the scheduler, the CLI and the adapters ---------------------------------

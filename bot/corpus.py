@@ -74,7 +74,8 @@ class Corpus:
         """``check(path, records)`` validates a partition's records when it is read (the
         store passes its record checks); it raises :class:`StorageError`."""
         self.path = folder
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # readers: held for a dict lookup or a partition read
+        self._commit_lock = threading.Lock()  # writers, one at a time
         self._check = check
         self._cache: OrderedDict[str, dict[str, dict[str, Any]]] = OrderedDict()
         self._cache_size = max(1, cached_partitions)
@@ -101,6 +102,22 @@ class Corpus:
         """The stored record of ``paper_id``. Callers must not mutate it."""
         with self.lock:
             return self._partition(partition_of(paper_id)).get(paper_id)
+
+    def get_many(self, paper_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored records of those ids that exist, each partition read once (a merge
+        asks for thousands of ids; asked one by one in arrival order they would thrash
+        the partition cache)."""
+        wanted: dict[str, list[str]] = {}
+        for pid in paper_ids:
+            wanted.setdefault(partition_of(pid), []).append(pid)
+        found: dict[str, dict[str, Any]] = {}
+        with self.lock:
+            for name, ids in wanted.items():
+                if name not in self._meta["partitions"]:
+                    continue
+                records = self._partition(name)
+                found.update((pid, records[pid]) for pid in ids if pid in records)
+        return found
 
     def records(self, partition: str) -> dict[str, dict[str, Any]]:
         """One partition's records, id -> record. Callers must not mutate them."""
@@ -148,7 +165,12 @@ class Corpus:
 
     def commit(self, put: dict[str, dict[str, Any]], remove: Iterable[str] = ()) -> int:
         """Insert or replace the records in ``put`` and drop the ids in ``remove``, in
-        every partition concerned, all or nothing. Returns the bytes written."""
+        every partition concerned, all or nothing. Returns the bytes written.
+
+        Readers are not held up by the writing: the new partitions are copies, built
+        under the lock, written without it (commits queue on their own lock), and swapped
+        in under it at the end.
+        """
         changes: dict[str, tuple[dict[str, dict[str, Any]], list[str]]] = {}
         for pid, doc in put.items():
             changes.setdefault(partition_of(pid), ({}, []))[0][pid] = doc
@@ -157,10 +179,11 @@ class Corpus:
                 changes.setdefault(partition_of(pid), ({}, []))[1].append(pid)
         if not changes:
             return 0
-        with self.lock:
+        with self._commit_lock:
             new_parts: dict[str, dict[str, dict[str, Any]]] = {}
             for name, (docs, gone) in changes.items():
-                records = dict(self._partition(name))  # a shallow copy: the old stays valid
+                with self.lock:
+                    records = dict(self._partition(name))  # a copy: the old stays valid
                 for pid in gone:
                     records.pop(pid, None)
                 records.update(docs)
@@ -176,12 +199,11 @@ class Corpus:
             payloads = {self._file(n): {"papers": r} for n, r in new_parts.items()}
             payloads[self.path / META_FILE] = {"_meta": {"schema": meta}}
             written = self._apply(payloads)
-            for name, records in new_parts.items():
-                self._cache[name] = records
-                self._cache.move_to_end(name)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-            self._meta = meta
+            with self.lock:
+                for name, records in new_parts.items():
+                    if name in self._cache:
+                        self._cache[name] = records
+                self._meta = meta
             return written
 
     def _apply(self, payloads: dict[Path, dict[str, Any]]) -> int:

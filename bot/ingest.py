@@ -158,7 +158,9 @@ async def ingest(
         raise IngestError(f"nothing could be fetched ({reasons})")
     papers: list[Paper] = [p for r in results.values() for p in r.papers]
     report.fetched = len(papers)
-    plan = bot.add_papers(papers)  # the one corpus write, then the index
+    # The merge, the corpus commit and the index update are corpus-sized work: a worker
+    # thread does them, so the loop keeps answering commands meanwhile.
+    plan = await asyncio.to_thread(bot.add_papers, papers)
     report.new, report.updated, report.unchanged = len(plan.new), len(plan.updated), plan.unchanged
     _record_announcements(bot, results)
     bot.store.set_meta("last_ingest", {"at": seen_at, "summary": report.summary})

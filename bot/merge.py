@@ -83,10 +83,12 @@ def plan_merge(store: Store, incoming: Iterable[Paper]) -> MergeResult:
     new_ids: set[str] = set()
     updated_ids: set[str] = set()
     now = utc_now()
+    incoming = list(incoming)
+    stored = store.stored_papers(p.id for p in incoming)  # one read per partition
     for paper in incoming:
         if paper.first_seen is None:
             paper.first_seen = now
-        old = staged.get(paper.id) or store.get_paper(paper.id)
+        old = staged.get(paper.id) or stored.get(paper.id)
         if old is None and paper.has_arxiv_id:
             if by_title is None:
                 by_title = {title_key(p.title): p.id for p in store.untitled_papers()}

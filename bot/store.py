@@ -243,6 +243,7 @@ class Store:
         self._import_legacy_corpus()
         # Paper objects built lately: a bounded LRU (a search needs five, a digest a day's).
         self._papers: OrderedDict[str, Paper] = OrderedDict()
+        self._papers_lock = threading.Lock()
         # Where a paper's stored record can be had without reading its partition: the
         # search index's stored copy, set by whoever owns the index (see bot.app). Called
         # with (paper id, corpus revision); answers None when it is not current.
@@ -276,23 +277,39 @@ class Store:
         return self.corpus.count()
 
     def get_paper(self, paper_id: str) -> Paper | None:
-        with self.lock:
+        """The paper, from the LRU, else the index's stored copy, else its partition.
+
+        Holds the store's lock only around the LRU: a lookup never waits for a commit
+        that is writing partitions (it reads the partition as it was until the swap).
+        """
+        with self._papers_lock:
             paper = self._papers.get(paper_id)
             if paper is not None:
                 self._papers.move_to_end(paper_id)
                 return paper
-            doc = None
-            if self.record_lookup is not None:
-                doc = self.record_lookup(paper_id, self.corpus.revision)
-            if doc is None:
-                doc = self.corpus.get(paper_id)
-            if doc is None:
-                return None
-            paper = Paper.from_doc(doc)
-            self._papers[paper_id] = paper
-            if len(self._papers) > PAPERS_CACHED:
-                self._papers.popitem(last=False)
-            return paper
+            revision = self.corpus.revision
+        doc = None
+        if self.record_lookup is not None:
+            doc = self.record_lookup(paper_id, revision)
+        if doc is None:
+            doc = self.corpus.get(paper_id)
+        if doc is None:
+            return None
+        paper = Paper.from_doc(doc)
+        with self._papers_lock:
+            if self.corpus.revision == revision:  # not overtaken by a commit meanwhile
+                self._papers[paper_id] = paper
+                if len(self._papers) > PAPERS_CACHED:
+                    self._papers.popitem(last=False)
+        return paper
+
+    def stored_papers(self, paper_ids: Iterable[str]) -> dict[str, Paper]:
+        """The papers of those ids that are in the corpus, read from their partitions (each
+        once): what a merge compares incoming papers with."""
+        with self.lock:
+            return {
+                pid: Paper.from_doc(doc) for pid, doc in self.corpus.get_many(paper_ids).items()
+            }
 
     def iter_papers(self) -> Iterator[Paper]:
         """Every paper, a partition at a time: for index rebuilds and tools, never per
@@ -317,8 +334,8 @@ class Store:
         remove = set(remove_ids) - docs.keys()
         if not docs and not remove:
             return 0
-        with self.lock:
-            self.corpus.commit(docs, remove)
+        self.corpus.commit(docs, remove)
+        with self._papers_lock:
             for pid in (*docs, *remove):
                 self._papers.pop(pid, None)
         return len(docs)
