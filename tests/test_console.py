@@ -99,9 +99,12 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
     cfg.write_text("[bot]\ndefault_timezon = 'UTC'\n")
     result = run_cli("--config", str(cfg), "search", "x", data=tmp_path / "d")
     assert result.returncode == 2 and "bot.default_timezon: unknown setting" in result.stderr
-    (tmp_path / "d" / "corpus.json").write_text("{trunc")
+    meta = tmp_path / "d" / "corpus" / "meta.json"  # a truncated file, read at every start
+    meta.parent.mkdir(parents=True, exist_ok=True)
+    meta.write_text("{trunc")
     result = run_cli("search", "x", data=tmp_path / "d")
-    assert result.returncode == 3 and "corpus.json: not valid JSON" in result.stderr
+    assert result.returncode == 3 and "meta.json: not valid JSON" in result.stderr
+    assert result.stderr.count("\n") == 1 and meta.read_text() == "{trunc"
     assert "Traceback" not in result.stderr
 
 

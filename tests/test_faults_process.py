@@ -24,6 +24,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import REPO
+from tests.corpus_files import snapshot
 from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_api import FakeSlack
 from tests.test_discord import is_callback
@@ -407,15 +408,16 @@ def test_a_full_disk_during_import_is_one_line(tmp_path: Path) -> None:
     data = tmp_path / "data"
     fixture = REPO / "tests/fixtures/upstream/hf_daily_papers_by_date_sample.json"
     assert cli(data, "import", str(fixture)).returncode == 0
-    corpus = (data / "corpus.json").read_bytes()
+    corpus = snapshot(data / "corpus")
+    assert "meta.json" in corpus  # the import did land
 
     def small_files() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
     done = cli(data, "import", "--demo", preexec_fn=small_files)
-    one_line_error(done, "File too large")
-    assert (data / "corpus.json").read_bytes() == corpus
+    one_line_error(done, f"{data / 'corpus'}: cannot save (File too large)")
+    assert snapshot(data / "corpus") == corpus  # no file changed, no temp file left
     assert cli(data, "search", "--json", "diffusion").returncode == 0
 
 

@@ -26,6 +26,7 @@ from bot.replies import ReplyKind, Request
 from bot.scheduler import Scheduler
 from bot.state_db import STATE_FILE
 from bot.store import StorageError, Store
+from tests.corpus_files import snapshot
 from tests.fakes.recording import RecordingAdapter
 
 REPO = Path(__file__).resolve().parents[1]
@@ -170,13 +171,22 @@ def test_a_failed_state_write_changes_nothing(tmp_path: Path, poison) -> None:
 def test_a_failed_corpus_write_changes_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path)
     store.put_papers([Paper(id="2601.00001", title="Good")])
-    before = (tmp_path / "corpus.json").read_bytes()
+    before = snapshot(store.corpus_path)
     revision = store.corpus_revision
-    with pytest.raises(StorageError, match=r"corpus\.json: cannot save \(.*64-bit"):
-        store.put_papers([Paper(id="2601.00002", title="Bad", upvotes=2**64)])
-    assert (tmp_path / "corpus.json").read_bytes() == before
+    with pytest.raises(StorageError) as err:
+        # two partitions: the one with the good paper is staged before the bad one fails
+        store.put_papers(
+            [
+                Paper(id="2601.00004", title="Fine"),
+                Paper(id="2602.00002", title="Bad", upvotes=2**64),
+            ]
+        )
+    message = str(err.value)
+    assert "\n" not in message and f"{store.corpus_path}: cannot save (" in message
+    assert "64-bit" in message and "left as it was" in message
+    assert snapshot(store.corpus_path) == before  # no file changed, no temp file left
     assert store.corpus_revision == revision and store.paper_count() == 1
-    assert store.get_paper("2601.00002") is None
+    assert store.get_paper("2602.00002") is None and store.get_paper("2601.00004") is None
     store.put_papers([Paper(id="2601.00003", title="Next")])
     assert Store(tmp_path).paper_count() == 2 and store.corpus_revision == revision + 1
 
@@ -292,28 +302,36 @@ def test_a_full_disk_during_import_is_one_line_and_keeps_the_corpus(tmp_path: Pa
     store = Store(folder)
     store.put_papers([Paper(id=f"2601.{i:05d}", title=f"Paper {i}") for i in range(50)])
     store.close()
-    before = (folder / "corpus.json").read_bytes()
+    corpus = folder / "corpus"
+    before = snapshot(corpus)
     out = run_child(
         """
         import resource, signal
+        from tests.corpus_files import snapshot
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit: EFBIG
         store = Store(sys.argv[1])
         revision = store.corpus_revision
+        files = snapshot(store.corpus_path)
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
         big = [Paper(id=f"2602.{i:05d}", title=f"Big {i}", abstract="x" * 1000) for i in range(200)]
         attempt("full", lambda: store.put_papers(big))
         out["count"], out["same_revision"] = store.paper_count(), store.corpus_revision == revision
+        out["same_files"] = snapshot(store.corpus_path) == files
         attempt("after", lambda: store.put_papers([Paper(id="2603.00001", title="Small")]))
         """,
         folder,
     )
-    corpus = folder / "corpus.json"
-    assert out["full"] == f"{corpus}: cannot save (File too large); the file was left as it was"
-    assert out["count"] == 50 and out["same_revision"] and out["after"] == "ok"
+    assert out["full"] == f"{corpus}: cannot save (File too large); the corpus was left as it was"
+    assert out["count"] == 50 and out["same_revision"] and out["same_files"]
+    assert out["after"] == "ok"
     reopened = Store(folder)
     assert reopened.paper_count() == 51 and reopened.get_paper("2602.00000") is None
-    assert not list(folder.glob(".corpus.json.*.tmp"))
-    assert before != corpus.read_bytes()
+    assert reopened.get_paper("2603.00001").title == "Small"
+    assert not list(corpus.glob(".*.tmp")) and not (corpus / "commit.json").exists()
+    after = snapshot(corpus)
+    assert after["2601-00.json"] == before["2601-00.json"]  # a partition not concerned
+    assert after["meta.json"] != before["meta.json"] and "2603-00.json" in after
+    assert "2602-00.json" not in after
 
 
 # ---- one-line errors the README promises ---------------------------------------------------
@@ -367,17 +385,17 @@ def corrupt(folder: Path, name: str, change) -> bytes:
     ("name", "change", "words"),
     [
         (
-            "corpus.json",
+            "corpus/meta.json",
             lambda d: d["_meta"]["schema"].update(revision="abc"),
-            ["_meta/'schema'", "revision"],
+            ["revision"],
         ),
         (
-            "corpus.json",
+            "corpus/2601-00.json",
             lambda d: d["papers"]["2601.00001"].pop("title"),
             ["papers/'2601.00001'", "no title"],
         ),
         (
-            "corpus.json",
+            "corpus/2601-00.json",
             lambda d: d["papers"].update({"2601.9": 7}),
             ["papers/'2601.9'", "not a JSON object"],
         ),
@@ -406,7 +424,7 @@ def corrupt(folder: Path, name: str, change) -> bytes:
 )
 def test_a_damaged_record_is_named_and_the_file_kept(tmp_path: Path, name, change, words) -> None:
     store = Store(tmp_path)
-    store.put_papers([Paper(id="2601.00001", title="One")])
+    store.put_papers([Paper(id="2601.00001", title="One"), Paper(id="2602.00001", title="Two")])
     store.save_channel(Channel("slack", "T1", "C1"))
     store.add_topic("slack:T1:C1", "agents", "ada")
     store.record_deliveries([Delivery("slack:T1:C1", "2601.00001", T0)])
@@ -414,8 +432,15 @@ def test_a_damaged_record_is_named_and_the_file_kept(tmp_path: Path, name, chang
         write_legacy_state(store)
     store.close()
     damaged = corrupt(tmp_path, name, change)
-    with pytest.raises(StorageError) as err:
-        Store(tmp_path)
+    if name.startswith("corpus/") and name != "corpus/meta.json":
+        # a partition is read (and its records checked) when a paper in it is wanted
+        with contextlib.closing(Store(tmp_path)) as reopened:
+            assert reopened.get_paper("2602.00001").title == "Two"  # another partition
+            with pytest.raises(StorageError) as err:
+                reopened.get_paper("2601.00001")
+    else:  # meta.json and state.json are read at open
+        with pytest.raises(StorageError) as err:
+            Store(tmp_path)
     message = str(err.value)
     assert "\n" not in message and str(tmp_path / name) in message and "damaged" in message
     for word in words:
@@ -428,7 +453,7 @@ def test_a_damaged_record_is_one_line_on_the_command_line(tmp_path: Path) -> Non
     store.put_papers([Paper(id="2601.00001", title="One")])
     store.close()  # the data folder is the child's now
     damaged = corrupt(
-        tmp_path, "corpus.json", lambda d: d["_meta"]["schema"].update(revision="abc")
+        tmp_path, "corpus/meta.json", lambda d: d["_meta"]["schema"].update(revision="abc")
     )
     done = subprocess.run(
         [sys.executable, "-m", "papers_bot", "--db", str(tmp_path), "search", "one"],
@@ -440,9 +465,10 @@ def test_a_damaged_record_is_one_line_on_the_command_line(tmp_path: Path) -> Non
     )
     assert done.returncode != 0
     assert "Traceback" not in done.stderr
-    (line,) = [x for x in done.stderr.splitlines() if "corpus.json" in x]
+    (line,) = [x for x in done.stderr.splitlines() if "meta.json" in x]
+    assert str(tmp_path / "corpus" / "meta.json") in line
     assert "revision" in line and "damaged" in line
-    assert (tmp_path / "corpus.json").read_bytes() == damaged
+    assert (tmp_path / "corpus" / "meta.json").read_bytes() == damaged
 
 
 # ---- a search index deleted under the running bot ---------------------------------------------

@@ -28,6 +28,7 @@ from bot.models import Paper
 from bot.sources.arxiv_source import lookup_arxiv
 from bot.sources.http import HttpClient, RequestFailed, Throttle
 from tests.conftest import REPO
+from tests.corpus_files import snapshot, stored_papers
 from tests.fakes.upstream import (
     ARXIV_ATOM,
     ARXIV_RSS,
@@ -124,7 +125,7 @@ def test_an_item_with_a_bad_daily_date_is_skipped_by_the_ingest_command(tmp_path
     assert done.returncode == 0, done.stderr
     assert "fetched 2, new 2, updated 0, skipped as invalid 1" in done.stdout
     assert "submittedOnDailyAt '2026-06-1ZT00:00:00Z' is not an ISO date" in done.stdout
-    docs = orjson.loads((data / "corpus.json").read_bytes())["papers"]
+    docs = stored_papers(data / "corpus")
     assert set(docs) == BY_DATE - {"2605.06548"}
     assert_corpus_is_valid([Paper.from_doc(doc) for doc in docs.values()])
 
@@ -217,7 +218,7 @@ def drip(path_body: Path, every: float = 0.05) -> Canned:
 
 async def test_a_drip_fed_answer_is_cut_at_the_request_deadline(make_bot, cfg, upstream):
     bot = make_bot(demo=True)
-    before = bot.store.corpus_path.read_bytes()
+    before = snapshot(bot.store.corpus_path)
     cfg.sources.request_deadline = 1.0
     cfg.sources.retries = 3  # the deadline covers the retries too: no second attempt
     upstream.route("/api/daily_papers", drip(HF_BY_DATE), date="2026-05-08")
@@ -229,7 +230,7 @@ async def test_a_drip_fed_answer_is_cut_at_the_request_deadline(make_bot, cfg, u
     assert "no complete answer within 1 s (sources.request_deadline)" in message
     assert "\n" not in message
     assert len(upstream.hits("/api/daily_papers")) == 1
-    assert bot.store.corpus_path.read_bytes() == before
+    assert snapshot(bot.store.corpus_path) == before
 
 
 async def test_a_backoff_longer_than_the_deadline_fails_at_once(cfg, upstream):
@@ -284,10 +285,8 @@ def test_ingest_command_exits_non_zero_in_time_when_every_source_drips(tmp_path,
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
     assert "nothing could be fetched" in lines[0] and "sources.request_deadline" in lines[0]
-    assert (
-        not (data / "corpus.json").exists()
-        or b"2605.05242" not in (data / "corpus.json").read_bytes()
-    )
+    assert not (data / "corpus.json").exists()
+    assert "2605.05242" not in stored_papers(data / "corpus")
 
 
 # ---- 429 with a long Retry-After ------------------------------------------------------------
@@ -342,7 +341,7 @@ async def test_a_body_over_the_cap_is_refused_and_the_corpus_untouched(
     make_bot, cfg, upstream, canned, detail
 ):
     bot = make_bot(demo=True)
-    before = bot.store.corpus_path.read_bytes()
+    before = snapshot(bot.store.corpus_path)
     cfg.sources.max_body_bytes = KIB64
     upstream.route("/api/daily_papers", canned, date="2026-05-08")
     with pytest.raises(IngestError) as err:
@@ -350,7 +349,7 @@ async def test_a_body_over_the_cap_is_refused_and_the_corpus_untouched(
     message = str(err.value)
     assert "body larger than 64 KiB (sources.max_body_bytes)" in message and detail in message
     assert len(upstream.hits("/api/daily_papers")) == 1  # not retried: it would be as big
-    assert bot.store.corpus_path.read_bytes() == before
+    assert snapshot(bot.store.corpus_path) == before
 
 
 async def test_a_body_under_the_cap_still_goes_in_compressed_or_not(bot, cfg, upstream):
@@ -375,7 +374,7 @@ async def test_stacked_encodings_are_refused(cfg, upstream):
 
 async def test_a_redirect_to_another_server_is_not_followed(make_bot, cfg, upstream):
     bot = make_bot(demo=True)
-    before = bot.store.corpus_path.read_bytes()
+    before = snapshot(bot.store.corpus_path)
     with FakeUpstream() as elsewhere:
         target = f"{elsewhere.url}/api/daily_papers?date=2026-05-08"
         upstream.route("/api/daily_papers", Canned.redirect(target), date="2026-05-08")
@@ -384,7 +383,7 @@ async def test_a_redirect_to_another_server_is_not_followed(make_bot, cfg, upstr
         assert elsewhere.hits("/") == []
     message = str(err.value)
     assert f"redirected to {target}" in message and "not followed" in message
-    assert bot.store.corpus_path.read_bytes() == before
+    assert snapshot(bot.store.corpus_path) == before
 
 
 async def test_a_redirect_to_another_scheme_on_the_same_host_is_not_followed(cfg, upstream):

@@ -17,6 +17,7 @@ from bot.ingest import IngestError, ingest, make_lookup
 from bot.query import parse_query
 from bot.replies import Request
 from tests.conftest import REPO
+from tests.corpus_files import snapshot, stored_papers
 from tests.fakes.upstream import EMPTY_RSS, HF_BY_DATE, Canned, FakeUpstream, point_sources_at
 
 MAY8 = date(2026, 5, 8)
@@ -48,10 +49,10 @@ async def test_a_daily_list_goes_in_once(bot, cfg, upstream):
     last = bot.store.get_meta("last_ingest")
     assert last["at"] == report.at and "new 3" in last["summary"]
 
-    before = bot.store.corpus_path.read_bytes()
+    before = snapshot(bot.store.corpus_path)
     again = await ingest(bot, cfg, sources=("huggingface",), day=MAY8)
     assert (again.new, again.updated, again.unchanged) == (0, 0, 3)
-    assert bot.store.corpus_path.read_bytes() == before
+    assert snapshot(bot.store.corpus_path) == before
 
 
 async def test_refetch_updates_counters_fills_gaps_and_blanks_nothing(bot, cfg, upstream):
@@ -97,13 +98,13 @@ async def test_both_sources_in_one_write(bot, cfg, upstream):
 
 async def test_garbage_everywhere_leaves_the_corpus_untouched(make_bot, cfg, upstream):
     bot = make_bot(demo=True)
-    before = bot.store.corpus_path.read_bytes()
+    before = snapshot(bot.store.corpus_path)
     upstream.route("/api/daily_papers", Canned.html())
     upstream.route("/rss/", Canned(body=b"<rss><channel><item>cut off"))
     with pytest.raises(IngestError, match="nothing could be fetched") as err:
         await ingest(bot, cfg)
     assert "\n" not in str(err.value)
-    assert bot.store.corpus_path.read_bytes() == before
+    assert snapshot(bot.store.corpus_path) == before
     assert bot.store.get_meta("last_ingest") is None
 
 
@@ -118,7 +119,7 @@ async def test_one_source_down_the_other_still_goes_in(bot, cfg, upstream):
 
 async def test_a_cancelled_ingest_writes_nothing(make_bot, cfg, upstream):
     bot = make_bot(demo=True)
-    before = bot.store.corpus_path.read_bytes()
+    before = snapshot(bot.store.corpus_path)
     slow = Canned.file(HF_BY_DATE.parent / "arxiv_rss_multi_category_sample.rss.xml")
     slow.delay = 1.5
     upstream.route("/rss/", slow)
@@ -129,7 +130,7 @@ async def test_a_cancelled_ingest_writes_nothing(make_bot, cfg, upstream):
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert bot.store.corpus_path.read_bytes() == before
+    assert snapshot(bot.store.corpus_path) == before
 
 
 async def test_no_news_is_news(bot, cfg, upstream):
@@ -189,15 +190,15 @@ def test_ingest_command_by_date_twice_then_garbage(tmp_path, upstream):
     first = run_cli(config_file, *args)
     assert first.returncode == 0, first.stderr
     assert "fetched 3, new 3, updated 0, skipped as invalid 0, failed requests 0" in first.stdout
-    corpus = data / "corpus.json"
-    docs = orjson.loads(corpus.read_bytes())["papers"]
+    corpus = data / "corpus"
+    docs = stored_papers(corpus)
     assert {pid: doc["upvotes"] for pid, doc in docs.items()} == BY_DATE
-    before = corpus.read_bytes()
+    before = snapshot(corpus)
 
     second = run_cli(config_file, *args)
     assert second.returncode == 0, second.stderr
     assert "new 0, updated 0" in second.stdout
-    assert corpus.read_bytes() == before
+    assert snapshot(corpus) == before
 
     upstream.route(
         "/api/daily_papers",
@@ -208,4 +209,4 @@ def test_ingest_command_by_date_twice_then_garbage(tmp_path, upstream):
     assert third.returncode != 0
     lines = third.stderr.strip().splitlines()
     assert len(lines) == 1 and "nothing could be fetched" in lines[0], third.stderr
-    assert corpus.read_bytes() == before
+    assert snapshot(corpus) == before

@@ -13,12 +13,15 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.schema import CreateIndex, CreateTable
+from tinydb import Query, TinyDB
+from tinydb.table import Table
 
 from bot import state_db
 from bot.models import Channel, Delivery, Feedback, Paper, Topic
 from bot.state_db import STATE_FILE, head_revision
 from bot.state_import import IMPORTED_MARK
 from bot.store import StorageError, Store
+from tests.corpus_files import snapshot, stored_papers
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "state_3cff8ee"
 T0 = "2026-06-12T09:00:00+00:00"
@@ -70,13 +73,21 @@ def test_a_3cff8ee_data_folder_upgrades_without_losing_a_record(tmp_path: Path) 
             for d in old["deliveries"].values()
             if d["channel"] == channel and d["kind"] != "weekly"
         }
-    assert store.paper_count() == len(json.loads((FIXTURE / "corpus.json").read_text())["papers"])
+    # the corpus: split into partitions, every paper readable, the old file set aside
+    old_corpus = (FIXTURE / "corpus.json").read_bytes()
+    old_papers = json.loads(old_corpus)["papers"]
+    assert old_papers and store.paper_count() == len(old_papers)
+    for pid, doc in old_papers.items():
+        assert store.get_paper(pid) == Paper.from_doc(doc), pid
+    assert stored_papers(store.corpus_path) == old_papers
+    assert not (folder / "corpus.json").exists()
+    assert (folder / "corpus.json.imported").read_bytes() == old_corpus
     # topic ids go on from where the old file stopped
     assert (
         store.add_topic("console:local:lab", "new", "ada").id
         == old["meta"]["next_topic_id"]["value"]
     )
-    before = store.deliveries()
+    before, revision = store.deliveries(), store.corpus_revision
     store.close()
 
     reopened = Store(folder)  # no second import; everything still there
@@ -84,6 +95,10 @@ def test_a_3cff8ee_data_folder_upgrades_without_losing_a_record(tmp_path: Path) 
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith("state.json")) == [
         "state.json.imported"
     ]
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith("corpus.json")) == [
+        "corpus.json.imported"
+    ]
+    assert reopened.paper_count() == len(old_papers) and reopened.corpus_revision == revision
 
 
 def test_the_import_is_one_transaction(tmp_path: Path, monkeypatch) -> None:
@@ -283,14 +298,26 @@ def test_the_migrations_ship_inside_the_package() -> None:
     assert '"migrations/versions/*.py"' in pyproject and '"migrations/*.py"' in pyproject
 
 
+class ArxivIdTable(Table):
+    document_id_class = str
+
+
 def test_the_corpus_is_still_tinydb_and_untouched_by_state_writes(tmp_path: Path) -> None:
     store = Store(tmp_path)
     store.put_papers([Paper(id="2601.00001", title="One")])
-    corpus = (tmp_path / "corpus.json").read_bytes()
+    corpus = snapshot(store.corpus_path)
     store.save_channel(Channel("slack", "T1", "C1"))
     store.record_deliveries([Delivery("slack:T1:C1", "2601.00001", T0)])
-    assert (tmp_path / "corpus.json").read_bytes() == corpus
-    assert json.loads(corpus)["papers"]["2601.00001"]["title"] == "One"
+    assert snapshot(store.corpus_path) == corpus
+    assert set(corpus) == {"2601-00.json", "meta.json"}
+    # a partition is a TinyDB document that TinyDB itself opens and queries (its
+    # document ids are arXiv ids: strings, TinyDB's documented custom id class)
+    with TinyDB(store.corpus_path / "2601-00.json", access_mode="r") as db:
+        db.table_class = ArxivIdTable
+        papers = db.table("papers")
+        assert papers.get(doc_id="2601.00001")["title"] == "One"
+        assert [d.doc_id for d in papers.search(Query().title == "One")] == ["2601.00001"]
+    assert snapshot(store.corpus_path) == corpus  # reading changed nothing
 
 
 # ---- revision 0002: deliveries keep one unique index ------------------------------------------

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.corpus import SCHEMA_VERSION as CORPUS_SCHEMA_VERSION
 from bot.models import Channel, Delivery, Paper
 from bot.state_db import head_revision
-from bot.store import SCHEMA_VERSION, StorageError, Store
+from bot.store import StorageError, Store
+from tests.corpus_files import file_stats, meta, snapshot
 
 
 def papers(n: int, start: int = 0, tag: str = "") -> list[Paper]:
@@ -34,30 +38,47 @@ def test_round_trip_and_schema_version(tmp_path: Path) -> None:
     assert reopened.paper_count() == 3
     assert reopened.get_paper("2601.00002").upvotes == 2
     assert reopened.get_channel("slack:T1:C1").timezone == "Europe/Berlin"
-    meta = json.loads((tmp_path / "corpus.json").read_text())["_meta"]["schema"]
-    assert meta["version"] == SCHEMA_VERSION
+    schema = meta(reopened.corpus_path)
+    assert schema["kind"] == "corpus" and schema["version"] == CORPUS_SCHEMA_VERSION == 2
+    assert schema["revision"] == reopened.corpus_revision == 1  # one put_papers, one commit
+    assert schema["partitions"] == {"2601-00": 3}
+    assert not (tmp_path / "corpus.json").exists()  # the one-file layout is not written
     # the state's schema version is its Alembic revision
     assert reopened.state.revision() == head_revision() is not None
 
 
 def test_wrong_schema_version_refused(tmp_path: Path) -> None:
-    Store(tmp_path)
-    data = json.loads((tmp_path / "corpus.json").read_text())
+    Store(tmp_path).put_papers(papers(1))
+    path = tmp_path / "corpus" / "meta.json"
+    data = json.loads(path.read_text())
     data["_meta"]["schema"]["version"] = 999
-    (tmp_path / "corpus.json").write_text(json.dumps(data))
-    with pytest.raises(StorageError, match=r"corpus\.json: schema version 999"):
+    path.write_text(json.dumps(data))
+    before = snapshot(path.parent)
+    with pytest.raises(StorageError, match=r"corpus/meta\.json: schema version 999"):
         Store(tmp_path)
+    assert snapshot(path.parent) == before  # refused, not rewritten
 
 
 @pytest.mark.parametrize("content", ["", '{"papers": {"1": {"title": "trunc', "[1, 2]", "\x00\x00"])
-def test_corrupt_file_refused_and_left_untouched(tmp_path: Path, content: str) -> None:
-    Store(tmp_path).put_papers(papers(2))
-    corpus = tmp_path / "corpus.json"
-    corpus.write_text(content)
-    with pytest.raises(StorageError) as err:
-        Store(tmp_path)
-    assert str(corpus) in str(err.value)
-    assert corpus.read_text() == content  # never overwritten
+@pytest.mark.parametrize("name", ["corpus/meta.json", "corpus/2601-00.json", "corpus.json"])
+def test_corrupt_file_refused_and_left_untouched(tmp_path: Path, name: str, content: str) -> None:
+    """meta.json is read at open, a partition when a paper in it is first wanted, an old
+    one-file corpus.json when it is imported: each refused by name, none overwritten."""
+    store = Store(tmp_path)
+    store.put_papers(papers(2))
+    store.close()
+    damaged = tmp_path / name
+    if name == "corpus.json":  # a legacy file found beside a fresh folder: to import
+        shutil.rmtree(tmp_path / "corpus")
+    damaged.write_text(content)
+    if name.endswith("2601-00.json"):  # a partition is read when a paper in it is wanted
+        with contextlib.closing(Store(tmp_path)) as reopened, pytest.raises(StorageError) as err:
+            reopened.get_paper("2601.00001")
+    else:
+        with pytest.raises(StorageError) as err:
+            Store(tmp_path)
+    assert str(damaged) in str(err.value) and "\n" not in str(err.value)
+    assert damaged.read_text() == content  # never overwritten
 
 
 def test_import_is_batched(tmp_path: Path) -> None:
@@ -72,15 +93,16 @@ def test_import_is_batched(tmp_path: Path) -> None:
 def test_deliveries_never_rewrite_the_corpus(tmp_path: Path) -> None:
     store = Store(tmp_path)
     store.put_papers(papers(50))
-    corpus = tmp_path / "corpus.json"
-    before = (corpus.read_bytes(), corpus.stat().st_mtime_ns, store.corpus_storage.writes)
+    corpus = store.corpus_path
+    assert corpus == tmp_path / "corpus" and (corpus / "2601-00.json").is_file()
+    before = (snapshot(corpus), file_stats(corpus), store.corpus_storage.writes)
     for i in range(20):
         store.record_deliveries(
             [Delivery("slack:T:C", f"2601.{i:05d}", "2026-06-12T09:00:00+00:00")]
         )
         store.save_channel(Channel("slack", "T", "C", last_post_date="2026-06-12"))
         store.add_topic("slack:T:C", f"topic {i}", "ada")
-    assert (corpus.read_bytes(), corpus.stat().st_mtime_ns, store.corpus_storage.writes) == before
+    assert (snapshot(corpus), file_stats(corpus), store.corpus_storage.writes) == before
     assert len(store.delivered_ids("slack:T:C")) == 20
 
 
@@ -138,7 +160,7 @@ def test_atomic_write_survives_a_killed_writer(tmp_path: Path) -> None:
             [sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True
         )
         assert proc.stdout is not None
-        proc.stdout.readline()  # at least one complete write
+        assert proc.stdout.readline()  # at least one complete write
         time.sleep(0.05 + 0.07 * attempt)  # land the kill at different points of a write
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
@@ -146,7 +168,9 @@ def test_atomic_write_survives_a_killed_writer(tmp_path: Path) -> None:
         assert store.paper_count() == 2000
         generation = store.get_paper("2603.00000").title
         assert all(p.title == generation for p in store.papers())  # one write, not a mix
-        assert not list(tmp_path.glob(".corpus.json.*.tmp"))  # stale temp files cleaned
+        assert not list((tmp_path / "corpus").glob(".*.tmp"))  # stale temp files cleaned
+        assert not (tmp_path / "corpus" / "commit.json").exists()  # no commit left half done
+        store.close()
 
 
 def test_a_second_process_is_refused_the_data_folder(tmp_path: Path) -> None:
