@@ -19,6 +19,7 @@ import asyncio
 import logging
 
 from bot import answers
+from bot.background_work import in_background
 from bot.commands import Command, describe, parse_command, read_typed
 from bot.config import Config
 from bot.context import Clock, Context, PaperLookup, system_clock
@@ -116,9 +117,14 @@ class PapersBot:
 
         Every way papers arrive goes through here: imports, ingests, arXiv look-ups.
         """
+        with in_background():  # see bot.background_work: or the loop thread waits
+            return self._add_papers(papers)
+
+    def _add_papers(self, papers: list[Paper]) -> MergeResult:
         plan = plan_merge(self.store, papers)
-        apply_merge(self.store, plan)
-        self.index.upsert(plan.changed_papers, self.store.corpus_revision, plan.replaced_ids)
+        with self.index.following():  # searches meanwhile use the index as it was
+            apply_merge(self.store, plan)
+            self.index.upsert(plan.changed_papers, self.store.corpus_revision, plan.replaced_ids)
         return plan
 
     def suggest(

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 from tinydb.storages import Storage
 
+from bot.background_work import gc_paused
 from bot.storage_errors import StorageError
 
 __all__ = ["AtomicJSONStorage", "fsync_dir", "reason"]
@@ -140,15 +141,10 @@ def _loads_without_gc(raw: bytes) -> Any:
     them to the permanent generation instead. JSON values cannot form reference cycles,
     so the GC could never have freed any of them; reference counting still frees them.
     """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         data = orjson.loads(raw)
         gc.freeze()
         return data
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def fsync_dir(folder: Path) -> None:

@@ -21,11 +21,13 @@ are indexed) are merged by reciprocal rank fusion (:mod:`bot.ranking`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import shutil
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -170,6 +172,8 @@ class SearchIndex:
         self._feedback_terms: dict[str, set[str]] = {}
         self._surface: dict[str, str] = {}
         self.revision = self._read_revision()
+        self._following = 0  # merges between their corpus commit and their upsert
+        self._following_lock = threading.Lock()
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -345,7 +349,9 @@ class SearchIndex:
         if not self._on_disk():
             self._start_over("its folder is gone or incomplete")
         revision = store.corpus_revision  # type: ignore[attr-defined]
-        if revision == self.revision:
+        if revision == self.revision or self._following:
+            # Equal, or a merge is committing and will upsert these very papers: answer
+            # from the index as it is rather than rebuild it under the merge's feet.
             return False
         try:
             self.rebuild(store.iter_papers(), revision)  # type: ignore[attr-defined]
@@ -378,6 +384,19 @@ class SearchIndex:
     @property
     def doc_count(self) -> int:
         return self.index.searcher().num_docs
+
+    @contextlib.contextmanager
+    def following(self) -> Iterator[None]:
+        """Mark a merge that will :meth:`upsert` what it commits: until it has, a
+        :meth:`sync` (from a search in another thread) does not take the corpus's newer
+        revision for a change made behind the index's back."""
+        with self._following_lock:
+            self._following += 1
+        try:
+            yield
+        finally:
+            with self._following_lock:
+                self._following -= 1
 
     # ---- stored records: what cards and digests read ----------------------------------
 

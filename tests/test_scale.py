@@ -3,11 +3,21 @@ the event loop. Correctness only; the timings are in bench/ (importing.py, fanou
 
 from __future__ import annotations
 
+import asyncio
+import json
 from pathlib import Path
 
+from adapters.slack import SlackAdapter
+from bot.app import PapersBot
+from bot.cli import demo_papers, import_papers
+from bot.config import Config, Secrets
 from bot.merge import plan_merge
 from bot.models import Channel, Delivery, Paper
+from bot.search import SearchIndex
 from bot.store import Store
+from tests.conftest import FakeClock
+from tests.fakes.slack_api import FakeSlack
+from tests.test_slack import BOT_TOKEN, SECRET, TEAM, command_body, free_port, send
 
 T0 = "2026-06-12T09:00:00+00:00"
 
@@ -68,3 +78,67 @@ def test_the_prune_in_chunks_removes_exactly_the_old_sent_records(tmp_path: Path
     kept = {(d.paper_id, d.status) for d in store.deliveries()}
     assert kept == {("2602.00001", "pending"), ("2602.00002", "sent")}
     assert store.prune_deliveries("2026-03-01T00:00:00+00:00") == 0
+
+
+def bulk_papers(n: int) -> list[Paper]:
+    """``n`` small papers with real-shaped arXiv ids over 24 months (many partitions)."""
+    words = ["sparse", "graph", "robot", "vision", "language", "policy", "kernel", "noise"]
+    return [
+        Paper(
+            id=f"23{1 + i % 12:02d}.{i // 12:05d}",
+            title=f"{words[i % 8]} {words[(i // 8) % 8]} study {i}",
+            abstract=f"We study {words[(i // 3) % 8]} methods at scale ({i}).",
+            daily_date=f"2023-{1 + i % 12:02d}-{1 + i % 28:02d}",
+            upvotes=i % 50,
+        )
+        for i in range(n)
+    ]
+
+
+async def test_search_acks_stay_under_100_ms_while_a_300k_paper_merge_runs(
+    tmp_path: Path, config: Config, clock: FakeClock
+) -> None:
+    """Signed /papers search requests over HTTP into the Slack adapter, one every 50 ms,
+    while 300,000 papers are merged the way an ingest merges them (``add_papers`` in a
+    worker thread): plan, corpus commit, index upsert. Every ack must stay under 100 ms.
+    The index has no encoder here: embedding 300,000 papers would take hours, and it is
+    the loop's freedom that is under test, not the model."""
+    store = Store(tmp_path / "data")
+    bot = PapersBot(config, store, SearchIndex(tmp_path / "data" / "index", encoder="none"))
+    bot.context.clock = clock
+    import_papers(bot, demo_papers())
+    papers = bulk_papers(300_000)
+    acks: list[float] = []
+    async with FakeSlack(token=BOT_TOKEN, team_id=TEAM) as fake:
+        config.slack.enabled, config.slack.mode = True, "http"
+        config.slack.host, config.slack.port = "127.0.0.1", free_port()
+        config.slack.api_base_url = fake.base_url
+        config.secrets = Secrets(slack_bot_token=BOT_TOKEN, slack_signing_secret=SECRET)
+        slack = SlackAdapter(bot, config)
+        await slack.start()
+        try:
+            await send(slack, command_body(fake, "search diffusion", key="warm"))  # warm up
+            merge = asyncio.ensure_future(asyncio.to_thread(bot.add_papers, papers))
+            n = 0
+            while not merge.done():
+                status, body, seconds = await send(
+                    slack, command_body(fake, "search diffusion", key=f"m{n}")
+                )
+                assert status == 200, body
+                acks.append(seconds)
+                n += 1
+                await asyncio.sleep(0.05)
+            plan = await merge
+            await fake.wait_for(lambda: bool(fake.responses_to(f"m{n - 1}")), timeout=30)
+            answered = fake.responses_to("m0")[0].payload
+        finally:
+            await slack.stop()
+    assert len(plan.new) == 300_000 and store.paper_count() == 300_000 + len(demo_papers())
+    assert len(acks) >= 20, f"the merge ended after {len(acks)} searches: not under test"
+    ordered = sorted(acks)
+    print(
+        f"{len(acks)} acks during the merge: p50 {ordered[len(acks) // 2] * 1000:.0f} ms, "
+        f"max {ordered[-1] * 1000:.0f} ms"
+    )
+    assert ordered[-1] < 0.100, [f"{a * 1000:.0f}" for a in acks if a >= 0.1]
+    assert "diffusion" in json.dumps(answered).lower()  # answered from the index as it was
