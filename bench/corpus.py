@@ -175,9 +175,14 @@ def make_papers(n: int, seed: int, vocab: Vocabulary | None = None) -> list[Pape
     authors = authors[: max(500, min(len(authors), n // 4))]
     cat_weights = [1.0 / (i + 1) for i in range(len(vocab.categories))]
     papers: list[Paper] = []
+    # arXiv numbers each month's papers in order (2605.00001, 2605.00002, ...): so do we,
+    # so that a month's papers fill consecutive blocks as real ones do (bot.corpus).
+    numbered: Counter[str] = Counter()
     for i in range(n):
         day = END_DAY - timedelta(days=rng.randrange(SPAN_DAYS))
-        pid = f"{day:%y%m}.{i:05d}" if i < 100_000 else f"{day:%y%m}.{i}"
+        month = f"{day:%y%m}"
+        numbered[month] += 1
+        pid = f"{month}.{numbered[month]:05d}"
         title_len = rng.randint(5, 11)
         title = " ".join(rng.choice(vocab.title_words) for _ in range(title_len))
         sentences = rng.sample(vocab.sentences, rng.randint(4, 8))
