@@ -110,7 +110,9 @@ class PapersBot:
                 missing = await self._fetch_missing(found.values.get(spec.fetches) or "")
                 if missing is not None:
                     return Reply.error(missing)
-        return self._answer(request, found)
+        # The command itself (a search, a digest) runs in a worker thread: the loop only
+        # carries the platforms' I/O, so acks never queue behind an answer being built.
+        return await asyncio.to_thread(self._answer, request, found)
 
     def add_papers(self, papers: list[Paper]) -> MergeResult:
         """Merge papers into the corpus (one atomic write) and bring the index up to date.
