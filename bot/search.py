@@ -216,9 +216,11 @@ class SearchIndex:
         title = americanize_text(paper.title)
         abstract = americanize_text(paper.abstract)
         keywords = americanize_text(" ; ".join(paper.ai_keywords))
-        # The same set matched_terms() would compute from the paper's text.
-        terms = {*self._text.analyze(title), *self._text.analyze(abstract)}
-        terms.update(self._text.analyze(keywords))
+        # The same set matched_terms() would compute from the paper's text. Analysis is
+        # per token, so analysing each distinct whitespace-separated chunk once gives the
+        # same set as the whole text, for half the tokens crossing into Python.
+        chunks = {*title.split(), *abstract.split(), *keywords.split()}
+        terms = set(self._text.analyze(" ".join(chunks)))
         return tantivy.Document(
             id=paper.id,
             title=title,

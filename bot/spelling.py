@@ -164,7 +164,7 @@ def americanize(word: str) -> str:
 # result when its matched words are found: splitting once and remembering each word's
 # answer is several times faster than a regex callback per word. The vocabulary of a
 # corpus is small; the memo is bounded all the same.
-_WORD_SPLIT_RE = re.compile(r"([a-z]+)")
+_WORD_RE = re.compile(r"[a-z]+")
 _AMERICAN: dict[str, str] = {}
 _AMERICAN_MAX = 500_000
 
@@ -177,8 +177,19 @@ def _remembered(word: str) -> str:
 
 
 def americanize_text(text: str) -> str:
-    """Lower-case ``text`` and americanize every word in it."""
-    parts = _WORD_SPLIT_RE.split(text.lower())
+    """Lower-case ``text`` and americanize every word in it.
+
+    Most texts have no British spelling at all: each distinct word is looked up once, and
+    the text is rewritten only when one of them changes (indexing a paper took 360 us in
+    here when every word of its abstract went through a Python list).
+    """
+    lowered = text.lower()
     get = _AMERICAN.get
-    parts[1::2] = [get(w) or _remembered(w) for w in parts[1::2]]
-    return "".join(parts)
+    changed: dict[str, str] = {}
+    for word in set(_WORD_RE.findall(lowered)):
+        american = get(word) or _remembered(word)
+        if american != word:
+            changed[word] = american
+    if not changed:
+        return lowered
+    return _WORD_RE.sub(lambda m: changed.get(m[0], m[0]), lowered)

@@ -229,6 +229,22 @@ class Store:
         self._claimed = claim
         if claim:
             _claim_folder(self.data_dir)
+        try:
+            self._open_files(state_url)
+        except BaseException:
+            if claim:  # a refused folder is not held by this process either
+                self._claimed = False
+                _release_folder(self.data_dir)
+            raise
+        # Paper objects built lately: a bounded LRU (a search needs five, a digest a day's).
+        self._papers: OrderedDict[str, Paper] = OrderedDict()
+        self._papers_lock = threading.Lock()
+        # Where a paper's stored record can be had without reading its partition: the
+        # search index's stored copy, set by whoever owns the index (see bot.app). Called
+        # with (paper id, corpus revision); answers None when it is not current.
+        self.record_lookup: Callable[[str, int], dict[str, Any] | None] | None = None
+
+    def _open_files(self, state_url: str | None) -> None:
         self.lock = threading.RLock()
         self.corpus = Corpus(
             self.data_dir / CORPUS_DIR, check=_check_papers, cached_partitions=PARTITIONS_CACHED
@@ -241,26 +257,23 @@ class Store:
         if legacy_tables is not None:
             import_legacy_state(self.state, legacy, legacy_tables)
         self._import_legacy_corpus()
-        # Paper objects built lately: a bounded LRU (a search needs five, a digest a day's).
-        self._papers: OrderedDict[str, Paper] = OrderedDict()
-        self._papers_lock = threading.Lock()
-        # Where a paper's stored record can be had without reading its partition: the
-        # search index's stored copy, set by whoever owns the index (see bot.app). Called
-        # with (paper id, corpus revision); answers None when it is not current.
-        self.record_lookup: Callable[[str, int], dict[str, Any] | None] | None = None
 
     def _import_legacy_corpus(self) -> None:
         """Split a one-file ``corpus.json`` (papers-bot before partitions) into partitions."""
         legacy = self.data_dir / LEGACY_CORPUS_FILE
         if not legacy.exists():
             return
-        if self.corpus.count():
-            raise StorageError(
-                f"{legacy}: an old one-file corpus beside a partitioned one in "
-                f"{self.corpus.path}; move one of them away"
-            )
         tables = read_legacy_file(legacy, "corpus")
-        self.corpus.commit(tables.get("papers", {}))  # one commit: all or nothing
+        papers = tables.get("papers", {})
+        if self.corpus.count():
+            # A start that died between the import's commit and the rename: finish it.
+            if len(self.corpus.get_many(papers)) != len(papers):
+                raise StorageError(
+                    f"{legacy}: an old one-file corpus beside a partitioned one in "
+                    f"{self.corpus.path}; move one of them away"
+                )
+        else:
+            self.corpus.commit(papers)  # one commit: all or nothing
         os.replace(legacy, legacy.with_name(LEGACY_CORPUS_FILE + ".imported"))
 
     # ---- corpus ---------------------------------------------------------------------

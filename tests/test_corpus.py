@@ -18,7 +18,7 @@ import pytest
 
 from bot.corpus import OTHER, partition_of
 from bot.models import Paper, is_arxiv_id, stable_id_for_title
-from bot.store import PARTITIONS_CACHED, Store
+from bot.store import PARTITIONS_CACHED, StorageError, Store
 from tests.conftest import REPO
 from tests.corpus_files import file_stats, leftovers, meta, snapshot, stored_papers
 from tests.test_faults_store import run_child, without_root_override
@@ -455,3 +455,46 @@ def test_a_legacy_corpus_json_is_imported_once(tmp_path: Path) -> None:
         "corpus.json.imported"
     ]
     again.close()
+
+
+def test_a_start_that_died_between_the_legacy_import_and_the_rename_finishes_it(
+    tmp_path: Path,
+) -> None:
+    old = [paper("2601.00001"), paper("2512.12345")]
+    legacy = tmp_path / "corpus.json"
+    document = {
+        "_meta": {"schema": {"kind": "corpus", "version": 1, "revision": 3}},
+        "papers": {p.id: p.to_doc() for p in old},
+    }
+    legacy.write_text(json.dumps(document))
+    Store(tmp_path).close()
+    # As if the process died after the partitions' commit, before the rename.
+    (tmp_path / "corpus.json.imported").rename(legacy)
+    files = file_stats(tmp_path / "corpus")
+    store = Store(tmp_path)  # starts, and finishes the import
+    assert store.paper_count() == 2 and store.get_paper("2512.12345") == old[1]
+    assert not legacy.exists() and (tmp_path / "corpus.json.imported").exists()
+    assert file_stats(tmp_path / "corpus") == files  # nothing imported twice
+    store.close()
+
+    # A one-file corpus that is NOT what the partitions hold: refused, both left alone.
+    document["papers"]["2602.00009"] = paper("2602.00009").to_doc()
+    legacy.write_text(json.dumps(document))
+    with pytest.raises(StorageError, match="old one-file corpus beside a partitioned one"):
+        Store(tmp_path)
+    assert legacy.exists()
+    # The refused open let go of the folder: another process may open it (after the
+    # one-file corpus is moved away, as the message says).
+    legacy.rename(tmp_path / "moved-away.json")
+    child = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from bot.store import Store; Store(sys.argv[1])",
+            tmp_path,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert child.returncode == 0, child.stderr
