@@ -128,7 +128,7 @@ def open_bot(args: argparse.Namespace) -> PapersBot:
     """The core bot over the data folder the options and config name."""
     config: Config = args.config_obj
     data_dir = config.data_dir(args.db)
-    store = Store(data_dir)
+    store = Store(data_dir, state_url=config.state.resolved())
     index = SearchIndex(data_dir / "index")
     index.sync(store)
     log.debug("data folder %s: %d papers", data_dir, store.paper_count())

@@ -99,6 +99,19 @@ class SchedulerSettings:
     keep_deliveries_days: int = 60  # delivery records older than this are forgotten
 
 
+@dataclass(slots=True)
+class StateSettings:
+    # The state database (channels, topics, deliveries, feedback) as an SQLAlchemy URL.
+    # Empty: state.sqlite3 in the data folder. $PAPERS_BOT_STATE_URL, when set, wins, so a
+    # URL with a password need not be written in a file.
+    url: str = ""
+
+    def resolved(self, env: Mapping[str, str] | None = None) -> str | None:
+        """The URL to use, or None for the SQLite file in the data folder."""
+        source = os.environ if env is None else env
+        return source.get("PAPERS_BOT_STATE_URL") or self.url or None
+
+
 class Secrets:
     """Secrets, read from the environment only and never shown by ``repr``.
 
@@ -160,6 +173,7 @@ class Config:
     bot: BotSettings = field(default_factory=BotSettings)
     sources: SourcesSettings = field(default_factory=SourcesSettings)
     scheduler: SchedulerSettings = field(default_factory=SchedulerSettings)
+    state: StateSettings = field(default_factory=StateSettings)
     platforms: dict[str, Any] = field(default_factory=dict)  # [name] -> that platform's settings
     secrets: Secrets = field(default_factory=Secrets)
     path: str | None = None  # where it was read from
@@ -298,6 +312,8 @@ def _validate(config: Config) -> None:
         raise ConfigError("bot.default_max_papers: must be between 1 and 25")
     if not 1 <= config.bot.search_page_size <= 10:
         raise ConfigError("bot.search_page_size: must be between 1 and 10")
+    if config.state.url:
+        _check_state_url(config.state.url)
 
 
 def _validate_sources(sources: SourcesSettings) -> None:
@@ -342,3 +358,20 @@ def load_config(
     config.path = str(path) if path is not None else None
     _validate(config)
     return config
+
+
+def _check_state_url(url: str) -> None:
+    """Refuse a [state] url SQLAlchemy cannot read, without echoing a password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(
+            "state.url: not a database URL (like postgresql+psycopg://user@host/papers)"
+        ) from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ConfigError(
+            f"state.url: {parsed.get_backend_name()!r} is not supported (sqlite or postgresql)"
+        )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -101,3 +104,35 @@ def test_example_config_documents_every_setting() -> None:
     for name, cls in registered.sources.items():
         walk(cls, example.get("sources", {}).get(name, {}), f"sources.{name}.")
     assert missing == []
+
+
+def test_state_url_puts_the_state_database_where_it_says(tmp_path: Path) -> None:
+    """``[state] url`` (or $PAPERS_BOT_STATE_URL, which wins) chooses the state database;
+    a URL SQLAlchemy cannot read is one line naming the key, never echoing a password."""
+    elsewhere = tmp_path / "shared" / "state.db"
+    elsewhere.parent.mkdir()
+    config = tmp_path / "c.toml"
+    config.write_text(f'[state]\nurl = "sqlite:///{elsewhere}"\n')
+    data = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if k != "PAPERS_BOT_STATE_URL"}
+    run = [sys.executable, "-m", "papers_bot", "--config", str(config), "--db", str(data)]
+    done = subprocess.run([*run, "import", "--demo"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert elsewhere.is_file() and not (data / "state.sqlite3").exists()
+
+    override = tmp_path / "from-env.db"
+    env["PAPERS_BOT_STATE_URL"] = f"sqlite:///{override}"
+    done = subprocess.run([*run, "search", "diffusion"], capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr
+    assert override.is_file()
+
+    config.write_text('[state]\nurl = "mysql://papers:hunter2@db/papers"\n')
+    env.pop("PAPERS_BOT_STATE_URL")
+    done = subprocess.run([*run, "search", "x"], capture_output=True, text=True, env=env)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "papers-bot: config error: state.url: 'mysql' is not supported (sqlite or postgresql)"
+    ]
+    config.write_text('[state]\nurl = "::nonsense"\n')
+    done = subprocess.run([*run, "search", "x"], capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and done.stderr.startswith("papers-bot: config error: state.url:")
