@@ -888,10 +888,27 @@ def _closest(word: str, vocabulary: set[str]) -> str | None:
     if len(word) < 4:
         return None
     limit = 1 if len(word) < 8 else 2
-    for candidate in sorted(vocabulary, key=lambda w: (abs(len(w) - len(word)), w)):
+    for candidate in sorted(
+        _candidates(word, vocabulary, limit), key=lambda w: (abs(len(w) - len(word)), w)
+    ):
         if _within_distance(word, candidate, limit):
             return candidate
     return None
+
+
+def _candidates(word: str, vocabulary: Iterable[str], limit: int) -> list[str]:
+    """The words of ``vocabulary`` that may be within ``limit`` edits of ``word``, by two
+    necessary conditions cheap to test: lengths within ``limit``, and letter sets that
+    differ by at most two letters per edit (an edit adds or removes at most one letter on
+    each side). Typo matching ran the full distance against every word of a paper: 70 %
+    of a search with a typo."""
+    letters = set(word)
+    size = len(word)
+    return [
+        w
+        for w in vocabulary
+        if abs(len(w) - size) <= limit and len(letters.symmetric_difference(w)) <= 2 * limit
+    ]
 
 
 @lru_cache(maxsize=1024)
@@ -907,6 +924,6 @@ def _close_to_any(stem: str, vocabulary: set[str]) -> bool:
     limit = 1 if len(stem) < 8 else 2
     return any(
         _within_distance(stem, word, limit)
-        for word in vocabulary
+        for word in _candidates(stem, vocabulary, limit)
         if word[:1] == stem[:1] or limit > 1
     )
