@@ -156,6 +156,7 @@ feedback = Table(
 _CHANNEL_BY_KEY = select(
     *[channels.c[f] for f in Channel.__dataclass_fields__]  # the model's fields, in order
 ).where(channels.c.key == bindparam("key"))
+_CHANNEL_BY_KEY_FOR_UPDATE = _CHANNEL_BY_KEY.with_for_update()  # built once: see _upsert_statement
 
 _DELETE_DELIVERY = delete(deliveries).where(
     deliveries.c.channel == bindparam("c"), deliveries.c.key == bindparam("k")
@@ -398,7 +399,7 @@ class StateDB:
 
     def update_channel(self, key: str, change: Callable[[Channel], None]) -> Channel | None:
         with self.transaction() as conn:
-            row = conn.execute(_CHANNEL_BY_KEY.with_for_update(), {"key": key}).first()
+            row = conn.execute(_CHANNEL_BY_KEY_FOR_UPDATE, {"key": key}).first()
             if row is None:
                 return None
             channel = Channel(*row)
