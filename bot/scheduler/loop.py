@@ -153,7 +153,7 @@ class Scheduler:
         planned, unplanned = await self._plan_off_loop(now)
         failed.update(unplanned)
         tasks += await self._post_planned(planned)
-        tasks += self._post_alerts(now)
+        tasks += await self._post_alerts(now)
         if failed:  # after the others' posts have started: recording must not delay them
             limit = self.config.scheduler.max_failures
             await record_failures(self.commit, self.store, failed, clock=self.clock, limit=limit)
@@ -203,9 +203,12 @@ class Scheduler:
             tasks.append(self._spawn(due.channel, self.poster.post_digest(due, digest)))
         return tasks
 
-    def _post_alerts(self, now: datetime) -> list[asyncio.Task[None]]:
+    async def _post_alerts(self, now: datetime) -> list[asyncio.Task[None]]:
+        # Every alerting topic searched, every hit read: proportional to the topics, so
+        # in a worker thread like planning.
+        owed = await asyncio.to_thread(self.alerts.owed, now, eligible=self._attached)
         tasks = []
-        for key, hits in self.alerts.owed(now, eligible=self._attached).items():
+        for key, hits in owed.items():
             if key in self._in_flight:
                 self.alerts.recheck()  # look again next tick
                 continue
@@ -215,7 +218,7 @@ class Scheduler:
         return tasks
 
     async def _post_alert(self, channel: Channel, hits: Hits, now: datetime) -> None:
-        cards = self.alerts.cards(hits)
+        cards = await asyncio.to_thread(self.alerts.cards, hits)
         day = now.date().isoformat()
         if not await self.poster.deliver(channel, day, cards, alert_title(hits), kind="alert"):
             self.alerts.recheck()  # try again once the channel's backoff is over
