@@ -109,7 +109,7 @@ def test_example_config_documents_every_setting() -> None:
 def test_state_url_puts_the_state_database_where_it_says(tmp_path: Path) -> None:
     """``[state] url`` (or $PAPERS_BOT_STATE_URL, which wins) chooses the state database;
     a URL SQLAlchemy cannot read is one line naming the key, never echoing a password."""
-    elsewhere = tmp_path / "shared" / "state.db"
+    elsewhere = tmp_path / "other-disk" / "state.db"
     elsewhere.parent.mkdir()
     config = tmp_path / "c.toml"
     config.write_text(f'[state]\nurl = "sqlite:///{elsewhere}"\n')
