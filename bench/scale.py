@@ -28,6 +28,7 @@ Prints one table with the targets and writes bench/results/scale.json.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import re
@@ -58,8 +59,8 @@ TARGETS = {
 # ---- building (once per size) ----------------------------------------------------------
 
 
-def build(n: int, seed: int) -> Path:
-    folder = CACHE / str(n)
+def build(n: int, seed: int, cache: Path = CACHE) -> Path:
+    folder = cache / str(n)
     done = folder / "built.json"
     if done.exists():
         return folder
@@ -286,20 +287,18 @@ def peers(folder: Path, queries: list[str]) -> dict[str, Any]:
     return result
 
 
-def measure(n: int, seed: int) -> dict[str, Any]:
-    folder = build(n, seed)
+def measure(n: int, seed: int, cache: Path = CACHE) -> dict[str, Any]:
+    folder = build(n, seed, cache)
     info = json.loads((folder / "built.json").read_text())
     from bot.store import Store
 
     store = Store(folder / "data", claim=False)
-    sample = [
-        p for pid in ("2505.00001", "2504.00002", "2503.00003") if (p := store.get_paper(pid))
-    ]
+    sample = list(itertools.islice(store.iter_papers(), 50))  # authors for author: filters
     store.close()
-    queries = make_mix(sample or [], seed)
-    queries_file = CACHE / f"queries-{n}.json"
+    queries = make_mix(sample, seed)
+    queries_file = cache / f"queries-{n}.json"
     queries_file.write_text(json.dumps(queries))
-    work = CACHE / f"run-{n}"
+    work = cache / f"run-{n}"
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(folder / "data", work / "data")
     started = time.perf_counter()
@@ -356,18 +355,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", type=int, nargs="+", default=SIZES)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--build-only", action="store_true")
+    parser.add_argument("--cache", type=Path, default=CACHE, help="where the data folders live")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "scale.json")
     opts = parser.parse_args(args)
-    CACHE.mkdir(parents=True, exist_ok=True)
+    opts.cache.mkdir(parents=True, exist_ok=True)
     results = []
     for n in opts.sizes:
         if opts.build_only:
-            build(n, opts.seed)
+            build(n, opts.seed, opts.cache)
             continue
-        results.append(measure(n, opts.seed))
+        results.append(measure(n, opts.seed, opts.cache))
         print(f"[{n:,}] measured", flush=True)
     if results:
         print(table(results))
-        (HERE / "results" / "scale.json").write_text(json.dumps(results, indent=2))
+        opts.out.write_text(json.dumps(results, indent=2))
     return 0
 
 

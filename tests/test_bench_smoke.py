@@ -38,3 +38,33 @@ def test_search_bench_runs_at_300_papers(tmp_path: Path) -> None:
     assert storage["deliveries"]["corpus_writes"] == 0
     assert storage["deliveries"]["corpus_mtime_unchanged"]
     assert storage["deliveries"]["state_writes"] == storage["deliveries"]["records"]
+
+
+def test_scale_bench_runs_at_300_papers(tmp_path: Path) -> None:
+    """bench/scale.py builds a small data folder and measures it in a fresh process."""
+    out = tmp_path / "scale.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "scale.py"),
+            "--sizes",
+            "300",
+            "--cache",
+            str(tmp_path / "cache"),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "| 300 |" in proc.stdout and "target at 1M" in proc.stdout
+    (result,) = json.loads(out.read_text())
+    for key in ("steady_rss_mb", "peak_rss_mb", "cold_start_s", "trending_ms", "lookup_ms"):
+        assert result[key] > 0, key
+    for engine in ("ours", "fts5", "tantivy"):
+        assert result[engine]["p50_ms"] > 0 and result[engine]["qps"] > 0, engine
+    # A 1,000-paper ingest writes a small part of the corpus (its partitions and meta).
+    assert 0 < result["ingest_bytes"] < result["corpus_bytes"]
