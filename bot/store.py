@@ -440,9 +440,11 @@ class Store:
         """
         return self.state.delivered_ids(channel, weekly=weekly)
 
-    def delivered_by_channel(self, *, weekly: bool = False) -> dict[str, set[str]]:
+    def delivered_by_channel(
+        self, *, weekly: bool = False, among: Iterable[str] | None = None
+    ) -> dict[str, set[str]]:
         """Every channel's delivered (or pending) paper ids, in one pass: for fan-out."""
-        return self.state.delivered_by_channel(weekly=weekly)
+        return self.state.delivered_by_channel(weekly=weekly, among=among)
 
     def pending_channels(self) -> set[str]:
         """Channels with deliveries a crash left pending (an index lookup)."""

@@ -53,8 +53,7 @@ class AlertWatch:
             return {}
         self._seen = seen
         since = (now.date() - timedelta(days=ALERT_WINDOW_DAYS)).isoformat()
-        delivered = self.store.delivered_by_channel()
-        found: dict[str, Hits] = {}
+        matches: list[tuple[Topic, list[str]]] = []
         for topic in topics:
             try:
                 channel = self.store.get_channel(topic.channel)
@@ -69,8 +68,13 @@ class AlertWatch:
             except Exception as exc:  # a corrupt channel record: planning reports it
                 log.debug("%s: no alerts: %s", topic.channel, describe(exc))
                 continue
+            matches.append((topic, list(self.index.matching_ids(parsed, since=since))))
+        # Who already had them, for these papers only (an index lookup, not the history).
+        delivered = self.store.delivered_by_channel(among={p for _, ids in matches for p in ids})
+        found: dict[str, Hits] = {}
+        for topic, ids in matches:
             have = delivered.setdefault(topic.channel, set())
-            for pid in self.index.matching_ids(parsed, since=since):
+            for pid in ids:
                 paper = self.store.get_paper(pid)
                 if (
                     paper is None
