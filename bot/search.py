@@ -178,6 +178,7 @@ class SearchIndex:
         self._surface: dict[str, str] = {}
         self.revision = self._read_revision()
         self._following = 0  # merges between their corpus commit and their upsert
+        self._sync_lock = threading.Lock()
         self._following_lock = threading.Lock()
 
     # ---- lifecycle ------------------------------------------------------------------
@@ -359,19 +360,23 @@ class SearchIndex:
         """Rebuild from ``store`` if the corpus changed since the index was built, or if
         the index folder was deleted or damaged under the running bot (every search calls
         this first, so the next search answers from a fresh index instead of failing)."""
-        if not self._on_disk():
-            self._start_over("its folder is gone or incomplete")
-        revision = store.corpus_revision  # type: ignore[attr-defined]
-        if revision == self.revision or self._following:
-            # Equal, or a merge is committing and will upsert these very papers: answer
-            # from the index as it is rather than rebuild it under the merge's feet.
-            return False
-        try:
-            self.rebuild(store.iter_papers(), revision)  # type: ignore[attr-defined]
-        except (ValueError, OSError) as exc:  # files vanished while we wrote: once more
-            self._start_over(f"rebuilding it failed ({exc})")
-            self.rebuild(store.iter_papers(), revision)  # type: ignore[attr-defined]
-        return True
+        current = store.corpus_revision  # type: ignore[attr-defined]
+        if current == self.revision and self._on_disk():
+            return False  # the common case, without taking the lock
+        with self._sync_lock:  # commands and the scheduler sync from worker threads
+            if not self._on_disk():
+                self._start_over("its folder is gone or incomplete")
+            revision = store.corpus_revision  # type: ignore[attr-defined]
+            if revision == self.revision or self._following:
+                # Equal, or a merge is committing and will upsert these very papers: answer
+                # from the index as it is rather than rebuild it under the merge's feet.
+                return False
+            try:
+                self.rebuild(store.iter_papers(), revision)  # type: ignore[attr-defined]
+            except (ValueError, OSError) as exc:  # files vanished while we wrote: once more
+                self._start_over(f"rebuilding it failed ({exc})")
+                self.rebuild(store.iter_papers(), revision)  # type: ignore[attr-defined]
+            return True
 
     def _on_disk(self) -> bool:
         """Whether the index's files are where it left them (always, for one in memory).

@@ -27,7 +27,9 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from typing import Any, TypeVar
 
+from bot.background_work import in_background
 from bot.delivery import Adapter
 from bot.digest import DigestBuilder
 from bot.models import Channel
@@ -36,11 +38,12 @@ from bot.scheduler.core import SchedulerCore
 from bot.scheduler.failures import Failure, backing_off, raised, record_failures, unplannable
 from bot.scheduler.group_commit import GroupCommit
 from bot.scheduler.ingest_timing import DailyIngest, IngestFn
-from bot.scheduler.planning import Plan, owed_channels, plan, plan_digests
+from bot.scheduler.planning import Owed, Plan, owed_channels, plan, plan_digests
 from bot.scheduler.posting import ExactlyOncePoster, mark_posted
 from bot.scheduler.pruning import prune_daily
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SPAWN_STEP = 100  # posts started per event-loop iteration (see Scheduler._post_planned)
 
@@ -122,16 +125,20 @@ class Scheduler:
     async def _plan_off_loop(self, now: datetime) -> tuple[Plan, dict[str, Failure]]:
         """:meth:`plan`, with everything proportional to the channel count (reading every
         channel, every channel's delivery history, building each digest) in a worker thread,
-        so commands are answered meanwhile. The index is synced here, on the loop, where
-        searches sync it too: only one thread ever rebuilds it."""
+        so commands are answered meanwhile (:func:`bot.background_work.in_background`: no
+        GC pauses, short GIL turns). The index's sync takes its own lock: one rebuild at a
+        time, whichever thread asks."""
         owed, failed = await asyncio.to_thread(
-            owed_channels, self.bot, now, eligible=self._plannable
+            _in_background, owed_channels, self.bot, now, eligible=self._plannable
         )
         if not owed:
             return [], failed
-        self.bot.index.sync(self.store)
-        planned = await asyncio.to_thread(plan_digests, self.bot, owed, failed, self.digests)
+        planned = await asyncio.to_thread(_in_background, self._plan_digests, owed, failed)
         return planned, failed
+
+    def _plan_digests(self, owed: Owed, failed: dict[str, Failure]) -> Plan:
+        self.bot.index.sync(self.store)
+        return plan_digests(self.bot, owed, failed, self.digests)
 
     async def tick(self) -> list[asyncio.Task[None]]:
         """Ingest if due, then start a task for every channel owed something.
@@ -297,3 +304,10 @@ class Scheduler:
         if still:
             await asyncio.gather(*still, return_exceptions=True)
             log.warning("%d posts cancelled; they resume at the next start", len(still))
+
+
+def _in_background(work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``work(*args, **kwargs)`` in :func:`bot.background_work.in_background` (called in a
+    worker thread)."""
+    with in_background():
+        return work(*args, **kwargs)
