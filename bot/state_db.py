@@ -132,8 +132,6 @@ deliveries = Table(
 # key) is unique because the key starts with the channel. A separate unique key index and
 # channel index (revision 0001) cost each intent a page more in the write-ahead log.
 Index("ux_deliveries_channel_key", deliveries.c.channel, deliveries.c.key, unique=True)
-# Who already had these papers: a fan-out asks it for a day's candidates only (0004).
-Index("ix_deliveries_paper", deliveries.c.paper_id)
 # Crash recovery asks for pending deliveries at every start: a partial index holds only
 # those, so it costs nothing as the history grows.
 Index(
@@ -445,7 +443,10 @@ class StateDB:
         self, *, weekly: bool, among: Iterable[str] | None = None
     ) -> dict[str, set[str]]:
         """Every channel's delivered paper ids; with ``among``, only those of these papers
-        (a fan-out's candidates: an index lookup instead of the whole history).
+        (a fan-out's candidates). No index on ``paper_id``: one scan in the database with
+        the ids as an IN list takes 0.4 s at 1.2 million records, where fetching them all
+        into Python took 1.9 s; an index would cost every delivery a page more of
+        write-ahead log (2.2 -> 4.5 KB per delivery, measured).
 
         The rows come straight from the driver's cursor as plain tuples: at 1.2 million
         records, building SQLAlchemy rows cost as much again as the query itself."""
@@ -455,7 +456,8 @@ class StateDB:
         found: dict[str, set[str]] = {}
         if ids == []:
             return found
-        chunks = [ids[i : i + 500] for i in range(0, len(ids), 500)] if ids else [None]
+        # One statement when possible (each is a scan); SQLite allows 32,766 parameters.
+        chunks = [ids[i : i + 30_000] for i in range(0, len(ids), 30_000)] if ids else [None]
         rows: list[Any] = []
         with self.reading() as conn:
             mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
