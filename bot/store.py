@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.corpus import OTHER, Corpus
+from bot.corpus import OTHER, Corpus, release_gradually
 from bot.json_files import AtomicJSONStorage
 from bot.models import (
     Channel,
@@ -351,7 +351,9 @@ class Store:
         with self._papers_lock:
             for pid in (*docs, *remove):
                 self._papers.pop(pid, None)
-        return len(docs)
+        count = len(docs)
+        release_gradually(docs)  # see there: a merge's records, freed without a stall
+        return count
 
     # ---- state (rows in the state database, see bot.state_db) --------------------------
 
