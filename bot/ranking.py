@@ -17,7 +17,8 @@ DENSE_WEIGHT = 1.0
 COVERAGE_WEIGHT = 1.0  # the papers with every plain word, in BM25 order
 
 # A paper reached by meaning only is listed when its cosine to the query is at least this
-# (all-MiniLM-L6-v2; the static fallback's cosines run lower, see bot/embeddings.py).
+# (all-MiniLM-L6-v2; the static fallback's cosines run higher across unrelated texts, its
+# averaged word vectors sharing much, so its floors are higher).
 MIN_DENSE = {"all-MiniLM-L6-v2": 0.30, "wordllama-l2-256": 0.35}
 # A topic matches a paper by meaning alone at this cosine or more (README: topic threshold).
 TOPIC_THRESHOLD = {"all-MiniLM-L6-v2": 0.45, "wordllama-l2-256": 0.55}
