@@ -383,23 +383,32 @@ def test_demo_with_strict_utf8_stdin_skips_the_bad_line(demo_data: Path) -> None
 
 
 def test_a_read_only_data_folder_is_one_line(demo_data: Path) -> None:
-    """The data folder made read-only (0o555). CI runs as root, who writes there anyway,
-    so the child drops root's permission override at exec (see test_faults_store)."""
-    before = (
-        (demo_data / "state.json").read_bytes() if (demo_data / "state.json").exists() else None
-    )
-    demo_data.chmod(0o555)
+    """The data folder and everything in it made read-only (as ``chmod -R a-w`` or a
+    read-only mount would). CI runs as root, who writes there anyway, so the child drops
+    root's permission override at exec (see test_faults_store). Nothing changes on disk."""
+
+    def files() -> dict[str, bytes]:
+        return {
+            str(p.relative_to(demo_data)): p.read_bytes()
+            for p in sorted(demo_data.rglob("*"))
+            if p.is_file()
+        }
+
+    before = files()
+    paths = [demo_data, *demo_data.rglob("*")]
+    for path in paths:
+        path.chmod(0o555 if path.is_dir() else 0o444)
     try:
         done = cli(demo_data, "digest", "--channel", "lab", preexec_fn=without_root_override)
         fresh = cli(demo_data / "new", "search", "x", preexec_fn=without_root_override)
     except subprocess.SubprocessError as exc:  # preexec_fn failed: no CAP_SETPCAP here
         pytest.skip(f"cannot drop root's permission override here ({exc})")
     finally:
-        demo_data.chmod(0o755)
+        for path in paths:
+            path.chmod(0o755 if path.is_dir() else 0o644)
     one_line_error(done, "Permission denied")
     one_line_error(fresh, str(demo_data / "new"), "Permission denied")
-    after = (demo_data / "state.json").read_bytes() if (demo_data / "state.json").exists() else None
-    assert after == before
+    assert files() == before
 
 
 def test_a_full_disk_during_import_is_one_line(tmp_path: Path) -> None:
