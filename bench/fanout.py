@@ -287,7 +287,7 @@ async def post_all(
         probe = SearchProbe(config.slack.port, f"http://127.0.0.1:{port}/api/respond")
         try:
             bot.clock = lambda: now
-            sched = Scheduler(bot, {"slack": adapter}, max_concurrent_posts=200)
+            sched = Scheduler(bot, {"slack": adapter})  # as `papers-bot run` builds it
             before = bot.store.state.count(Delivery)
             if meter is not None:
                 meter.start()
