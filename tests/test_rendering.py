@@ -243,3 +243,35 @@ def test_shared_text_helpers() -> None:
     assert console.clean is layout.clean and console.shorten is layout.shorten
     assert layout.shorten("one two three", 9) == "one two…"
     assert layout.author_line(["a", "b"]) == "a, b"
+
+
+def test_slack_renders_a_measured_card_as_if_built_afresh() -> None:
+    """A post is sized by the core (piece_size builds each card once, at position 0) and
+    then rendered by the adapter, which reuses those cards with their action ids for their
+    real positions: the message must be exactly the one fresh cards give."""
+    shown = [
+        PaperCard(
+            c.paper,
+            rank=c.rank,
+            buttons=[Button("👍", "feedback up 1"), Button("Similar", "similar 1")],
+        )
+        for c in cards(5)
+    ]
+    measured = Reply(title="Daily", cards=shown, kind=ReplyKind.DIGEST, ephemeral=False)
+    for card in shown:
+        slack_render.piece_size(card)  # measured at position 0, as split_reply does
+    fresh = Reply(
+        title="Daily",
+        cards=[replace(card) for card in shown],  # new objects: nothing to reuse
+        kind=ReplyKind.DIGEST,
+        ephemeral=False,
+    )
+    assert slack_render.render(measured) == slack_render.render(fresh)
+    ids = [
+        e["action_id"]
+        for m in slack_render.render(measured)
+        for b in m["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+    ]
+    assert len(ids) == len(set(ids)) > 5  # unique within the message, as Slack requires

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -347,6 +349,47 @@ def card_group(card: PaperCard, index: int) -> Group:
     return actions_group(blocks, size, elements)
 
 
+# Cards built to be measured, kept for the rendering that follows: a scheduled post is cut
+# into messages by the core (bot.messages.split_reply, sizing each card with piece_size)
+# and then rendered here, and building every card twice was a quarter of a fan-out's CPU.
+# Keyed by the card object, which the entry keeps alive so its id is not reused; bounded.
+_MEASURED: OrderedDict[int, tuple[PaperCard, Group]] = OrderedDict()
+_MEASURED_MAX = 1_024
+_MEASURED_LOCK = threading.Lock()
+
+
+def measured_group(card: PaperCard, index: int) -> Group:
+    """:func:`card_group`, reusing the group built when ``card`` was last measured (only
+    its action ids, which carry ``index``, are made anew)."""
+    with _MEASURED_LOCK:
+        hit = _MEASURED.get(id(card))
+    if hit is not None and hit[0] is card:
+        return _reindexed(hit[1], index)
+    group = card_group(card, index)
+    with _MEASURED_LOCK:
+        _MEASURED[id(card)] = (card, group)
+        while len(_MEASURED) > _MEASURED_MAX:
+            _MEASURED.popitem(last=False)
+    return group
+
+
+def _reindexed(group: Group, index: int) -> Group:
+    """``group`` with its buttons' action ids for position ``index`` (the size does not
+    change: action ids do not count against the message budget)."""
+    last = group.blocks[-1] if group.blocks else None
+    if last is None or last.get("type") != "actions":
+        return group
+    elements = []
+    for element in last["elements"]:
+        action = element["action_id"]
+        if action.startswith(ACTION_MORE + "_"):
+            action = f"{ACTION_MORE}_{index}"
+        elif action.startswith(ACTION_COMMAND + "_"):
+            action = f"{ACTION_COMMAND}_{index}_{action.rsplit('_', 1)[1]}"
+        elements.append({**element, "action_id": action})
+    return Group([*group.blocks[:-1], {"type": "actions", "elements": elements}], group.size)
+
+
 def overflow_menu(shown: CardLayout, action_id: str) -> Block | None:
     """The card's "⋯" menu: buttons beyond the three shown, then its links (each option
     opens its URL), at most :data:`MAX_OVERFLOW_OPTIONS`; None when there is nothing."""
@@ -442,7 +485,7 @@ def piece_size(piece: Piece) -> int:
     if isinstance(piece, Tail):
         footer = footer_group(piece.footer).size if piece.footer else 0
         return footer + (nav_group(piece.buttons).size if piece.buttons else 0)
-    return card_group(piece, 0).size
+    return measured_group(piece, 0).size
 
 
 LIMITS = RenderLimits(
@@ -461,7 +504,7 @@ def render(reply: Reply) -> list[Message]:
     :func:`bot.messages.split_reply` decides the messages (cards are built once here and
     measured as they are built); each part becomes one message by :func:`render_message`.
     """
-    cards = [card_group(card, index) for index, card in enumerate(reply.cards)]
+    cards = [measured_group(card, index) for index, card in enumerate(reply.cards)]
     sizes = {id(card): group.size for card, group in zip(reply.cards, cards, strict=True)}
 
     def size(piece: Piece) -> int:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot import texts
@@ -224,8 +225,12 @@ class ExactlyOncePoster:
         shown.title = title
         groups = split_into_messages(cards, shown, threaded=channel.thread_mode, limits=limits)
         messages = []
+        taken = 0
         for n, part in enumerate(groups):
-            reply = self.core.digest_reply(Digest(channel.key, day, part))
+            # The shown cards themselves, not new ones: the adapter then renders the very
+            # cards the split measured (and may reuse what measuring built).
+            reply = replace(shown, cards=shown.cards[taken : taken + len(part)])
+            taken += len(part)
             reply.title = (
                 None if thread else (texts.continued_title(title, n) if continued else title)
             )
