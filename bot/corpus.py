@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -39,7 +38,7 @@ import orjson
 from tinydb import TinyDB
 from tinydb.table import Table
 
-from bot.json_files import AtomicJSONStorage, fsync_dir, reason
+from bot.json_files import AtomicJSONStorage, fsync_dir, not_saved, reason, write_temp
 from bot.storage_errors import StorageError
 
 SCHEMA_VERSION = 2  # 1: one corpus.json; 2: partitions in corpus/
@@ -215,21 +214,17 @@ class Corpus:
             written = 0
             for path, document in payloads.items():
                 data = orjson.dumps(document)
-                staged.append((_write_temp(path, data), path))
+                staged.append((write_temp(path, data), path))
                 written += len(data)
             plan = [[os.path.basename(tmp), path.name] for tmp, path in staged]
-            tmp_journal = _write_temp(journal, orjson.dumps(plan))
+            tmp_journal = write_temp(journal, orjson.dumps(plan))
             os.replace(tmp_journal, journal)
             fsync_dir(self.path)
         except BaseException as exc:
-            for tmp, _ in staged:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-            if isinstance(exc, orjson.JSONEncodeError | OSError):
-                raise StorageError(
-                    f"{self.path}: cannot save ({reason(exc)}); the corpus was left as it was"
-                ) from exc
-            raise
+            error = not_saved(exc, self.path, "the corpus", [t for t, _ in staged])
+            if error is exc:
+                raise
+            raise error from exc
         # The journal is durable: from here the commit happens, now or at the next open.
         self._roll_forward(journal)
         self.writes += 1
@@ -322,17 +317,3 @@ class KeyedTable(Table):
     def raw(self) -> dict[str, dict[str, Any]]:
         """The stored documents without copying them. Callers must not mutate them."""
         return self._read_table()  # type: ignore[return-value]
-
-
-def _write_temp(path: Path, data: bytes) -> str:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return tmp

@@ -21,7 +21,7 @@ from tinydb.storages import Storage
 from bot.background_work import gc_paused
 from bot.storage_errors import StorageError
 
-__all__ = ["AtomicJSONStorage", "fsync_dir", "reason"]
+__all__ = ["AtomicJSONStorage", "fsync_dir", "not_saved", "reason", "write_temp"]
 
 
 class AtomicJSONStorage(Storage):
@@ -96,30 +96,47 @@ class AtomicJSONStorage(Storage):
         try:
             payload = orjson.dumps(data)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent
-            )
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(payload)
-                fh.flush()
-                os.fsync(fh.fileno())
+            tmp = write_temp(self.path, payload)
             os.replace(tmp, self.path)
         except BaseException as exc:
             self._cache = None  # the failed change is in the cached dict: reread the file
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-            if isinstance(exc, orjson.JSONEncodeError | OSError):
-                raise StorageError(
-                    f"{self.path}: cannot save ({reason(exc)}); the file was left as it was"
-                ) from exc
-            raise
+            error = not_saved(exc, self.path, "the file", [tmp] if tmp else [])
+            if error is exc:
+                raise
+            raise error from exc
         fsync_dir(self.path.parent)
         self._cache = data
         self.writes += 1
 
     def close(self) -> None:
         self._cache = None
+
+
+def write_temp(path: Path, data: bytes) -> str:
+    """``data`` in a new temp file beside ``path``, flushed to disk; returns its name."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def not_saved(exc: BaseException, where: Path, what: str, temps: list[str]) -> BaseException:
+    """What a failed save raises: its temp files removed, then a one-line
+    :class:`StorageError` saying ``what`` was left as it was (for a full disk, a
+    read-only folder, a value JSON cannot hold), or ``exc`` itself for anything else."""
+    for tmp in temps:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    if isinstance(exc, orjson.JSONEncodeError | OSError):
+        return StorageError(f"{where}: cannot save ({reason(exc)}); {what} was left as it was")
+    return exc
 
 
 def reason(exc: BaseException) -> str:

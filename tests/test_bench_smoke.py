@@ -1,4 +1,4 @@
-"""Keep bench/search.py from rotting: a tiny run must finish and report every figure."""
+"""Keep the benchmarks from rotting: a tiny run of each must finish and report every figure."""
 
 from __future__ import annotations
 
@@ -10,22 +10,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def test_search_bench_runs_at_300_papers(tmp_path: Path) -> None:
+def bench(script: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
+    """``python bench/SCRIPT ARGS`` to the end; it must succeed."""
     proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "search.py"),
-            "--papers",
-            "300",
-            "--out",
-            str(tmp_path),
-        ],
+        [sys.executable, str(REPO / "bench" / script), *map(str, args)],
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc
+
+
+def test_search_bench_runs_at_300_papers(tmp_path: Path) -> None:
+    proc = bench("search.py", "--papers", "300", "--out", tmp_path)
     assert "ours/FTS5" in proc.stdout
     result = json.loads((tmp_path / "search-300.json").read_text())
     for engine in ("ours", "fts5"):
@@ -43,23 +42,7 @@ def test_search_bench_runs_at_300_papers(tmp_path: Path) -> None:
 def test_scale_bench_runs_at_300_papers(tmp_path: Path) -> None:
     """bench/scale.py builds a small data folder and measures it in a fresh process."""
     out = tmp_path / "scale.json"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "bench" / "scale.py"),
-            "--sizes",
-            "300",
-            "--cache",
-            str(tmp_path / "cache"),
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
+    proc = bench("scale.py", "--sizes", "300", "--cache", tmp_path / "cache", "--out", out)
     assert "| 300 |" in proc.stdout and "target at 1M" in proc.stdout
     (result,) = json.loads(out.read_text())
     for key in ("steady_rss_mb", "peak_rss_mb", "cold_start_s", "trending_ms", "lookup_ms"):
