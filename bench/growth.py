@@ -24,7 +24,7 @@ COLUMNS = [
     ("FTS5 QPS", "fts5", "qps_median", "{:,.0f}"),
     ("FTS5 p99 ms", "fts5", "p99_ms", "{:.1f}"),
     ("serving RSS MiB", "ours", "serving_maxrss_mb", "{:,.0f}"),
-    ("corpus.json MB", "ours", "corpus_mb", "{:.0f}"),
+    ("corpus MB", "ours", "corpus_mb", "{:.0f}"),
 ]
 
 

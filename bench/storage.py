@@ -87,7 +87,7 @@ def measure(n_channels: int, days: int, per_day: int, posts: int) -> dict[str, f
             store.update_channel(key, lambda ch: setattr(ch, "last_post_date", AT[:10]))
             times.append((time.perf_counter_ns() - started) / 1e6)
         written = (wal.stat().st_size if wal.exists() else 0) - base
-        assert store.corpus_storage.writes == corpus_writes  # deliveries never touch corpus.json
+        assert store.corpus_storage.writes == corpus_writes  # deliveries never touch the corpus
         size = sum(p.stat().st_size for p in Path(tmp).glob("state.sqlite3*"))
         store.close()
     return {

@@ -4,9 +4,9 @@ The sources are the plug-ins the composition root registered (``config.sources.e
 see :mod:`bot.sources.base`); this module knows none of them by name.
 
 Fetching comes first and touches nothing; only when every source has been asked is the
-whole batch merged (:func:`bot.merge.plan_merge`) and written in one atomic corpus write,
-then the search index follows. A crash, a cancellation or an exception before that write
-leaves ``corpus.json`` exactly as it was. If no source answered at all, nothing is
+whole batch merged (:func:`bot.merge.plan_merge`) and written in one atomic corpus commit
+(:mod:`bot.corpus`), in a worker thread, then the search index follows. A crash, a
+cancellation or an exception before that commit leaves the corpus exactly as it was. If no source answered at all, nothing is
 written and :class:`IngestError` says why in one line.
 
 ``papers-bot ingest`` and the scheduler both call :func:`ingest`.
