@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 
 from bot import answers
 from bot.background_work import in_background
@@ -56,6 +57,7 @@ class PapersBot:
         store.record_lookup = index.stored_record
         self.commands: Registry = REGISTRY
         self.lookup = lookup  # fetches a paper that is not in the corpus (arXiv API)
+        self._merging = threading.Lock()
 
     # What handlers see is the context; these read (and, for tests and benchmarks, set) it.
 
@@ -119,7 +121,9 @@ class PapersBot:
 
         Every way papers arrive goes through here: imports, ingests, arXiv look-ups.
         """
-        with in_background():  # see bot.background_work: or the loop thread waits
+        # One merge at a time (an ingest and an arXiv look-up may both arrive): each plans
+        # against the corpus the previous one committed, and the index follows in order.
+        with self._merging, in_background(freeze=True):  # bot.background_work: or the loop waits
             return self._add_papers(papers)
 
     def _add_papers(self, papers: list[Paper]) -> MergeResult:

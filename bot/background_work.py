@@ -37,36 +37,43 @@ _lock = threading.Lock()
 _holders = 0
 _was_enabled = True
 _gc_holders = 0
+_freeze = False
 _interval = 0.005
 
 
 @contextlib.contextmanager
-def gc_paused() -> Iterator[None]:
-    """No cyclic collection inside the block (nested and concurrent uses count)."""
-    global _gc_holders, _was_enabled
+def gc_paused(*, freeze: bool = False) -> Iterator[None]:
+    """No cyclic collection inside the block (nested and concurrent uses count).
+
+    ``freeze``: when the last pause ends, move what exists into the permanent generation
+    first (see below); for corpus-sized work only."""
+    global _gc_holders, _was_enabled, _freeze
     with _lock:
         if _gc_holders == 0:
             _was_enabled = gc.isenabled()
             gc.disable()
         _gc_holders += 1
+        _freeze = _freeze or freeze
     try:
         yield
     finally:
         with _lock:
             _gc_holders -= 1
             if _gc_holders == 0 and _was_enabled:
-                # The allocations counted during the pause would make the first collection
-                # after it a full one, walking every object while holding the GIL (80-120
-                # ms, measured, in whichever thread allocates next: often the loop's).
-                # Frozen, today's objects are out of every later collection's walk; a
-                # cycle made during the pause is then never collected (rare: the work's
-                # objects are acyclic), a small leak bounded by the number of merges.
-                gc.freeze()
+                if _freeze:
+                    # After a merge, the allocations counted during the pause would make
+                    # the first collection a full one, walking every object while holding
+                    # the GIL (80-120 ms, measured, in whichever thread allocates next:
+                    # often the loop's). Frozen, they are out of every later walk. Cyclic
+                    # garbage that exists at that moment is then never collected: a small
+                    # leak, once per merge (a day's ingest, an arXiv look-up), not per tick.
+                    gc.freeze()
+                _freeze = False
                 gc.enable()
 
 
 @contextlib.contextmanager
-def in_background() -> Iterator[None]:
+def in_background(*, freeze: bool = False) -> Iterator[None]:
     """Run the block (in a worker thread) so that the loop thread is not held up:
     no cyclic collections, and a short GIL switch interval, until the last such block
     in the process ends."""
@@ -77,7 +84,7 @@ def in_background() -> Iterator[None]:
             sys.setswitchinterval(SWITCH_INTERVAL)
         _holders += 1
     try:
-        with gc_paused():
+        with gc_paused(freeze=freeze):
             yield
     finally:
         with _lock:

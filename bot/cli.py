@@ -27,7 +27,7 @@ import orjson
 
 from bot import __version__
 from bot.app import PapersBot, system_clock
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, check_state_url, load_config
 from bot.delivery import describe
 from bot.layout import clean
 from bot.models import Channel, Paper, channel_key
@@ -128,7 +128,7 @@ def open_bot(args: argparse.Namespace) -> PapersBot:
     """The core bot over the data folder the options and config name."""
     config: Config = args.config_obj
     data_dir = config.data_dir(args.db)
-    store = Store(data_dir, state_url=config.state.resolved())
+    store = Store(data_dir, state_url=config.state.resolved())  # checked in _run
     index = SearchIndex(data_dir / "index")
     index.sync(store)
     log.debug("data folder %s: %d papers", data_dir, store.paper_count())
@@ -393,6 +393,8 @@ def _run(args: argparse.Namespace, load: LoadConfig) -> int:
     """Load the config, set up logging, run the command and flush what it printed."""
     try:
         args.config_obj = load(args.config)
+        if url := args.config_obj.state.resolved():  # $PAPERS_BOT_STATE_URL included
+            check_state_url(url)
     except ConfigError as exc:
         return _fail(f"config error: {exc}", 2)
     except (OSError, UnicodeDecodeError) as exc:  # unreadable, or not text

@@ -313,7 +313,7 @@ def _validate(config: Config) -> None:
     if not 1 <= config.bot.search_page_size <= 10:
         raise ConfigError("bot.search_page_size: must be between 1 and 10")
     if config.state.url:
-        _check_state_url(config.state.url)
+        check_state_url(config.state.url)
 
 
 def _validate_sources(sources: SourcesSettings) -> None:
@@ -360,8 +360,10 @@ def load_config(
     return config
 
 
-def _check_state_url(url: str) -> None:
-    """Refuse a [state] url SQLAlchemy cannot read, without echoing a password."""
+def check_state_url(url: str) -> None:
+    """Refuse a state database URL ([state] url or $PAPERS_BOT_STATE_URL) SQLAlchemy
+    cannot read, or of another database than SQLite and PostgreSQL, without echoing it
+    (it may hold a password)."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 

@@ -61,7 +61,8 @@ def partition_of(paper_id: str) -> str:
 
 
 class Corpus:
-    """Papers as stored records (dicts), partitioned; thread-safe under one lock."""
+    """Papers as stored records (dicts), partitioned; thread-safe: readers share one lock
+    (held for a lookup or a partition read), writers queue on another."""
 
     def __init__(
         self,
@@ -179,6 +180,13 @@ class Corpus:
         if not changes:
             return 0
         with self._commit_lock:
+            if (self.path / JOURNAL_FILE).exists():
+                # An earlier commit's renames failed half-way (its error said so): finish
+                # them before this one writes a journal of its own, and read anew.
+                self._roll_forward(self.path / JOURNAL_FILE)
+                with self.lock:
+                    self._cache.clear()
+                    self._meta = self._read_meta()
             new_parts: dict[str, dict[str, dict[str, Any]]] = {}
             for name, (docs, gone) in changes.items():
                 with self.lock:
@@ -285,10 +293,10 @@ class Corpus:
 
 
 def release_gradually(mapping: dict[Any, Any]) -> None:
-    """Empty ``mapping`` one entry at a time. Dropped at once, a large merge's records are
-    freed in one deallocation cascade that holds the GIL throughout (70-120 ms at 300,000
-    papers, measured as a stall of the event loop thread); a Python loop lets the other
-    threads in between entries."""
+    """Empty ``mapping`` one entry at a time (a partition of at most 2,000 records, or one
+    record). Dropped at once, a large merge's records are freed in one deallocation
+    cascade that holds the GIL throughout (70-120 ms at 300,000 papers, measured as a
+    stall of the event loop thread); a Python loop lets the other threads in between."""
     while mapping:
         mapping.popitem()
 

@@ -8,8 +8,9 @@ matching uses the search index, so a topic matches exactly what ``/papers search
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -38,6 +39,9 @@ def parse_day(value: str | None) -> date | None:
         return date.fromisoformat(value[:10])
     except ValueError:
         return None
+
+
+_UNKNOWN = object()
 
 
 def _iso_day(number: int) -> str:
@@ -85,11 +89,19 @@ class DigestBuilder:
         self._topic_cache: dict[tuple[str, str], dict[str, float]] = {}
         self._terms_cache: dict[tuple[str, str], tuple[str, ...]] = {}
         self._latest_cache: dict[str, str | None] = {}
+        self._pinned = 0
 
     def _current(self) -> None:
         """Forget what was worked out for an older corpus revision. A day's papers come
         from the search index's stored records (a range query on the listing day), so a
-        digest reads a day's papers, never the whole corpus."""
+        digest reads a day's papers, never the whole corpus.
+
+        What is worked out is kept only once the index has caught up with the corpus: while
+        a merge is between its commit and its index update, answers come from the index as
+        it was and are not remembered (they would outlive the update). Inside
+        :meth:`pinned` nothing is forgotten: one planning pass sees one revision."""
+        if self._pinned:
+            return
         revision = self.store.corpus_revision
         if revision != self._revision:
             # The index follows the corpus (a no-op unless it fell behind). Asked only when
@@ -100,7 +112,18 @@ class DigestBuilder:
             self._topic_cache.clear()
             self._terms_cache.clear()
             self._latest_cache.clear()
-            self._revision = revision
+            self._revision = revision if self.index.revision == revision else -1
+
+    @contextlib.contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Within the block, the corpus revision the builder saw first holds: a planning
+        pass works out its candidates once and must build every digest from the same."""
+        self._current()
+        self._pinned += 1
+        try:
+            yield
+        finally:
+            self._pinned -= 1
 
     def latest_day(self, today: str) -> str | None:
         """The newest trending day on or before ``today`` (YYYY-MM-DD).
@@ -110,20 +133,23 @@ class DigestBuilder:
         listed that day, so arXiv-only papers reach channels whose topics they match.
         """
         self._current()
-        if today not in self._latest_cache:
-            found = self.index.latest_day(day_number(today))
-            self._latest_cache[today] = _iso_day(found) if found else None
-        return self._latest_cache[today]
+        known = self._latest_cache.get(today, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
+        found = self.index.latest_day(day_number(today))
+        latest = self._latest_cache[today] = _iso_day(found) if found else None
+        return latest
 
     def papers_on(self, day: str) -> list[Paper]:
         """The papers listed on ``day``, ranked (upvotes, then newer, then id)."""
         self._current()
-        if day not in self._days:
+        papers = self._days.get(day)
+        if papers is None:  # (another thread may empty the cache meanwhile: keep a local)
             number = day_number(day)
             papers = [Paper.from_doc(r) for r in self.index.records_between(number, number)]
             papers.sort(key=rank_key)
             self._days[day] = papers
-        return list(self._days[day])
+        return list(papers)
 
     def topic_matches(self, topic_query: str, day: str) -> dict[str, float]:
         key = (topic_query, day)

@@ -8,7 +8,6 @@ one-line :class:`StorageError`, never overwritten.
 from __future__ import annotations
 
 import contextlib
-import gc
 import os
 import tempfile
 from collections.abc import Iterator
@@ -148,20 +147,12 @@ def reason(exc: BaseException) -> str:
 
 
 def _loads_without_gc(raw: bytes) -> Any:
-    """``orjson.loads`` with the cyclic GC paused, its result kept out of later collections.
-
-    Parsing creates millions of containers, and each allocation burst triggers a
-    collection that walks all of them again: at 100,000 papers the parse takes 1.1 s with
-    the GC on and 0.4 s with it off. Even then the next young, middle and full collections
-    would each walk those 2 million objects once more (0.15-0.26 s each, the full ones
-    again whenever they recur, a pause in the middle of a search). ``gc.freeze()`` moves
-    them to the permanent generation instead. JSON values cannot form reference cycles,
-    so the GC could never have freed any of them; reference counting still frees them.
-    """
+    """``orjson.loads`` with the cyclic GC paused: parsing creates many containers, and
+    each allocation burst would trigger a collection that walks them all again (at
+    100,000 papers in one file the parse took 1.1 s with the GC on and 0.4 s with it off).
+    JSON values cannot form reference cycles; reference counting frees them."""
     with gc_paused():
-        data = orjson.loads(raw)
-        gc.freeze()
-        return data
+        return orjson.loads(raw)
 
 
 def fsync_dir(folder: Path) -> None:

@@ -80,7 +80,7 @@ _TEXT_FIELDS = ("title", "abstract", "keywords")
 # token, and a corpus repeats its words: indexing looks most chunks up instead of crossing
 # into tantivy for them (the analyzer was a third of indexing time). Bounded.
 _CHUNK_STEMS: dict[str, tuple[str, ...]] = {}
-_CHUNK_STEMS_MAX = 1_000_000
+_CHUNK_STEMS_MAX = 200_000  # about 30 MiB at most
 _BOOSTS = {"title": 3.0, "abstract": 1.0, "keywords": 2.0, "authors": 1.5}
 _FUZZY_WEIGHT = 0.6  # a typo-corrected match counts for less than an exact one
 
@@ -169,6 +169,7 @@ class SearchIndex:
         self.encoder_choice = encoder
         self._encoder: Encoder | None = None
         self._encoder_loaded = encoder == "none"
+        self._encoder_lock = threading.Lock()
         self.vectors = VectorStore(self.path, _ENCODER_NAMES.get(encoder, encoder))
         self.schema = _schema()
         self._text = _text_analyzer()
@@ -178,7 +179,9 @@ class SearchIndex:
         self._surface: dict[str, str] = {}
         self.revision = self._read_revision()
         self._following = 0  # merges between their corpus commit and their upsert
-        self._sync_lock = threading.Lock()
+        # One tantivy writer at a time (a second would fail on tantivy's lock file): every
+        # rebuild and upsert, from commands, the scheduler and merges, takes this.
+        self._write_lock = threading.RLock()
         self._following_lock = threading.Lock()
 
     # ---- lifecycle ------------------------------------------------------------------
@@ -248,6 +251,10 @@ class SearchIndex:
         )
 
     def rebuild(self, papers: Iterable[Paper], revision: int) -> None:
+        with self._write_lock:
+            self._rebuild(papers, revision)
+
+    def _rebuild(self, papers: Iterable[Paper], revision: int) -> None:
         """Replace the whole index with these papers (re-embedding only new or changed ones).
 
         ``papers`` is consumed as it comes (the store streams it a partition at a time):
@@ -276,10 +283,13 @@ class SearchIndex:
         If the index folder is gone, the index starts over empty and out of date, so the
         next :meth:`sync` (before any search) rebuilds it from the whole corpus.
         """
+        with self._write_lock:
+            self._upsert(list(papers), revision, list(removed_ids))
+
+    def _upsert(self, papers: list[Paper], revision: int, removed_ids: list[str]) -> None:
         if not self._on_disk():
             self._start_over("its folder is gone or incomplete")
             return
-        papers, removed_ids = list(papers), list(removed_ids)
         writer = self.index.writer(heap_size=64_000_000, num_threads=1)
         for paper_id in removed_ids:
             writer.delete_documents_by_term("id", paper_id)
@@ -299,10 +309,12 @@ class SearchIndex:
         """The sentence encoder, loaded on first use (a search by words alone, or a bot
         that only posts, never loads it); None when no model loads (BM25 alone)."""
         if not self._encoder_loaded:
-            self._encoder_loaded = True
-            self._encoder = load_encoder(self.encoder_choice)
-            if self._encoder is not None and self._encoder.name != self.vectors.model:
-                self.vectors = VectorStore(self.path, self._encoder.name)  # the fallback's
+            with self._encoder_lock:  # a search and a merge may both ask first
+                if not self._encoder_loaded:
+                    self._encoder = load_encoder(self.encoder_choice)
+                    if self._encoder is not None and self._encoder.name != self.vectors.model:
+                        self.vectors = VectorStore(self.path, self._encoder.name)  # fallback's
+                    self._encoder_loaded = True
         return self._encoder
 
     def _embed(
@@ -363,7 +375,7 @@ class SearchIndex:
         current = store.corpus_revision  # type: ignore[attr-defined]
         if current == self.revision and self._on_disk():
             return False  # the common case, without taking the lock
-        with self._sync_lock:  # commands and the scheduler sync from worker threads
+        with self._write_lock:  # commands and the scheduler sync from worker threads
             if not self._on_disk():
                 self._start_over("its folder is gone or incomplete")
             revision = store.corpus_revision  # type: ignore[attr-defined]

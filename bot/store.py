@@ -245,7 +245,7 @@ class Store:
         self.record_lookup: Callable[[str, int], dict[str, Any] | None] | None = None
 
     def _open_files(self, state_url: str | None) -> None:
-        self.lock = threading.RLock()
+        self.lock = threading.RLock()  # close() against close(); the parts lock themselves
         self.corpus = Corpus(
             self.data_dir / CORPUS_DIR, check=_check_papers, cached_partitions=PARTITIONS_CACHED
         )
@@ -292,7 +292,7 @@ class Store:
     def get_paper(self, paper_id: str) -> Paper | None:
         """The paper, from the LRU, else the index's stored copy, else its partition.
 
-        Holds the store's lock only around the LRU: a lookup never waits for a commit
+        Holds a lock only around the LRU: a lookup never waits for a commit
         that is writing partitions (it reads the partition as it was until the swap).
         """
         with self._papers_lock:
@@ -319,10 +319,7 @@ class Store:
     def stored_papers(self, paper_ids: Iterable[str]) -> dict[str, Paper]:
         """The papers of those ids that are in the corpus, read from their partitions (each
         once): what a merge compares incoming papers with."""
-        with self.lock:
-            return {
-                pid: Paper.from_doc(doc) for pid, doc in self.corpus.get_many(paper_ids).items()
-            }
+        return {pid: Paper.from_doc(doc) for pid, doc in self.corpus.get_many(paper_ids).items()}
 
     def iter_papers(self) -> Iterator[Paper]:
         """Every paper, a partition at a time: for index rebuilds and tools, never per

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,20 +26,36 @@ def text_checksum(text: str) -> int:
     return zlib.crc32(text.encode())
 
 
+@dataclass(frozen=True, slots=True)
+class _Snapshot:
+    ids: list[str]
+    checksums: list[int]
+    matrix: np.ndarray
+    position: dict[str, int]
+    centroids: np.ndarray | None
+    starts: np.ndarray | None  # row where each cluster starts
+    dense: np.ndarray | None  # float32 copy for small corpora
+
+
 class VectorStore:
     """Vectors by paper id; ``folder`` None keeps them in memory only."""
 
     def __init__(self, folder: Path | None, model: str) -> None:
         self.folder = folder
         self.model = model
-        self.ids: list[str] = []
-        self.checksums: list[int] = []
-        self.matrix = np.zeros((0, 0), dtype=np.float16)
-        self.centroids: np.ndarray | None = None
-        self.starts: np.ndarray | None = None  # row where each cluster starts
-        self._dense: np.ndarray | None = None  # float32 copy for small corpora
-        self.position: dict[str, int] = {}
+        # Everything a reader needs, replaced as one object: searches (worker threads) read
+        # while a merge replaces the vectors, and must never see the ids of one version
+        # with the matrix of another.
+        self._snap = _Snapshot([], [], np.zeros((0, 0), dtype=np.float16), {}, None, None, None)
         self._load()
+
+    @property
+    def ids(self) -> list[str]:
+        return self._snap.ids
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self._snap.matrix
 
     # ---- files --------------------------------------------------------------------
 
@@ -70,26 +87,26 @@ class VectorStore:
     def _set(
         self, ids: list[str], checksums: list[int], matrix: np.ndarray, clusters: object = None
     ) -> None:
-        self.ids, self.checksums, self.matrix = ids, checksums, matrix
-        self.position = {pid: n for n, pid in enumerate(ids)}
-        self.centroids = self.starts = None
+        centroids = starts = None
         if clusters is not None:
-            self.centroids = clusters["centroids"]  # type: ignore[index]
-            self.starts = clusters["starts"]  # type: ignore[index]
-        self._dense = (
-            np.asarray(matrix, dtype=np.float32) if len(ids) <= BRUTE_FORCE_UP_TO else None
-        )
+            centroids = clusters["centroids"]  # type: ignore[index]
+            starts = clusters["starts"]  # type: ignore[index]
+        dense = np.asarray(matrix, dtype=np.float32) if len(ids) <= BRUTE_FORCE_UP_TO else None
+        position = {pid: n for n, pid in enumerate(ids)}
+        self._snap = _Snapshot(ids, checksums, matrix, position, centroids, starts, dense)
 
     def __len__(self) -> int:
-        return len(self.ids)
+        return len(self._snap.ids)
 
     def checksum(self, paper_id: str) -> int | None:
-        n = self.position.get(paper_id)
-        return None if n is None else self.checksums[n]
+        snap = self._snap
+        n = snap.position.get(paper_id)
+        return None if n is None else snap.checksums[n]
 
     def vector(self, paper_id: str) -> np.ndarray | None:
-        n = self.position.get(paper_id)
-        return None if n is None else np.asarray(self.matrix[n], dtype=np.float32)
+        snap = self._snap
+        n = snap.position.get(paper_id)
+        return None if n is None else np.asarray(snap.matrix[n], dtype=np.float32)
 
     def replace(
         self, new: dict[str, tuple[int, np.ndarray]], keep: Iterable[str] | None = None
@@ -98,12 +115,13 @@ class VectorStore:
         ``keep`` (all when None); write the files; regroup rows into clusters."""
         keep_set = None if keep is None else set(keep)
         ids, sums, rows = [], [], []
-        for n, pid in enumerate(self.ids):
+        old = self._snap
+        for n, pid in enumerate(old.ids):
             if pid in new or (keep_set is not None and pid not in keep_set):
                 continue
             ids.append(pid)
-            sums.append(self.checksums[n])
-            rows.append(np.asarray(self.matrix[n], dtype=np.float16))
+            sums.append(old.checksums[n])
+            rows.append(np.asarray(old.matrix[n], dtype=np.float16))
         for pid, (checksum, vec) in new.items():
             ids.append(pid)
             sums.append(checksum)
@@ -138,19 +156,20 @@ class VectorStore:
 
     def nearest(self, query: np.ndarray, k: int) -> list[tuple[str, float]]:
         """The ``k`` rows with the highest cosine to ``query`` (rows are unit length)."""
-        if not self.ids:
+        snap = self._snap
+        if not snap.ids:
             return []
         query = query.astype(np.float32)
-        if self._dense is not None:
-            scores = self._dense @ query
+        if snap.dense is not None:
+            scores = snap.dense @ query
             base = 0
         else:
-            assert self.centroids is not None and self.starts is not None
-            near = np.argsort(-(self.centroids @ query))[:PROBE]
+            assert snap.centroids is not None and snap.starts is not None
+            near = np.argsort(-(snap.centroids @ query))[:PROBE]
             parts, offsets = [], []
             for c in near:
-                lo, hi = int(self.starts[c]), int(self.starts[c + 1])
-                parts.append(np.asarray(self.matrix[lo:hi], dtype=np.float32) @ query)
+                lo, hi = int(snap.starts[c]), int(snap.starts[c + 1])
+                parts.append(np.asarray(snap.matrix[lo:hi], dtype=np.float32) @ query)
                 offsets.append(np.arange(lo, hi))
             scores = np.concatenate(parts)
             rows = np.concatenate(offsets)
@@ -161,16 +180,17 @@ class VectorStore:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         if base == 0:
-            return [(self.ids[i], float(scores[i])) for i in top]
-        return [(self.ids[rows[i]], float(scores[i])) for i in top]
+            return [(snap.ids[i], float(scores[i])) for i in top]
+        return [(snap.ids[rows[i]], float(scores[i])) for i in top]
 
     def scores(self, query: np.ndarray, paper_ids: Iterable[str]) -> dict[str, float]:
         """Cosine of ``query`` with each of these papers (those that have a vector)."""
+        snap = self._snap
         query = query.astype(np.float32)
-        found = [(pid, n) for pid in paper_ids if (n := self.position.get(pid)) is not None]
+        found = [(pid, n) for pid in paper_ids if (n := snap.position.get(pid)) is not None]
         if not found:
             return {}
-        rows = np.asarray(self.matrix[[n for _, n in found]], dtype=np.float32)
+        rows = np.asarray(snap.matrix[[n for _, n in found]], dtype=np.float32)
         values = rows @ query
         return {pid: float(v) for (pid, _), v in zip(found, values, strict=True)}
 

@@ -136,3 +136,10 @@ def test_state_url_puts_the_state_database_where_it_says(tmp_path: Path) -> None
     config.write_text('[state]\nurl = "::nonsense"\n')
     done = subprocess.run([*run, "search", "x"], capture_output=True, text=True, env=env)
     assert done.returncode == 2 and done.stderr.startswith("papers-bot: config error: state.url:")
+    config.write_text("")
+    env["PAPERS_BOT_STATE_URL"] = "mysql://papers:hunter2@db/papers"  # the variable too
+    done = subprocess.run([*run, "search", "x"], capture_output=True, text=True, env=env)
+    assert done.returncode == 2 and "hunter2" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "papers-bot: config error: state.url: 'mysql' is not supported (sqlite or postgresql)"
+    ]

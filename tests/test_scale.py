@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from pathlib import Path
 
 from adapters.slack import SlackAdapter
@@ -147,3 +148,51 @@ async def test_search_acks_stay_under_100_ms_while_a_300k_paper_merge_runs(
     slow = [f"{a * 1000:.0f} ms" for a in acks if a >= 0.1]
     assert p99 < 0.100 and ordered[-1] < 0.300, slow
     assert "diffusion" in json.dumps(answered).lower()  # answered from the index as it was
+
+
+def test_a_digest_worked_out_during_a_merge_is_not_kept_after_it(
+    tmp_path: Path, config: Config
+) -> None:
+    """Between a merge's corpus commit and its index update, digests answer from the index
+    as it was; once the index has the merge, they must see it (not a cached old answer)."""
+    store = Store(tmp_path / "data")
+    bot = PapersBot(config, store, SearchIndex(tmp_path / "data" / "index", encoder="none"))
+    bot.add_papers([paper("2605.00001", daily_date="2026-05-07", upvotes=3)])
+    assert bot.digests.latest_day("2026-05-20") == "2026-05-07"
+    fresh = [paper("2605.00002", daily_date="2026-05-08", upvotes=9)]
+    with bot.index.following():  # as add_papers does: commit, then the index follows
+        store.put_papers(fresh)
+        assert bot.digests.latest_day("2026-05-20") == "2026-05-07"  # the index as it was
+        bot.index.upsert(fresh, store.corpus_revision)
+    assert bot.digests.latest_day("2026-05-20") == "2026-05-08"
+    assert [p.id for p in bot.digests.papers_on("2026-05-08")] == ["2605.00002"]
+
+
+def test_merges_from_two_threads_both_land_in_corpus_and_index(
+    tmp_path: Path, config: Config
+) -> None:
+    """An ingest and an arXiv look-up may merge at once: both commit, the index takes both
+    (one tantivy writer at a time) and ends at the corpus's revision."""
+    store = Store(tmp_path / "data")
+    bot = PapersBot(config, store, SearchIndex(tmp_path / "data" / "index", encoder="none"))
+    batches = [
+        [paper(f"2605.{n:05d}", title=f"Sparse kernels {n}") for n in range(k, 4000, 2)]
+        for k in (0, 1)
+    ]
+    errors: list[BaseException] = []
+
+    def merge(batch: list[Paper]) -> None:
+        try:
+            bot.add_papers(batch)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=merge, args=(b,)) for b in batches]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert store.paper_count() == 4000 and bot.index.doc_count == 4000
+    assert bot.index.revision == store.corpus_revision
+    assert bot.index.sync(store) is False  # nothing left to rebuild

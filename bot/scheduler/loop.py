@@ -213,7 +213,9 @@ class Scheduler:
     async def _post_alerts(self, now: datetime) -> list[asyncio.Task[None]]:
         # Every alerting topic searched, every hit read: proportional to the topics, so
         # in a worker thread like planning.
-        owed = await asyncio.to_thread(self.alerts.owed, now, eligible=self._attached)
+        owed = await asyncio.to_thread(
+            _in_background, self.alerts.owed, now, eligible=self._attached
+        )
         tasks = []
         for key, hits in owed.items():
             if key in self._in_flight:

@@ -150,6 +150,13 @@ def plan_digests(
     ``digests`` must be a builder no other thread uses at the same time (its caches are
     plain dicts), and the search index must be synced beforehand (a rebuild is a writer).
     """
+    with digests.pinned():  # one revision for the candidates and every digest
+        return _plan_digests(core, owed, failed, digests)
+
+
+def _plan_digests(
+    core: SchedulerCore, owed: Owed, failed: dict[str, Failure], digests: DigestBuilder
+) -> Plan:
     store = core.store
     topics = store.topics_by_channel()
     # What channels already had, among the papers these posts may carry only: reading
