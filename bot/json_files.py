@@ -1,8 +1,9 @@
-"""JSON files written atomically and read once: the storage under every TinyDB file.
+"""JSON files read once and written atomically.
 
-Serialise, write a temp file in the same folder, fsync, ``os.replace``, fsync the folder:
-a crash mid-write leaves the old file. A file that is empty or not JSON is refused with a
-one-line :class:`StorageError`, never overwritten.
+Reading: :class:`AtomicJSONStorage`, the TinyDB storage under every corpus file; a file
+that is empty or not JSON is refused with a one-line :class:`StorageError`, never
+overwritten. Writing: :func:`write_temp` (a temp file in the same folder, fsynced) for the
+caller to ``os.replace``, then :func:`fsync_dir`; :func:`not_saved` says why a save failed.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,18 +24,17 @@ __all__ = ["AtomicJSONStorage", "fsync_dir", "not_saved", "reason", "write_temp"
 
 
 class AtomicJSONStorage(Storage):
-    """A TinyDB storage that writes atomically and refuses a corrupt file.
+    """A TinyDB storage that reads a JSON file once and refuses a corrupt one.
 
-    The parsed file is cached: TinyDB calls ``read()`` before every operation, and parsing a
-    100,000-paper corpus each time would make every lookup take a second.
+    The parsed file is cached: TinyDB calls ``read()`` before every operation. Nothing
+    writes through it: the corpus's files are replaced by :class:`bot.corpus.Corpus`
+    commits (all or nothing across files, with :func:`write_temp`), and the one-file
+    layouts of older versions are only read, to be imported.
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._cache: dict[str, dict[str, Any]] | None = None
-        self.writes = 0  # how many times the file was rewritten; benchmarks and tests read it
-        self._defer = 0
-        self._dirty = False
 
     def read(self) -> dict[str, dict[str, Any]] | None:
         if self._cache is not None:
@@ -63,49 +62,8 @@ class AtomicJSONStorage(Storage):
         self._cache = data
         return data
 
-    @contextlib.contextmanager
-    def deferred(self) -> Iterator[None]:
-        """Coalesce every write inside the block into one file write at its end."""
-        self._defer += 1
-        try:
-            yield
-        finally:
-            self._defer -= 1
-            if self._defer == 0 and self._dirty:
-                self._dirty = False
-                assert self._cache is not None
-                self._write_file(self._cache)
-
     def write(self, data: dict[str, dict[str, Any]]) -> None:
-        if self._defer:
-            self._cache, self._dirty = data, True
-            return
-        self._write_file(data)
-
-    def _write_file(self, data: dict[str, dict[str, Any]]) -> None:
-        """Replace the file with ``data``, or leave both the file and the cache as they were.
-
-        TinyDB (and :class:`Store`) change the cached document in place before calling
-        ``write``, so a write that fails must not leave that change behind: the next
-        write would carry it again and fail again, for every caller. On any failure the
-        cache is dropped and the next read takes the file as it is on disk, which is
-        exactly the state before the failed change (this process is the only writer).
-        """
-        tmp: str | None = None
-        try:
-            payload = orjson.dumps(data)
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = write_temp(self.path, payload)
-            os.replace(tmp, self.path)
-        except BaseException as exc:
-            self._cache = None  # the failed change is in the cached dict: reread the file
-            error = not_saved(exc, self.path, "the file", [tmp] if tmp else [])
-            if error is exc:
-                raise
-            raise error from exc
-        fsync_dir(self.path.parent)
-        self._cache = data
-        self.writes += 1
+        raise StorageError(f"{self.path}: read-only here (corpus files change by commits)")
 
     def close(self) -> None:
         self._cache = None
