@@ -149,16 +149,25 @@ hr{border:0;border-top:1px solid #ddd}
 """
 
 
+def chat_page(css: str, time: str, messages: list[str]) -> str:
+    """A page of messages from the bot, each its rendered content, as both apps show them."""
+    body = "".join(
+        '<div class="msg"><div class="avatar">P</div><div style="flex:1">'
+        '<div><span class="name">papers-bot</span><span class="app">APP</span>'
+        f'<span class="time">{time}</span></div>{content}</div></div>'
+        for content in messages
+    )
+    return (
+        f"<html><head><meta charset='utf-8'><style>{css}</style></head><body>{body}</body></html>"
+    )
+
+
 def slack_html(messages: list[dict[str, Any]]) -> str:
-    body = []
-    for message in messages:
-        blocks = "".join(slack_block(b) for b in message.get("blocks", []))
-        body.append(
-            '<div class="msg"><div class="avatar">P</div><div style="flex:1">'
-            '<div><span class="name">papers-bot</span><span class="app">APP</span>'
-            f'<span class="time">9:00 AM</span></div>{blocks}</div></div>'
-        )
-    return f"<html><head><meta charset='utf-8'><style>{SLACK_CSS}</style></head><body>{''.join(body)}</body></html>"
+    return chat_page(
+        SLACK_CSS,
+        "9:00 AM",
+        ["".join(slack_block(b) for b in m.get("blocks", [])) for m in messages],
+    )
 
 
 # ---- Discord -----------------------------------------------------------------------------
@@ -235,16 +244,11 @@ def discord_payloads(reply: Reply) -> list[dict[str, Any]]:
 
 
 def discord_html(payloads: list[dict[str, Any]]) -> str:
-    body = []
-    for payload in payloads:
-        layout = "".join(discord_component(c) for c in payload.get("components", []))
-        body.append(
-            '<div class="msg"><div class="avatar">P</div><div style="flex:1">'
-            '<div><span class="name">papers-bot</span><span class="app">APP</span>'
-            f'<span class="time">Today at 09:00</span></div>{layout}'
-            "</div></div>"
-        )
-    return f"<html><head><meta charset='utf-8'><style>{DISCORD_CSS}</style></head><body>{''.join(body)}</body></html>"
+    return chat_page(
+        DISCORD_CSS,
+        "Today at 09:00",
+        ["".join(discord_component(c) for c in p.get("components", [])) for p in payloads],
+    )
 
 
 # ---- screenshots -------------------------------------------------------------------------
