@@ -267,6 +267,10 @@ def test_slack_renders_a_measured_card_as_if_built_afresh() -> None:
         ephemeral=False,
     )
     assert slack_render.render(measured) == slack_render.render(fresh)
+    # And the measured cards were reused, not built again: same block objects.
+    again = slack_render.measured_group(shown[1], 1)
+    assert again.blocks[0] is slack_render.measured_group(shown[1], 0).blocks[0]
+    assert again.blocks[0] is not slack_render.measured_group(fresh.cards[1], 1).blocks[0]
     ids = [
         e["action_id"]
         for m in slack_render.render(measured)

@@ -397,6 +397,9 @@ def test_delivered_by_channel_among_reads_only_those_papers(tmp_path: Path) -> N
     everything = store.delivered_by_channel()
     assert found == {key: {p for p in ids if p in set(wanted)} for key, ids in everything.items()}
     assert sum(map(len, found.values())) == 600
+    # More ids than one statement may carry (30,000 a statement): the same answer.
+    many = wanted + [f"2698.{n:05d}" for n in range(30_000)]
+    assert store.delivered_by_channel(among=many) == found
     assert store.delivered_by_channel(among=[]) == {}
     assert store.delivered_by_channel(weekly=True, among=["2601.99999"]) == {
         "slack:T:C0": {"2601.99999"}
