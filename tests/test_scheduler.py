@@ -541,3 +541,16 @@ async def test_planning_and_pruning_run_off_the_event_loop(
     assert threading.main_thread() not in threads.values()
     (post,) = adapter.posts
     assert [c.paper.upvotes for c in post.reply.cards] == [118, 103, 74, 25, 10]
+
+
+@pytest.mark.parametrize("summary", ["off", "long"])
+async def test_a_scheduled_post_shows_the_summary_the_channel_set(
+    demo_bot, sched, adapter, clock, summary
+) -> None:
+    """``set summary`` changes scheduled posts, not only the ``digest`` preview."""
+    enroll(demo_bot, "lab", "09:00", "Europe/Berlin", summary=summary)
+    await at(sched, clock, "2026-06-12T07:00:00+00:00")
+    (post,) = adapter.posts
+    assert post.reply.cards and {c.summary for c in post.reply.cards} == {summary}
+    preview = demo_bot.handle(Request("digest", channel_id="lab"))
+    assert preview.cards and {c.summary for c in preview.cards} == {summary}  # as the preview

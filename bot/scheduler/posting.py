@@ -21,7 +21,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from bot import texts
 from bot.delivery import Adapter, PermanentDeliveryError, describe, is_transient, limits_of
@@ -185,6 +185,7 @@ class ExactlyOncePoster:
             thread=thread,
             continued=continued,
             limits=limits,
+            weekly=kind == "weekly",
         )
         for n, (part, reply) in enumerate(messages):
             outcome = await self.send(channel, reply, thread=thread)
@@ -218,10 +219,14 @@ class ExactlyOncePoster:
         thread: str | None,
         continued: bool,
         limits: RenderLimits,
+        weekly: bool = False,
     ) -> list[tuple[list[PaperCard], Reply]]:
         """The post's messages, each its cards and the reply that shows them: pure, run in
-        a worker thread by :meth:`deliver`."""
-        shown = self.core.digest_reply(Digest(channel.key, day, cards))
+        a worker thread by :meth:`deliver`. The cards show as the channel asked (its
+        ``summary`` setting; in a weekly recap each card names its own day)."""
+        start = (date.fromisoformat(day) - timedelta(days=6)).isoformat() if weekly else None
+        digest = Digest(channel.key, day, cards, start=start, summary=channel.summary)
+        shown = self.core.digest_reply(digest)
         shown.title = title
         groups = split_into_messages(cards, shown, threaded=channel.thread_mode, limits=limits)
         messages = []
