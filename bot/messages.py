@@ -38,9 +38,7 @@ Piece = str | PaperCard | Tail
 class RenderLimits:
     """How much one message of a platform holds, as far as splitting is concerned.
 
-    ``cards``: the most cards in one message. ``card_rows``: where each card of a public
-    post carries its buttons on a row of its own (Discord: 5 rows), the most rows; the
-    reply's own buttons take one more. ``text``: the most characters of text (title
+    ``cards``: the most cards in one message. ``text``: the most characters of text (title
     included, as ``text_size`` counts them, i.e. after the platform's escaping) in one
     message; longer text goes over several, cut at line ends. ``budget`` with ``size``:
     the most of a platform measure (Slack's characters over all blocks, Discord's
@@ -49,7 +47,6 @@ class RenderLimits:
     """
 
     cards: int = 5
-    card_rows: int | None = None
     text: int | None = None
     text_size: Callable[[str], int] = len
     text_overhead: int = 0  # characters the platform adds around a title and text
@@ -105,13 +102,6 @@ def _longest_fit(text: str, limit: int, size: Callable[[str], int]) -> int:
     return max(1, low)
 
 
-def cards_per_message(reply: Reply, limits: RenderLimits) -> int:
-    """The most cards one message of ``reply`` holds (fewer when each takes a button row)."""
-    if limits.card_rows and not reply.ephemeral and any(c.buttons for c in reply.cards):
-        return max(1, min(limits.cards, limits.card_rows - (1 if reply.buttons else 0)))
-    return max(1, limits.cards)
-
-
 def split_reply(reply: Reply, limits: RenderLimits = DEFAULT_LIMITS) -> list[Reply]:
     """``reply`` as the messages it is sent as (see the module docstring); at least one."""
     texts = [reply.text]
@@ -134,7 +124,7 @@ def split_reply(reply: Reply, limits: RenderLimits = DEFAULT_LIMITS) -> list[Rep
     if measured:
         last = parts[-1]
         used = sum(size(t) for t in (last.title, last.text) if t)  # type: ignore[misc]
-    most = cards_per_message(reply, limits)
+    most = max(1, limits.cards)
     counted = limits.components is not None and limits.count is not None
     count = limits.count or (lambda piece: 0)
     current = parts[-1]

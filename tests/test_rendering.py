@@ -152,14 +152,12 @@ def test_split_by_count_keeps_order_title_first_and_tail_last() -> None:
     assert all(p.kind is ReplyKind.SEARCH and p.ephemeral for p in parts)
 
 
-def test_split_by_budget_and_button_rows() -> None:
+def test_split_by_budget_and_card_count() -> None:
     limits = RenderLimits(cards=10, budget=100, size=lambda piece: 30)
     assert [len(p.cards) for p in split_reply(Reply(cards=cards(7)), limits)] == [3, 3, 1]
     public = [PaperCard(p.paper, rank=p.rank, buttons=[Button("x", "y")]) for p in cards(9)]
-    rows = RenderLimits(cards=10, card_rows=5)
-    assert [len(p.cards) for p in split_reply(Reply(cards=public, ephemeral=False), rows)] == [5, 4]
-    with_own = Reply(cards=public, ephemeral=False, buttons=[Button("b", "b")])
-    assert [len(p.cards) for p in split_reply(with_own, rows)] == [4, 4, 1]
+    most = RenderLimits(cards=5)
+    assert [len(p.cards) for p in split_reply(Reply(cards=public, ephemeral=False), most)] == [5, 4]
 
 
 def test_a_tail_that_does_not_fit_takes_the_last_card_along() -> None:

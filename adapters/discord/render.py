@@ -28,7 +28,6 @@ import discord
 
 from bot.layout import card_layout, shorten
 from bot.messages import Piece, RenderLimits, Tail, split_reply
-from bot.models import Paper
 from bot.replies import Button, ButtonRole, PaperCard, Reply, ReplyKind
 
 TITLE_LIMIT = 256
@@ -132,11 +131,6 @@ def _link(url: str | None) -> str | None:
     if not url or not re.match(r"https?://[^\s]+$", url) or len(url) > 512:
         return None
     return quote(url, safe=":/?#[]@!$&'*+,;=%~-._")
-
-
-def paper_links(paper: Paper) -> str:
-    shown = [f"[{label}]({url})" for label, raw in paper.links() if (url := _link(raw))]
-    return " · ".join(shown)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,15 +25,14 @@ import functools
 import re
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from bot.layout import CardLayout, card_layout, shorten
 from bot.messages import Piece, RenderLimits, Tail, split_reply
-from bot.models import Paper
-from bot.replies import Button, ButtonRole, PaperCard, Reply, ReplyKind, paper_facts
+from bot.replies import Button, ButtonRole, PaperCard, Reply, ReplyKind
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -229,11 +228,6 @@ def highlight(escaped: str, pattern: re.Pattern[str] | None) -> str:
     return pattern.sub(lambda m: m.group(1) or f"*{m.group(2)}*", escaped)
 
 
-def facts(paper: Paper) -> list[str]:
-    """Upvotes, comments, stars and the list date, only those that are known."""
-    return [escape(fact) for fact in paper_facts(paper)]
-
-
 def command_button(button: Button, action_id: str) -> Block:
     element: Block = {
         "type": "button",
@@ -254,15 +248,6 @@ def is_paging(button: Button) -> bool:
     the preview stays and a refusal does not wipe it.
     """
     return button.role is ButtonRole.PAGE
-
-
-def link_button(label: str, url: str, action_id: str) -> Block:
-    return {
-        "type": "button",
-        "text": plain(label, MAX_BUTTON_LABEL),
-        "action_id": action_id,
-        "url": url,
-    }
 
 
 def element_size(element: Block) -> int:
@@ -414,11 +399,6 @@ def overflow_menu(shown: CardLayout, action_id: str) -> Block | None:
     }
 
 
-def card_blocks(card: PaperCard, index: int) -> list[Block]:
-    """One paper's blocks (see :func:`card_group`)."""
-    return card_group(card, index).blocks
-
-
 def text_url(url: str | None) -> str | None:
     """``url`` if it may be linked inside mrkdwn text: safe and short (see MAX_URL_IN_TEXT)."""
     good = safe_url(url)
@@ -501,20 +481,15 @@ LIMITS = RenderLimits(
 def render(reply: Reply) -> list[Message]:
     """``reply`` as one or more Slack messages, each a dict with ``text`` and ``blocks``.
 
-    :func:`bot.messages.split_reply` decides the messages (cards are built once here and
-    measured as they are built); each part becomes one message by :func:`render_message`.
+    :func:`bot.messages.split_reply` decides the messages, sizing each card with
+    :func:`piece_size`; the groups built to size them are reused (:func:`measured_group`),
+    and each part becomes one message by :func:`render_message`.
     """
-    cards = [measured_group(card, index) for index, card in enumerate(reply.cards)]
-    sizes = {id(card): group.size for card, group in zip(reply.cards, cards, strict=True)}
-
-    def size(piece: Piece) -> int:
-        return sizes[id(piece)] if isinstance(piece, PaperCard) else piece_size(piece)
-
     fallback = fallback_text(reply)
     messages = []
     taken = 0
-    for part in split_reply(reply, replace(LIMITS, size=size)):
-        mine = cards[taken : taken + len(part.cards)]
+    for part in split_reply(reply, LIMITS):
+        mine = [measured_group(card, taken + n) for n, card in enumerate(part.cards)]
         taken += len(part.cards)
         messages.append(render_message(part, fallback, mine))
     if len(messages) > 1:
@@ -534,7 +509,7 @@ def _without_surrogates(message: Message) -> Message:
     return message
 
 
-def render_message(part: Reply, fallback: str, cards: list[Group] | None = None) -> Message:
+def render_message(part: Reply, fallback: str, cards: list[Group]) -> Message:
     """One part of a reply (see :func:`bot.messages.split_reply`) as one message.
 
     It only fits: text is cut into sections and, should the whole still be over the
@@ -546,9 +521,7 @@ def render_message(part: Reply, fallback: str, cards: list[Group] | None = None)
     if part.text:
         for chunk in split_text(reply_text(part)):
             groups.append(text_group([section(chunk)]))
-    if cards is None:
-        cards = [card_group(card, index) for index, card in enumerate(part.cards)]
-    groups.extend(cards)
+    groups.extend(cards)  # the part's cards, built by render()
     if part.footer:
         groups.append(footer_group(part.footer))
     if part.buttons and (nav := nav_group(part.buttons)).blocks:
