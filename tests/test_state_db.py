@@ -38,13 +38,15 @@ def old_folder(tmp_path: Path) -> Path:
 # ---- the upgrade of a 3cff8ee data folder -----------------------------------------------------
 
 
-def test_a_3cff8ee_data_folder_upgrades_without_losing_a_record(tmp_path: Path) -> None:
+def test_a_3cff8ee_data_folder_upgrades_without_losing_a_record(
+    tmp_path: Path, state_url: str | None
+) -> None:
     folder = old_folder(tmp_path)
     raw = (folder / "state.json").read_bytes()
     old = json.loads(raw)
     assert all(old[t] for t in ("channels", "topics", "deliveries", "feedback", "meta"))
 
-    store = Store(folder)
+    store = Store(folder, state_url=state_url)
 
     assert not (folder / "state.json").exists()
     assert (folder / "state.json.imported").read_bytes() == raw  # renamed, never changed
@@ -90,7 +92,7 @@ def test_a_3cff8ee_data_folder_upgrades_without_losing_a_record(tmp_path: Path) 
     before, revision = store.deliveries(), store.corpus_revision
     store.close()
 
-    reopened = Store(folder)  # no second import; everything still there
+    reopened = Store(folder, state_url=state_url)  # no second import; everything still there
     assert reopened.deliveries() == before and len(reopened.topics()) == len(old["topics"]) + 1
     assert sorted(p.name for p in folder.iterdir() if p.name.startswith("state.json")) == [
         "state.json.imported"
@@ -123,12 +125,14 @@ def test_the_import_is_one_transaction(tmp_path: Path, monkeypatch) -> None:
     )
 
 
-def test_a_state_json_beside_a_used_database_is_refused(tmp_path: Path) -> None:
+def test_a_state_json_beside_a_used_database_is_refused(
+    tmp_path: Path, state_url: str | None
+) -> None:
     folder = old_folder(tmp_path)
-    Store(folder).close()
+    Store(folder, state_url=state_url).close()
     # the same file again: a rename the last start did not finish; it is done now
     shutil.copy(FIXTURE / "state.json", folder / "state.json")
-    assert len(Store(folder).channels()) == len(
+    assert len(Store(folder, state_url=state_url).channels()) == len(
         json.loads(FIXTURE.joinpath("state.json").read_text())["channels"]
     )
     assert not (folder / "state.json").exists() and (folder / "state.json.imported.2").exists()
@@ -138,7 +142,7 @@ def test_a_state_json_beside_a_used_database_is_refused(tmp_path: Path) -> None:
     (folder / "state.json").write_text(json.dumps(other))
     before = (folder / "state.json").read_bytes()
     with pytest.raises(StorageError) as err:
-        Store(folder)
+        Store(folder, state_url=state_url)
     assert "\n" not in str(err.value) and "already holds" in str(err.value)
     assert (folder / "state.json").read_bytes() == before
 
@@ -188,9 +192,9 @@ def test_recording_a_delivery_writes_bytes_that_do_not_grow_with_history(tmp_pat
 
 
 def test_group_commit_is_one_transaction_and_a_failed_change_is_undone_alone(
-    tmp_path: Path,
+    tmp_path: Path, state_url: str | None
 ) -> None:
-    store = Store(tmp_path)
+    store = Store(tmp_path, state_url=state_url)
     writes = store.state_storage.writes
     failed = []
     with store.batched_state_writes():
@@ -206,13 +210,18 @@ def test_group_commit_is_one_transaction_and_a_failed_change_is_undone_alone(
         assert len(store.delivered_ids("slack:T:C")) == 100
     assert store.state_storage.writes == writes + 1
     assert len(failed) == 1 and "64-bit" in failed[0]
-    assert len(Store(tmp_path).deliveries()) == 100 and store.get_channel("slack:T:X") is None
+    assert (
+        len(Store(tmp_path, state_url=state_url).deliveries()) == 100
+        and store.get_channel("slack:T:X") is None
+    )
 
 
-def test_readers_in_other_threads_see_only_committed_state(tmp_path: Path) -> None:
+def test_readers_in_other_threads_see_only_committed_state(
+    tmp_path: Path, state_url: str | None
+) -> None:
     import threading
 
-    store = Store(tmp_path)
+    store = Store(tmp_path, state_url=state_url)
     seen: list[int] = []
     with store.batched_state_writes():
         store.record_deliveries([Delivery("slack:T:C", "2601.00001", T0)])
@@ -380,9 +389,11 @@ def indexes(db: sqlite3.Connection) -> set[str]:
     return {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
 
 
-def test_delivered_by_channel_among_reads_only_those_papers(tmp_path: Path) -> None:
+def test_delivered_by_channel_among_reads_only_those_papers(
+    tmp_path: Path, state_url: str | None
+) -> None:
     """A fan-out asks who had its candidates only."""
-    store = Store(tmp_path)
+    store = Store(tmp_path, state_url=state_url)
     at = "2026-06-12T09:00:00+00:00"
     store.record_deliveries(
         [

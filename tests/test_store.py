@@ -30,11 +30,11 @@ def papers(n: int, start: int = 0, tag: str = "") -> list[Paper]:
     ]
 
 
-def test_round_trip_and_schema_version(tmp_path: Path) -> None:
-    store = Store(tmp_path)
+def test_round_trip_and_schema_version(tmp_path: Path, state_url: str | None) -> None:
+    store = Store(tmp_path, state_url=state_url)
     store.put_papers(papers(3))
     store.save_channel(Channel("slack", "T1", "C1", timezone="Europe/Berlin"))
-    reopened = Store(tmp_path)
+    reopened = Store(tmp_path, state_url=state_url)
     assert reopened.paper_count() == 3
     assert reopened.get_paper("2601.00002").upvotes == 2
     assert reopened.get_channel("slack:T1:C1").timezone == "Europe/Berlin"
@@ -106,8 +106,8 @@ def test_deliveries_never_rewrite_the_corpus(tmp_path: Path) -> None:
     assert len(store.delivered_ids("slack:T:C")) == 20
 
 
-def test_eight_threads_writing_lose_nothing(tmp_path: Path) -> None:
-    store = Store(tmp_path)
+def test_eight_threads_writing_lose_nothing(tmp_path: Path, state_url: str | None) -> None:
+    store = Store(tmp_path, state_url=state_url)
     store.save_channels(Channel("console", "local", str(n)) for n in range(8))
     errors: list[BaseException] = []
 
@@ -130,7 +130,7 @@ def test_eight_threads_writing_lose_nothing(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    reopened = Store(tmp_path)
+    reopened = Store(tmp_path, state_url=state_url)
     assert len(reopened.deliveries()) == 200
     topics = reopened.topics()
     assert len(topics) == 200 and len({t.id for t in topics}) == 200

@@ -1,0 +1,99 @@
+"""Issue 17: the state database on a real PostgreSQL server, where several processes write
+it at once (each a :class:`StateDB` of its own here: its own engine and connections)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from bot.models import Channel, Delivery
+from bot.state_db import StateDB
+from bot.store import StorageError, Store
+from tests.postgres_server import PostgresServer, free_port
+
+T0 = "2026-06-12T09:00:00+00:00"
+
+
+def together(work: Callable[[int], None], n: int) -> list[BaseException]:
+    """Run ``work(0..n-1)`` in threads released at once; what any of them raised."""
+    start, errors = threading.Barrier(n), []
+
+    def run(i: int) -> None:
+        try:
+            start.wait()
+            work(i)
+        except BaseException as exc:  # reported to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return errors
+
+
+def test_the_schema_on_postgresql_is_alembics_with_its_partial_index(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    url = postgres.new_database()
+    db = StateDB(tmp_path, url)
+    assert db.engine.dialect.name == "postgresql"
+    with db.reading() as conn:
+        names = set(inspect(conn).get_table_names())
+        pending = conn.execute(
+            text("SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_deliveries_pending'")
+        ).scalar()
+    assert {"meta", "channels", "topics", "deliveries", "feedback", "alembic_version"} <= names
+    assert pending is not None and "WHERE" in pending and "pending" in pending
+    db.set_meta("json", {"a": [1, "two", None], "b": True})
+    assert StateDB(tmp_path, url).get_meta("json") == {"a": [1, "two", None], "b": True}
+    assert not (tmp_path / "state.sqlite3").exists()  # the URL is the only state
+
+
+def test_an_unreachable_server_is_one_line_without_the_password(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://papers:hunter2@127.0.0.1:{free_port()}/papers"
+    with pytest.raises(StorageError) as err:
+        Store(tmp_path, state_url=url)
+    message = str(err.value)
+    assert "\n" not in message and "hunter2" not in message, message
+    assert "cannot open" in message and f"127.0.0.1:{url.rsplit(':', 1)[1]}" in message
+
+
+def test_processes_adding_the_first_topics_at_once_get_distinct_ids(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    url = postgres.new_database()
+    dbs = [StateDB(tmp_path / str(n), url) for n in range(4)]  # no next_topic_id yet
+    added: list[int] = []
+    errors = together(
+        lambda n: added.extend(
+            t.id for t in dbs[n].add_topics([(f"c{n}", "agents", "ada", None)] * 5, T0)
+        ),
+        4,
+    )
+    assert errors == []
+    assert sorted(added) == list(range(1, 21))
+    assert dbs[0].get_meta("next_topic_id") == 21
+
+
+def test_processes_changing_one_channel_at_once_lose_no_update(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    url = postgres.new_database()
+    dbs = [StateDB(tmp_path / str(n), url) for n in range(4)]
+    first = Channel("slack", "T", "C")
+    dbs[0].put([first])
+
+    def bump(n: int) -> None:
+        for _ in range(25):
+            dbs[n].update_channel(first.key, lambda c: setattr(c, "failures", c.failures + 1))
+            dbs[n].put([Delivery(first.key, f"2601.{n}{_:04d}", T0)])
+
+    assert together(bump, 4) == []
+    assert dbs[1].get_channel(first.key).failures == 100
+    assert len(dbs[2].rows(Delivery)) == 100
