@@ -26,6 +26,10 @@ class Request:
     # Whether the platform says this user may change the channel's settings. Adapters
     # fill it from their permission rules (Slack allow-list, Discord Manage Channels).
     can_manage: bool = True
+    # Set by the adapter when the bot cannot post in this channel (Slack: it is not a
+    # member): one line telling the user how to let it in. A command that would set up
+    # posts here answers with it instead of "Subscribed" (:meth:`PapersBot._permit`).
+    cannot_post: str | None = None
 
     def __post_init__(self) -> None:
         """Replace lone surrogates in everything the platform sent: whatever an adapter
