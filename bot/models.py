@@ -231,6 +231,12 @@ class Channel(Record):
     last_weekly_date: str | None = None
     thread_mode: bool = False  # a headline message with one reply per paper in its thread
     summary: str = "short"  # how much of a summary cards show: "short", "long" or "off"
+    # The platform user id of the last person who changed this channel's settings: who is
+    # told when repeated failures pause its posts, and when they recover (revision 0004).
+    managed_by: str | None = None
+    # The last failure notice sent about this channel ("paused" or "recovered"), so each
+    # is sent once, not at every tick (revision 0004).
+    notice: str | None = None
 
     @property
     def key(self) -> str:
@@ -248,6 +254,9 @@ class Topic(Record):
     added_at: str
     # Post a matching paper as soon as its upvotes reach this, not only in the daily post.
     alert_upvotes: int | None = None
+    # Who an alert mentions (opt-in, ``--notify``): a platform mention as the adapter
+    # understands it, e.g. a Slack user group or a Discord role (revision 0004).
+    notify: str | None = None
 
 
 @dataclass(slots=True)
@@ -282,3 +291,25 @@ class Feedback(Record):
     @property
     def key(self) -> str:
         return f"{self.channel}|{self.paper_id}|{self.user}"
+
+
+@dataclass(slots=True)
+class Saved(Record):
+    """A paper on one person's reading list (``/papers save``), the same in every channel.
+
+    ``user`` is the person's key across channels: ``platform:workspace:user_id``.
+    """
+
+    user: str
+    paper_id: str
+    at: str  # ISO UTC timestamp
+    channel: str | None = None  # the channel key it was saved from, if any
+
+    @property
+    def key(self) -> str:
+        return f"{self.user}|{self.paper_id}"
+
+
+def user_key(platform: str, workspace: str, user_id: str) -> str:
+    """One key per person per workspace: ``slack:T123:U456`` (their reading list's owner)."""
+    return f"{platform}:{workspace}:{user_id}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from bot.models import Paper, channel_key, clean_text
+from bot.models import Paper, channel_key, clean_text, user_key
 
 
 @dataclass(slots=True, frozen=True)
@@ -26,11 +26,27 @@ class Request:
     # Whether the platform says this user may change the channel's settings. Adapters
     # fill it from their permission rules (Slack allow-list, Discord Manage Channels).
     can_manage: bool = True
+    # Set by the adapter when the bot cannot post in this channel (Slack: it is not a
+    # member): one line telling the user how to let it in. A command that would set up
+    # posts here answers with it instead of "Subscribed" (:meth:`PapersBot._permit`).
+    cannot_post: str | None = None
+    # Where ``user_id`` is unique: the workspace (Slack's team) unless the adapter says
+    # otherwise. Discord user ids are global, so its adapter passes "*": one reading list
+    # per person across servers and DMs.
+    user_scope: str | None = None
 
     def __post_init__(self) -> None:
         """Replace lone surrogates in everything the platform sent: whatever an adapter
         hands over, no text reaches the store that it could not save."""
-        for name in ("text", "platform", "workspace", "channel_id", "user_id", "user_name"):
+        for name in (
+            "text",
+            "platform",
+            "workspace",
+            "channel_id",
+            "user_id",
+            "user_name",
+            "user_scope",
+        ):
             value = getattr(self, name)
             if isinstance(value, str):
                 object.__setattr__(self, name, clean_text(value))
@@ -38,6 +54,11 @@ class Request:
     @property
     def channel(self) -> str:
         return channel_key(self.platform, self.workspace, self.channel_id)
+
+    @property
+    def person(self) -> str:
+        """The asker's key across channels (their reading list's owner), ``slack:T1:U2``."""
+        return user_key(self.platform, self.user_scope or self.workspace, self.user_id)
 
 
 class ReplyKind(StrEnum):

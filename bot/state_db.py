@@ -51,7 +51,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
 
-from bot.models import Channel, Delivery, Feedback, Record, Topic
+from bot.models import Channel, Delivery, Feedback, Record, Saved, Topic
 from bot.storage_errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -102,6 +102,8 @@ channels = Table(
     Column("last_weekly_date", String),
     Column("thread_mode", Boolean, nullable=False),
     Column("summary", String, nullable=False, server_default="short"),  # revision 0003
+    Column("managed_by", String),  # revision 0004
+    Column("notice", String),  # revision 0004
 )
 
 topics = Table(
@@ -113,6 +115,7 @@ topics = Table(
     Column("added_by", String, nullable=False),
     Column("added_at", String, nullable=False),
     Column("alert_upvotes", Integer),
+    Column("notify", String),  # revision 0004
 )
 
 deliveries = Table(
@@ -153,6 +156,17 @@ feedback = Table(
     Column("at", String, nullable=False),
 )
 
+saved = Table(  # revision 0004: reading lists
+    "saved",
+    metadata,
+    Column("id", _Serial, primary_key=True),  # insertion order: newest last
+    Column("key", String, nullable=False, unique=True),
+    Column("user", String, nullable=False, index=True),
+    Column("paper_id", String, nullable=False),
+    Column("at", String, nullable=False),
+    Column("channel", String),
+)
+
 _CHANNEL_BY_KEY = select(
     *[channels.c[f] for f in Channel.__dataclass_fields__]  # the model's fields, in order
 ).where(channels.c.key == bindparam("key"))
@@ -167,6 +181,7 @@ _MODEL_TABLES: dict[type[Record], Table] = {
     Topic: topics,
     Delivery: deliveries,
     Feedback: feedback,
+    Saved: saved,
 }
 
 
