@@ -29,6 +29,7 @@ from bot import __version__
 from bot.app import PapersBot, system_clock
 from bot.config import Config, ConfigError, check_state_url, load_config
 from bot.delivery import describe
+from bot.fleet import index_folder
 from bot.layout import clean
 from bot.models import Channel, Paper, channel_key
 from bot.query import QueryError, parse_query, quoted
@@ -129,7 +130,7 @@ def open_bot(args: argparse.Namespace) -> PapersBot:
     config: Config = args.config_obj
     data_dir = config.data_dir(args.db)
     store = Store(data_dir, state_url=config.state.resolved())  # checked in _run
-    index = SearchIndex(data_dir / "index")
+    index = SearchIndex(index_folder(store))  # <data>/index, or this worker's (bot.fleet)
     index.sync(store)
     log.debug("data folder %s: %d papers", data_dir, store.paper_count())
     return PapersBot(config, store, index, clock=clock_from_env())

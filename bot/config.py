@@ -97,6 +97,11 @@ class SchedulerSettings:
     catch_up: str = "one"  # after downtime: "one" late post, "all" missed days (a week), "none"
     max_failures: int = 5  # permanent failures in a row before a channel is paused
     keep_deliveries_days: int = 60  # delivery records older than this are forgotten
+    # Several workers on one PostgreSQL database (docs/deploy.md): the channels a worker
+    # claims per tick beyond those it is still posting to, and how long its claims last
+    # if it dies (renewed while it lives).
+    claim_batch: int = 500
+    lease_seconds: int = 120
 
 
 @dataclass(slots=True)
@@ -300,6 +305,8 @@ def _validate(config: Config) -> None:
     check_range("scheduler.tick_seconds", config.scheduler.tick_seconds, 1, 3600)
     check_range("scheduler.max_failures", config.scheduler.max_failures, 1, 1000)
     check_range("scheduler.keep_deliveries_days", config.scheduler.keep_deliveries_days, 8, 3650)
+    check_range("scheduler.claim_batch", config.scheduler.claim_batch, 1, 1_000_000)
+    check_range("scheduler.lease_seconds", config.scheduler.lease_seconds, 2, 86400)
     check_range("sources.retries", config.sources.retries, 0, 10)
     _validate_sources(config.sources)
     for name, section in config.platforms.items():

@@ -13,6 +13,13 @@ Layout of ``<data>/corpus/``:
   how many papers each partition holds (so counting needs no partition).
 * ``commit.json``: present only while a commit is being applied (see :meth:`Corpus.commit`).
 
+A corpus opened ``shared=True`` is written by other processes too (workers on one volume,
+docs/deploy.md). Those processes commit one at a time, each on top of the last: a commit
+or a recovery holds ``corpus.lock`` beside the folder (an exclusive ``flock``) and first
+reads the newest ``meta.json``. A reader notices a newer commit by ``meta.json``'s identity
+(a commit replaces the file: a new inode), one ``stat`` per read of the revision, then reads
+the new partition list and forgets the partitions it had cached.
+
 Every file is a TinyDB document (``{"papers": {id: record}}``, ``{"_meta": {...}}``), read
 through :class:`bot.json_files.AtomicJSONStorage` (its parser and its refusals).
 
@@ -40,6 +47,11 @@ from tinydb.table import Table
 
 from bot.json_files import AtomicJSONStorage, fsync_dir, not_saved, reason, write_temp
 from bot.storage_errors import StorageError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks
+    fcntl = None  # type: ignore[assignment]
 
 SCHEMA_VERSION = 2  # 1: one corpus.json; 2: partitions in corpus/
 BLOCK = 2_000  # arXiv sequence numbers per partition
@@ -70,6 +82,7 @@ class Corpus:
         *,
         cached_partitions: int = 8,
         check: Any = None,
+        shared: bool = False,
     ) -> None:
         """``check(path, records)`` validates a partition's records when it is read (the
         store passes its record checks); it raises :class:`StorageError`."""
@@ -82,14 +95,36 @@ class Corpus:
         self.writes = 0  # commits (each one atomic write), for benchmarks and tests
         self.files_written = 0
         self.bytes_written = 0
+        self.shared = shared
+        self._seen: tuple[int, int, int] | None = None  # meta.json's identity when read
         folder.mkdir(parents=True, exist_ok=True)
-        self._recover()
-        self._meta = self._read_meta()
+        with _other_processes_kept_out(folder, shared):
+            self._recover()
+            self._meta = self._read_meta()
+
+    def refresh(self) -> bool:
+        """Read another process's newer commit, if there is one (whether there was)."""
+        try:
+            seen = _identity(self.path / META_FILE)
+        except FileNotFoundError:
+            return False
+        if seen == self._seen:
+            return False
+        with self.lock:
+            meta = self._read_meta()
+            changed = meta["revision"] != self._meta["revision"]
+            if changed:
+                self._cache.clear()
+                self._meta = meta
+            self._seen = seen
+        return changed
 
     # ---- reading ----------------------------------------------------------------------
 
     @property
     def revision(self) -> int:
+        if self.shared:
+            self.refresh()
         return int(self._meta["revision"])
 
     def count(self) -> int:
@@ -179,7 +214,9 @@ class Corpus:
                 changes.setdefault(partition_of(pid), ({}, []))[1].append(pid)
         if not changes:
             return 0
-        with self._commit_lock:
+        with self._commit_lock, _other_processes_kept_out(self.path, self.shared):
+            if self.shared:
+                self.refresh()  # commit on top of another process's last commit
             if (self.path / JOURNAL_FILE).exists():
                 # An earlier commit's renames failed half-way (its error said so): finish
                 # them before this one writes a journal of its own, and read anew.
@@ -197,7 +234,7 @@ class Corpus:
                 new_parts[name] = records
             meta = {
                 **self._meta,
-                "revision": self.revision + 1,
+                "revision": int(self._meta["revision"]) + 1,
                 "partitions": {
                     **self._meta["partitions"],
                     **{name: len(records) for name, records in new_parts.items()},
@@ -270,6 +307,8 @@ class Corpus:
 
     def _read_meta(self) -> dict[str, Any]:
         path = self.path / META_FILE
+        with contextlib.suppress(FileNotFoundError):
+            self._seen = _identity(path)
         tables = _read_json(path)
         if tables is None:
             meta: dict[str, Any] = {"kind": "corpus", "version": SCHEMA_VERSION}
@@ -290,6 +329,27 @@ class Corpus:
         ):
             raise StorageError(f"{path}: damaged (revision or partition list)")
         return meta
+
+
+def _identity(path: Path) -> tuple[int, int, int]:
+    stat = os.stat(path)
+    return stat.st_ino, stat.st_mtime_ns, stat.st_size
+
+
+@contextlib.contextmanager
+def _other_processes_kept_out(folder: Path, shared: bool) -> Iterator[None]:
+    """Hold ``corpus.lock`` (an exclusive ``flock``) while committing or recovering, when
+    other processes share the folder: they wait, and none takes another's journal or temp
+    files for a crash's leftovers."""
+    if not shared or fcntl is None:  # one process: its own locks suffice
+        yield
+        return
+    fd = os.open(folder.with_name(folder.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
 
 
 def release_gradually(mapping: dict[Any, Any]) -> None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import hashlib
 import logging
 import os
 import threading
@@ -34,6 +35,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Connection,
+    DateTime,
     Engine,
     Index,
     Integer,
@@ -47,6 +49,7 @@ from sqlalchemy import (
     exc,
     func,
     select,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.pool import NullPool
@@ -167,10 +170,48 @@ saved = Table(  # revision 0004: reading lists
     Column("channel", String),
 )
 
+claims = Table(  # revision 0005: which worker posts to a channel, until when (PostgreSQL)
+    "claims",
+    metadata,
+    Column("channel", String, primary_key=True),
+    Column("claimed_by", String, nullable=False),
+    Column("lease_until", DateTime(timezone=True), nullable=False),
+)
+
 _CHANNEL_BY_KEY = select(
     *[channels.c[f] for f in Channel.__dataclass_fields__]  # the model's fields, in order
 ).where(channels.c.key == bindparam("key"))
+_CHANNELS_BY_KEYS = (
+    select(*[channels.c[f] for f in Channel.__dataclass_fields__])
+    .where(channels.c.key.in_(bindparam("keys", expanding=True)))
+    .order_by(channels.c.id)
+)
 _CHANNEL_BY_KEY_FOR_UPDATE = _CHANNEL_BY_KEY.with_for_update()  # built once: see _upsert_statement
+
+# Claims (PostgreSQL only). Keys are taken in key order, so two workers claiming at once
+# never wait on each other in opposite orders.
+_LEASE = "clock_timestamp() + make_interval(secs => :lease)"
+_TAKE_OVER = text(
+    f"""UPDATE claims SET claimed_by = :w, lease_until = {_LEASE}
+    WHERE channel IN (
+        SELECT channel FROM claims
+        WHERE channel = ANY(:keys) AND (lease_until < clock_timestamp() OR claimed_by = :w)
+        ORDER BY channel LIMIT :n FOR UPDATE SKIP LOCKED)
+    RETURNING channel"""
+)
+_CLAIM_NEW = text(
+    f"""INSERT INTO claims (channel, claimed_by, lease_until)
+    SELECT k, :w, {_LEASE} FROM unnest(CAST(:keys AS text[])) AS k
+    WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.channel = k)
+    ORDER BY k LIMIT :n
+    ON CONFLICT (channel) DO NOTHING
+    RETURNING channel"""
+)
+_RENEW = text(
+    f"""UPDATE claims SET lease_until = {_LEASE}
+    WHERE claimed_by = :w AND channel = ANY(:keys) RETURNING channel"""
+)
+_RELEASE = text("DELETE FROM claims WHERE claimed_by = :w AND channel = ANY(:keys)")
 
 _DELETE_DELIVERY = delete(deliveries).where(
     deliveries.c.channel == bindparam("c"), deliveries.c.key == bindparam("k")
@@ -414,6 +455,16 @@ class StateDB:
             row = conn.execute(_CHANNEL_BY_KEY, {"key": key}).first()
         return None if row is None else Channel(*row)
 
+    def channels_by_key(self, keys: Iterable[str]) -> list[Channel]:
+        """The channels of these keys that exist, in insertion order, read now."""
+        wanted = sorted(set(keys))
+        found: list[Channel] = []
+        with self.reading() as conn:
+            for start in range(0, len(wanted), 1000):
+                chunk = wanted[start : start + 1000]
+                found += (Channel(*row) for row in conn.execute(_CHANNELS_BY_KEYS, {"keys": chunk}))
+        return found
+
     def update_channel(self, key: str, change: Callable[[Channel], None]) -> Channel | None:
         with self.transaction() as conn:
             row = conn.execute(_CHANNEL_BY_KEY_FOR_UPDATE, {"key": key}).first()
@@ -534,6 +585,79 @@ class StateDB:
     def count(self, model: type[Record]) -> int:
         with self.reading() as conn:
             return int(conn.scalar(select(func.count()).select_from(_MODEL_TABLES[model])) or 0)
+
+    # ---- several workers on one database ---------------------------------------------
+    # A database server may be shared by several ``papers-bot run`` processes; an SQLite
+    # file has one (the data folder's claim), so there every claim is granted at once and
+    # nothing is written.
+
+    @property
+    def fleet(self) -> bool:
+        """Whether other processes may write this database at the same time (a server)."""
+        return self.engine.dialect.name != "sqlite"
+
+    def claim(
+        self, keys: Iterable[str], worker: str, lease: float, limit: int | None = None
+    ) -> list[str]:
+        """The channels of ``keys`` that ``worker`` now holds for ``lease`` seconds (at most
+        ``limit``), in the order given: those nobody holds, and those whose holder's lease
+        has lapsed (a killed worker). Rows another worker is claiming at this instant are
+        skipped (SKIP LOCKED), never waited for. Leases run on the server's clock, so the
+        workers' clocks need not agree."""
+        wanted = list(dict.fromkeys(keys))
+        if not self.fleet:
+            return wanted
+        limit = len(wanted) if limit is None else min(limit, len(wanted))
+        if limit <= 0:
+            return []
+        values = {"keys": wanted, "w": worker, "lease": float(lease)}
+        with self.transaction() as conn:
+            got = list(conn.execute(_TAKE_OVER, {**values, "n": limit}).scalars())
+            if len(got) < limit:
+                got += conn.execute(_CLAIM_NEW, {**values, "n": limit - len(got)}).scalars()
+        held = set(got)
+        return [k for k in wanted if k in held]
+
+    def renew(self, keys: Iterable[str], worker: str, lease: float) -> set[str]:
+        """Extend ``worker``'s leases on ``keys``; the keys it still held."""
+        wanted = list(keys)
+        if not self.fleet or not wanted:
+            return set(wanted)
+        with self.transaction() as conn:
+            return set(
+                conn.execute(_RENEW, {"keys": wanted, "w": worker, "lease": float(lease)}).scalars()
+            )
+
+    def release(self, keys: Iterable[str], worker: str) -> None:
+        """Give up ``worker``'s claims on ``keys`` (its posts there are recorded)."""
+        wanted = list(keys)
+        if self.fleet and wanted:
+            with self.transaction() as conn:
+                conn.execute(_RELEASE, {"keys": wanted, "w": worker})
+
+    def claimed(self) -> dict[str, str]:
+        """channel -> the worker holding it (lapsed leases included): for tests and status."""
+        with self.reading() as conn:
+            return dict(conn.execute(select(claims.c.channel, claims.c.claimed_by)).all())
+
+    @contextlib.contextmanager
+    def fleet_lock(self, name: str) -> Iterator[bool]:
+        """Whether this process won ``name``, a lock across every process on the database
+        (a PostgreSQL session advisory lock, tried, never waited for), held until the block
+        ends or the process dies (its connection closes). On SQLite: always won."""
+        if not self.fleet:
+            yield True
+            return
+        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        with self._failing_as("cannot lock"), self.engine.connect() as conn:
+            won = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()  # a session lock outlives the transaction: none stays open
+            try:
+                yield won
+            finally:
+                if won:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
 
     # ---- closing
 

@@ -204,6 +204,9 @@ def _claim_folder(folder: Path) -> None:
     _HELD_FOLDERS[key] = [fd, 1]
 
 
+claim_folder = _claim_folder  # a worker's own folder in a shared data folder (bot.fleet)
+
+
 def _release_folder(folder: Path) -> None:
     held = _HELD_FOLDERS.get(folder.resolve())
     if held is None:
@@ -226,6 +229,11 @@ class Store:
         it is ``state.sqlite3`` in the data folder."""
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        # A state database on a server: the data folder may be the volume of several
+        # workers (bot.fleet), so it is not claimed whole and its corpus is shared.
+        self.shared = state_url is not None and not state_url.startswith("sqlite")
+        if self.shared:
+            claim = False
         self._claimed = claim
         if claim:
             _claim_folder(self.data_dir)
@@ -239,6 +247,7 @@ class Store:
         # Paper objects built lately: a bounded LRU (a search needs five, a digest a day's).
         self._papers: OrderedDict[str, Paper] = OrderedDict()
         self._papers_lock = threading.Lock()
+        self._papers_revision = self.corpus.revision  # shared: another's commit empties it
         # Where a paper's stored record can be had without reading its partition: the
         # search index's stored copy, set by whoever owns the index (see bot.app). Called
         # with (paper id, corpus revision); answers None when it is not current.
@@ -247,7 +256,10 @@ class Store:
     def _open_files(self, state_url: str | None) -> None:
         self.lock = threading.RLock()  # close() against close(); the parts lock themselves
         self.corpus = Corpus(
-            self.data_dir / CORPUS_DIR, check=_check_papers, cached_partitions=PARTITIONS_CACHED
+            self.data_dir / CORPUS_DIR,
+            check=_check_papers,
+            cached_partitions=PARTITIONS_CACHED,
+            shared=self.shared,
         )
         self.corpus_storage = self.corpus  # its .path and .writes, for tests and benchmarks
         legacy = self.data_dir / LEGACY_STATE_FILE
@@ -296,6 +308,9 @@ class Store:
         that is writing partitions (it reads the partition as it was until the swap).
         """
         with self._papers_lock:
+            if self.shared and self.corpus.revision != self._papers_revision:
+                self._papers.clear()  # another worker committed: its papers may differ
+                self._papers_revision = self.corpus.revision
             paper = self._papers.get(paper_id)
             if paper is not None:
                 self._papers.move_to_end(paper_id)

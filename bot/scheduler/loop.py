@@ -34,6 +34,7 @@ from bot.delivery import Adapter
 from bot.digest import DigestBuilder
 from bot.models import Channel
 from bot.scheduler.alerts import AlertWatch, Hits, alert_title
+from bot.scheduler.claims import Claims
 from bot.scheduler.core import SchedulerCore
 from bot.scheduler.failures import Failure, backing_off, raised, record_failures, unplannable
 from bot.scheduler.group_commit import GroupCommit
@@ -72,6 +73,11 @@ class Scheduler:
         self.daily_ingest = DailyIngest(self.store, ingest, self.config.scheduler.ingest_time)
         self.alerts = AlertWatch(self.store, bot.index)
         self.poster = ExactlyOncePoster(bot, self._route, self.commit)
+        # Several workers on one database: this one's share of the due channels.
+        scheduling = self.config.scheduler
+        self.claims = Claims(
+            self.store, lease=scheduling.lease_seconds, batch=scheduling.claim_batch
+        )
         # Planning's own builder: plans are built in a worker thread while commands on the
         # event loop use the bot's, and a builder's caches are not shared across threads.
         self.digests = DigestBuilder(self.store, bot.index)
@@ -131,14 +137,35 @@ class Scheduler:
         owed, failed = await asyncio.to_thread(
             _in_background, owed_channels, self.bot, now, eligible=self._plannable
         )
+        if owed and self.claims.shared:
+            owed, failed = await asyncio.to_thread(self._claim_owed, owed, failed, now)
         if not owed:
             return [], failed
         planned = await asyncio.to_thread(_in_background, self._plan_digests, owed, failed)
         return planned, failed
 
+    def _claim_owed(
+        self, owed: Owed, failed: dict[str, Failure], now: datetime
+    ) -> tuple[Owed, dict[str, Failure]]:
+        """Several workers: the owed channels this worker claimed, planned again from a
+        fresh read (another worker may have posted one since the first read); the claims
+        of those no longer owed are given back at once. In a worker thread."""
+        keys = self.claims.take([c.key for c, _dues in owed], busy=len(self._in_flight))
+        if not keys:
+            return [], failed
+        fresh = self.store.state.channels_by_key(keys)
+        mine, unplannable_now = owed_channels(
+            self.bot, now, eligible=self._attached, channels=fresh
+        )
+        failed.update(unplannable_now)
+        self.claims.give_back(set(keys) - {c.key for c, _dues in mine})
+        return mine, failed
+
     def _plan_digests(self, owed: Owed, failed: dict[str, Failure]) -> Plan:
         self.bot.index.sync(self.store)
-        return plan_digests(self.bot, owed, failed, self.digests)
+        planned = plan_digests(self.bot, owed, failed, self.digests)
+        self.claims.give_back(set(failed) & {c.key for c, _dues in owed})
+        return planned
 
     async def tick(self) -> list[asyncio.Task[None]]:
         """Ingest if due, then start a task for every channel owed something.
@@ -177,7 +204,10 @@ class Scheduler:
     ) -> list[asyncio.Task[None]]:
         """Tasks re-posting what a crash left pending, for channels able to post now."""
         tasks = []
-        for key in self.store.pending_channels():
+        pending = [k for k in self.store.pending_channels() if k not in self._in_flight]
+        if self.claims.shared:  # another worker's post in flight has pending records too
+            pending = self.claims.take(pending, busy=len(self._in_flight))
+        for key in pending:
             try:
                 channel = self.store.get_channel(key)
                 resume = (
@@ -191,6 +221,8 @@ class Scheduler:
                 continue
             if channel and resume:
                 tasks.append(self._spawn(channel, self.poster.resume(channel)))
+            else:
+                self.claims.give_back([key])
         return tasks
 
     async def _post_planned(self, planned: Plan) -> list[asyncio.Task[None]]:
@@ -206,6 +238,7 @@ class Scheduler:
             if due.late and self.config.scheduler.catch_up == "none":
                 log.info("%s missed its %s post; catch_up=none, skipping", due.channel.key, due.day)
                 mark_posted(self.store, due.channel.key, due.day.isoformat(), None, due.kind)
+                self.claims.give_back([due.channel.key])
                 continue
             tasks.append(self._spawn(due.channel, self.poster.post_digest(due, digest)))
         return tasks
@@ -217,6 +250,11 @@ class Scheduler:
             _in_background, self.alerts.owed, now, eligible=self._attached
         )
         tasks = []
+        if self.claims.shared and owed:
+            mine = set(await asyncio.to_thread(self.claims.take, owed, len(self._in_flight)))
+            if len(mine) < len(owed):
+                self.alerts.recheck()  # the others' are claimed elsewhere: look again
+            owed = {key: hits for key, hits in owed.items() if key in mine}
         for key, hits in owed.items():
             if key in self._in_flight:
                 self.alerts.recheck()  # look again next tick
@@ -261,6 +299,9 @@ class Scheduler:
         except Exception as exc:
             failure = raised(key, exc)
             await self.commit(lambda: self.poster.record_failure(key, failure))
+        finally:
+            if key in self.claims.held:  # every change of the channel is committed by now
+                await asyncio.to_thread(self.claims.give_back, [key])
 
     # ---- the loop -----------------------------------------------------------------------
 
@@ -278,14 +319,32 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         interval = float(self.config.scheduler.tick_seconds)
         due = loop.time()
+        leases = asyncio.ensure_future(self._keep_leases(stop)) if self.claims.shared else None
+        try:
+            while not stop.is_set():
+                await self._safe_tick()
+                # Start to start; after a tick slower than the interval, the next one
+                # follows at once rather than a burst of the missed ones.
+                due = max(due + interval, loop.time())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=max(0.0, due - loop.time()))
+            await self.drain(grace)
+        finally:
+            if leases is not None:
+                leases.cancel()
+                await asyncio.gather(leases, return_exceptions=True)
+
+    async def _keep_leases(self, stop: asyncio.Event) -> None:
+        """Renew this worker's claims three times per lease while it runs (a tick may take
+        longer than a lease: planning 10,000 digests does)."""
+        every = self.claims.lease / 3
         while not stop.is_set():
-            await self._safe_tick()
-            # Start to start; after a tick slower than the interval, the next one follows
-            # at once rather than a burst of the missed ones.
-            due = max(due + interval, loop.time())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=max(0.0, due - loop.time()))
-        await self.drain(grace)
+                await asyncio.wait_for(stop.wait(), timeout=every)
+            try:
+                await asyncio.to_thread(self.claims.renew)
+            except Exception:
+                log.exception("renewing claims failed; trying again")
 
     async def _safe_tick(self) -> None:
         try:

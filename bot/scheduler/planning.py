@@ -12,7 +12,7 @@ channel's history, so the scheduler runs them in a worker thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -121,13 +121,18 @@ def plan(
 
 
 def owed_channels(
-    core: SchedulerCore, now: datetime, *, eligible: Callable[[Channel], bool]
+    core: SchedulerCore,
+    now: datetime,
+    *,
+    eligible: Callable[[Channel], bool],
+    channels: Iterable[Channel] | None = None,
 ) -> tuple[Owed, dict[str, Failure]]:
-    """The ``eligible`` channels owed a post at ``now`` (one read of every channel), and
-    those whose record could not be planned. Thread-safe: reads the state database only."""
+    """The ``eligible`` channels owed a post at ``now`` (one read of every channel, unless
+    ``channels`` are given), and those whose record could not be planned. Thread-safe:
+    reads the state database only."""
     owed: Owed = []
     failed: dict[str, Failure] = {}
-    for channel in core.store.channels():
+    for channel in core.store.channels() if channels is None else channels:
         if not eligible(channel):
             continue
         try:
