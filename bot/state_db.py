@@ -348,6 +348,10 @@ class StateDB:
         config = _alembic_config()
         head = head_revision()
         with self._write_lock, self._writer.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Workers starting together on a new database: one creates the schema (DDL
+                # is transactional there), the others wait here, then find it done.
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("schema")})
             current = MigrationContext.configure(conn).get_current_revision()
             if current == head:
                 return
@@ -648,7 +652,7 @@ class StateDB:
         if not self.fleet:
             yield True
             return
-        key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+        key = _lock_key(name)
         with self._failing_as("cannot lock"), self.engine.connect() as conn:
             won = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
             conn.commit()  # a session lock outlives the transaction: none stays open
@@ -671,6 +675,12 @@ class StateDB:
         """Close every pooled connection. The store may still be used: it reconnects."""
         self.engine.dispose()
         self._writer.dispose()
+
+
+def _lock_key(name: str) -> int:
+    """A PostgreSQL advisory lock's 64-bit key, from a name."""
+    digest = hashlib.sha256(f"papers-bot {name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 def _alembic_config() -> Any:

@@ -97,3 +97,13 @@ def test_processes_changing_one_channel_at_once_lose_no_update(
     assert together(bump, 4) == []
     assert dbs[1].get_channel(first.key).failures == 100
     assert len(dbs[2].rows(Delivery)) == 100
+
+
+def test_workers_starting_together_on_a_new_database_create_the_schema_once(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    url = postgres.new_database()
+    opened: list[StateDB] = []
+    errors = together(lambda n: opened.append(StateDB(tmp_path / str(n), url)), 4)
+    assert errors == []
+    assert {db.revision() for db in opened} == {opened[0].revision()} != {None}

@@ -25,7 +25,7 @@ INGEST_RETRY = timedelta(minutes=30)
 INGEST_GRACE = 20.0  # seconds a tick waits for a fresh ingest before posting anyway
 
 IngestFn = Callable[[], Awaitable[object]]
-FLEET_LOCK = "papers-bot daily ingest"
+FLEET_LOCK = "daily ingest"
 
 
 class DailyIngest:

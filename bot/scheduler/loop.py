@@ -265,6 +265,11 @@ class Scheduler:
         return tasks
 
     async def _post_alert(self, channel: Channel, hits: Hits, now: datetime) -> None:
+        if self.claims.shared:  # found before the claim: another worker may have sent some
+            had = await asyncio.to_thread(self.store.delivered_ids, channel.key)
+            hits = [(paper, topic) for paper, topic in hits if paper.id not in had]
+            if not hits:
+                return
         cards = await asyncio.to_thread(self.alerts.cards, hits)
         day = now.date().isoformat()
         if not await self.poster.deliver(channel, day, cards, alert_title(hits), kind="alert"):
