@@ -615,7 +615,7 @@ class StateDB:
         if limit <= 0:
             return []
         values = {"keys": wanted, "w": worker, "lease": float(lease)}
-        with self.transaction() as conn:
+        with self._on_its_own() as conn:
             got = list(conn.execute(_TAKE_OVER, {**values, "n": limit}).scalars())
             if len(got) < limit:
                 got += conn.execute(_CLAIM_NEW, {**values, "n": limit - len(got)}).scalars()
@@ -627,7 +627,7 @@ class StateDB:
         wanted = list(keys)
         if not self.fleet or not wanted:
             return set(wanted)
-        with self.transaction() as conn:
+        with self._on_its_own() as conn:
             return set(
                 conn.execute(_RENEW, {"keys": wanted, "w": worker, "lease": float(lease)}).scalars()
             )
@@ -636,8 +636,16 @@ class StateDB:
         """Give up ``worker``'s claims on ``keys`` (its posts there are recorded)."""
         wanted = list(keys)
         if self.fleet and wanted:
-            with self.transaction() as conn:
+            with self._on_its_own() as conn:
                 conn.execute(_RELEASE, {"keys": wanted, "w": worker})
+
+    @contextlib.contextmanager
+    def _on_its_own(self) -> Iterator[Connection]:
+        """A short transaction on a server, outside this process's write lock: a claim or a
+        lease renewal must not wait behind a group commit of a thousand posts (a late
+        renewal hands a channel being posted to another worker)."""
+        with self._failing_as("cannot save"), self.engine.begin() as conn:
+            yield conn
 
     def claimed(self) -> dict[str, str]:
         """channel -> the worker holding it (lapsed leases included): for tests and status."""

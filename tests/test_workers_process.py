@@ -112,6 +112,7 @@ async def test_three_workers_one_killed_post_every_digest_once(
     assert all(done), done  # every worker took a share
     for survivor in workers[1:]:
         assert_clean_log(survivor.stderr())
+        assert "lost the claim" not in survivor.stderr()  # leases renewed in time
 
     store = Store(data, state_url=url)
     assert store.pending_deliveries() == []

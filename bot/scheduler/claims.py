@@ -71,7 +71,8 @@ class Claims:
         if not self.held:
             return
         held = set(self.held)
-        lost = held - self.state.renew(held, self.worker, self.lease)
+        renewed = self.state.renew(held, self.worker, self.lease)
+        lost = (held - renewed) & self.held  # not those given back meanwhile
         if lost:  # this worker stalled past its lease; another may be posting there now
             log.warning(
                 "lost the claim on %d channels (lease lapsed): %s", len(lost), sorted(lost)[:5]

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -153,7 +154,10 @@ class Scheduler:
         keys = self.claims.take([c.key for c, _dues in owed], busy=len(self._in_flight))
         if not keys:
             return [], failed
-        fresh = self.store.state.channels_by_key(keys)
+        # A channel with pending deliveries is a dead worker's post cut short: it is
+        # resumed (the next tick's first step), not planned anew around those papers.
+        cut_short = self.store.pending_channels()
+        fresh = [c for c in self.store.state.channels_by_key(keys) if c.key not in cut_short]
         mine, unplannable_now = owed_channels(
             self.bot, now, eligible=self._attached, channels=fresh
         )
@@ -206,7 +210,7 @@ class Scheduler:
         tasks = []
         pending = [k for k in self.store.pending_channels() if k not in self._in_flight]
         if self.claims.shared:  # another worker's post in flight has pending records too
-            pending = self.claims.take(pending, busy=len(self._in_flight))
+            pending = self.claims.take(pending, busy=0)  # few, and first: not held back
         for key in pending:
             try:
                 channel = self.store.get_channel(key)
@@ -324,7 +328,7 @@ class Scheduler:
         loop = asyncio.get_running_loop()
         interval = float(self.config.scheduler.tick_seconds)
         due = loop.time()
-        leases = asyncio.ensure_future(self._keep_leases(stop)) if self.claims.shared else None
+        leases = asyncio.ensure_future(self._keep_leases()) if self.claims.shared else None
         try:
             while not stop.is_set():
                 await self._safe_tick()
@@ -339,17 +343,20 @@ class Scheduler:
                 leases.cancel()
                 await asyncio.gather(leases, return_exceptions=True)
 
-    async def _keep_leases(self, stop: asyncio.Event) -> None:
-        """Renew this worker's claims three times per lease while it runs (a tick may take
-        longer than a lease: planning 10,000 digests does)."""
+    async def _keep_leases(self) -> None:
+        """Renew this worker's claims three times per lease until cancelled (after the
+        drain). In a thread of its own: the default pool may be busy for longer than a
+        lease with planning and group commits, and a late renewal hands a channel that is
+        being posted to another worker."""
         every = self.claims.lease / 3
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=every)
-            try:
-                await asyncio.to_thread(self.claims.renew)
-            except Exception:
-                log.exception("renewing claims failed; trying again")
+        loop = asyncio.get_running_loop()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="claims") as renewer:
+            while True:
+                await asyncio.sleep(every)
+                try:
+                    await loop.run_in_executor(renewer, self.claims.renew)
+                except Exception:
+                    log.exception("renewing claims failed; trying again")
 
     async def _safe_tick(self) -> None:
         try:
