@@ -33,7 +33,7 @@ SETTINGS = """
 [scheduler]
 tick_seconds = 1
 claim_batch = 200
-lease_seconds = 3
+lease_seconds = 5
 [sources.huggingface]
 enabled = false
 [sources.arxiv]
