@@ -19,6 +19,8 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.membership import Membership, is_direct
+from adapters.slack.personal import register_personal
 from adapters.slack.render import (
     ACTION_COMMAND,
     ACTION_LINK,
@@ -30,6 +32,7 @@ from adapters.slack.render import (
 from bot.app import PapersBot
 from bot.commands import CommandError, parse_command
 from bot.config import Config
+from bot.registry import Invocation
 from bot.replies import Reply, Request
 
 log = logging.getLogger(__name__)
@@ -100,14 +103,35 @@ class SlackCommands:
         self.config = config
         self.client = client
         self.permissions = Permissions(config, client)
+        self.membership = Membership(client)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def request(
-        self, text: str, team_id: str, channel_id: str, user_id: str, user_name: str
+        self,
+        text: str,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        user_name: str,
+        *,
+        manages: bool | None = None,
     ) -> Request:
+        """The neutral request for ``text`` typed by ``user_id`` in ``channel_id``.
+
+        ``manages`` says whether the command changes settings (read from ``text`` when not
+        given). A direct conversation is the person's own channel: no permission rule
+        applies there. Before a settings command, the bot checks it can post where it
+        would post (:mod:`adapters.slack.membership`), so "Subscribed" is never said
+        where no post could arrive.
+        """
+        if manages is None:
+            manages = needs_permission(text)
         can_manage = True
-        if self.permissions.restricted and needs_permission(text):
+        if manages and self.permissions.restricted and not is_direct(channel_id):
             can_manage = await self.permissions.can_manage(user_id)
+        cannot_post = None
+        if manages and can_manage:
+            cannot_post = await self.membership.problem(channel_id, user_id)
         return Request(
             text=text,
             platform=PLATFORM,
@@ -116,7 +140,20 @@ class SlackCommands:
             user_id=user_id,
             user_name=user_name,
             can_manage=can_manage,
+            cannot_post=cannot_post,
         )
+
+    async def execute(
+        self, text: str, who: dict[str, str], invocation: Invocation | None = None
+    ) -> Reply:
+        """Run one command (``invocation`` if a form typed it, else ``text``); never raises."""
+        try:
+            manages = invocation.spec.manages if invocation is not None else None
+            request = await self.request(text, **who, manages=manages)
+            return await self.bot.handle_async(request, invocation)
+        except Exception:  # the core never raises; this guards our own wiring
+            log.exception("command %r failed in the Slack adapter", text[:200])
+            return Reply.error("Something went wrong on our side; it has been logged.")
 
     def spawn(self, work: Callable[[], Awaitable[None]], what: str) -> None:
         """Run ``work`` after the listener returns, so the ack goes out first."""
@@ -163,12 +200,7 @@ class SlackCommands:
     async def run(
         self, respond: AsyncRespond, text: str, who: dict[str, str], *, replace: bool = False
     ) -> None:
-        try:
-            request = await self.request(text, **who)
-            reply = await self.bot.handle_async(request)
-        except Exception:  # the core never raises; this guards our own wiring
-            log.exception("command %r failed in the Slack adapter", text[:200])
-            reply = Reply.error("Something went wrong on our side; it has been logged.")
+        reply = await self.execute(text, who)
         await self.answer(respond, reply, replace=replace and reply.ephemeral)
 
 
@@ -252,4 +284,5 @@ def build_app(
         # Link buttons open in the browser; Slack still tells us, and wants an ack.
         await ack()
 
+    register_personal(app, commands)
     return app, commands
