@@ -22,6 +22,7 @@ command, a block action) and :attr:`FakeSlack.socket_acks` records what the app 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -154,6 +155,7 @@ class Post:
     at: float  # time.monotonic() when it arrived
     payload: dict[str, Any] = field(default_factory=dict)
     thread_ts: str | None = None  # the parent message's ts for a reply in a thread
+    token: str = ""  # the bearer token it was posted with
 
 
 @dataclass
@@ -183,6 +185,13 @@ class FakeSlack:
         self.users: dict[str, dict[str, Any]] = {}  # users.info answers by user id
         self.fail_users_info = False
         self.app_token = "xapp-fake"  # apps.connections.open wants this one
+        # Many workspaces (OAuth installs): bot token -> team id. When any is set, a call is
+        # answered as its token's workspace and unknown tokens get ``invalid_auth``.
+        self.workspaces: dict[str, str] = {}
+        # oauth.v2.access: code -> (team id, the bot token installing it there issues).
+        self.oauth_codes: dict[str, tuple[str, str]] = {}
+        self.client_id = "1111.2222"
+        self.client_secret = "fake-client-secret"
         self.socket_acks: list[dict[str, Any]] = []  # what the app sent over Socket Mode
         self._sockets: list[web.WebSocketResponse] = []
         self.changed = asyncio.Event()
@@ -285,7 +294,15 @@ class FakeSlack:
             if auth != f"Bearer {self.app_token}":
                 return self._error("invalid_auth", payload)
             return self._answer({"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"})
-        if self.token is not None and auth != f"Bearer {self.token}":
+        if method == "oauth.v2.access":
+            return self._oauth_access(auth, payload)
+        team_id = self.team_id
+        if self.workspaces:
+            team = self.workspaces.get(auth.removeprefix("Bearer "))
+            if team is None:
+                return self._error("invalid_auth", payload)
+            team_id = team
+        elif self.token is not None and auth != f"Bearer {self.token}":
             return self._error("invalid_auth", payload)
         if method == "auth.test":
             return self._answer(
@@ -294,13 +311,13 @@ class FakeSlack:
                     "url": "https://fake.slack.com/",
                     "team": "Fake team",
                     "user": "papers",
-                    "team_id": self.team_id,
+                    "team_id": team_id,
                     "user_id": "UBOT",
                     "bot_id": "BBOT",
                 }
             )
         if method == "chat.postMessage":
-            return self._post_message(payload)
+            return self._post_message(payload, auth.removeprefix("Bearer "))
         if method == "users.info":
             if self.fail_users_info:
                 return self._error("internal_error", payload)
@@ -310,7 +327,36 @@ class FakeSlack:
             return self._answer({"ok": True, "user": user})
         return self._error("unknown_method", payload)
 
-    def _post_message(self, payload: dict[str, Any]) -> web.Response:
+    def _oauth_access(self, auth: str, payload: dict[str, Any]) -> web.Response:
+        """Exchange an install's code for a bot token, as Slack does after "Allow".
+
+        The app's id and secret come as HTTP Basic credentials (slack_sdk's way).
+        """
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if auth != f"Basic {expected}":
+            return self._error("invalid_client_id", payload)
+        found = self.oauth_codes.pop(payload.get("code", ""), None)
+        if found is None:
+            return self._error("invalid_code", payload)
+        team_id, token = found
+        self.workspaces[token] = team_id
+        self._notify()
+        return self._answer(
+            {
+                "ok": True,
+                "app_id": "A1",
+                "authed_user": {"id": "UINSTALLER"},
+                "scope": "commands,chat:write,users:read",
+                "token_type": "bot",
+                "access_token": token,
+                "bot_user_id": "UBOT",
+                "team": {"id": team_id, "name": f"Team {team_id}"},
+                "enterprise": None,
+                "is_enterprise_install": False,
+            }
+        )
+
+    def _post_message(self, payload: dict[str, Any], token: str = "") -> web.Response:
         channel = payload.get("channel", "")
         if not channel:
             return self._error("channel_not_found", payload)
@@ -340,6 +386,7 @@ class FakeSlack:
                 at=time.monotonic(),
                 payload=payload,
                 thread_ts=payload.get("thread_ts") or None,
+                token=token,
             )
         )
         self._notify()
