@@ -508,6 +508,24 @@ class StateDB:
                 )
             )
 
+    def forget_workspace(self, platform: str, workspace: str) -> int:
+        """Delete every record of a workspace the app was removed from, in one transaction:
+        its channels, their topics, deliveries and feedback, and its people's reading lists.
+        Returns how many channels went."""
+        prefix = f"{platform}:{workspace}:"
+        with self.transaction() as conn:
+            for table in (topics, deliveries, feedback):
+                conn.execute(
+                    delete(table).where(table.c.channel.startswith(prefix, autoescape=True))
+                )
+            conn.execute(delete(saved).where(saved.c.user.startswith(prefix, autoescape=True)))
+            gone = conn.execute(
+                delete(channels).where(
+                    channels.c.platform == platform, channels.c.workspace == workspace
+                )
+            )
+            return gone.rowcount
+
     def prune_deliveries(self, before: str, chunk: int = 2000) -> int:
         """Delete sent deliveries older than ``before``, ``chunk`` rows per transaction.
 

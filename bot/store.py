@@ -384,6 +384,11 @@ class Store:
         """Read, change and write one channel in one transaction (no lost updates)."""
         return self.state.update_channel(key, change)
 
+    def forget_workspace(self, platform: str, workspace: str) -> int:
+        """Remove a workspace's channels and everything kept for them (the app was
+        uninstalled there); returns how many channels went."""
+        return self.state.forget_workspace(platform, workspace)
+
     def save_channels(self, channels: Iterable[Channel]) -> None:
         """Save many channels in one transaction (imports, benchmarks)."""
         self.state.put(channels)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -42,6 +43,8 @@ from tests.test_slack import (  # noqa: F401  (fixtures)
     slack_config,
 )
 from tests.test_slack_features import at, command
+from tests.test_slack_oauth import TEAMS, event, install, oauth_config, signed  # noqa: F401
+from tests.test_slack_oauth import command as oauth_command
 
 DM = "DU1"  # the fake's DM between the bot and U1 (conversations.open answers it)
 KEY = f"slack:{TEAM}:{DM}"
@@ -436,3 +439,42 @@ def test_zone_select_stays_within_slack_limits(current: str | None) -> None:
     from adapters.slack.forms import schedule_view
 
     assert view_problems(schedule_view(DM, channel.post_time, channel.timezone)) == []
+
+
+# ---- many workspaces (OAuth installs) -----------------------------------------------------
+
+
+@pytest.fixture
+async def oauth_adapter(demo_bot: PapersBot, oauth_config: Config) -> AsyncIterator[SlackAdapter]:
+    slack = SlackAdapter(demo_bot, oauth_config)
+    await slack.start()
+    yield slack
+    await slack.stop()
+
+
+async def test_each_workspace_is_answered_with_its_own_token(
+    oauth_adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
+) -> None:
+    for team in TEAMS:
+        assert (await install(oauth_adapter, fake, team))[0] == 200
+    join = {"type": "member_joined_channel", "user": "UBOT", "channel": "C7", "team": "TB"}
+    assert await signed(oauth_adapter, event("TB", join), "application/json") == 200
+    await fake.wait_for(lambda: bool(fake.posts_to("C7")))
+    (welcome,) = fake.posts_to("C7")
+    assert welcome.token == TEAMS["TB"]
+    await oauth_adapter.commands.drain()
+    assert demo_bot.store.get_meta("welcomed:slack:TB:C7")
+
+    opened = {"type": "app_home_opened", "user": "U1", "channel": "DU1", "tab": "home"}
+    assert await signed(oauth_adapter, event("TA", opened), "application/json") == 200
+    await fake.wait_for(lambda: bool(fake.views_for("views.publish")))
+    (home,) = fake.views_for("views.publish")
+    assert home.token == TEAMS["TA"] and home.user == "U1"
+
+    # The membership check asks with the workspace's token, and remembers per workspace.
+    fake.channels["C1"] = {"is_member": False}
+    refused = await oauth_command(oauth_adapter, fake, "TA", "subscribe agents")
+    assert "/invite @papers" in all_text(refused["blocks"])
+    asked = [c for c in fake.calls if c[0] == "conversations.info"]
+    assert len(asked) == 1
+    assert demo_bot.store.topics() == []

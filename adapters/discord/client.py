@@ -157,13 +157,19 @@ class DiscordAdapter:
         self.ack_deadline = ack_deadline
         self.ids = CommandIds()
         self.last_ack_seconds: float | None = None  # how long the last interaction took to answer
-        cls = PapersShardedClient if self.settings.sharded else PapersClient
+        cls = PapersShardedClient if self.settings.split else PapersClient
         intents = discord.Intents.none()
         intents.guilds = True  # channels and permissions; no message content, no members
+        shards: dict[str, Any] = {}
+        if self.settings.shard_count:
+            shards["shard_count"] = self.settings.shard_count
+            if self.settings.shard_ids:  # this process's share of the guilds
+                shards["shard_ids"] = list(self.settings.shard_ids)
         self.client: discord.Client = cls(
             intents=intents,
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
+            **shards,
         )
         self.client.adapter = self  # type: ignore[attr-defined]
         self.tree = app_commands.CommandTree(self.client)

@@ -19,6 +19,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -26,8 +27,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.base import DeliveryError, PermanentDeliveryError
 from adapters.slack.app import PLATFORM, SlackCommands, build_app
 from adapters.slack.http import RequestRefused, parse_request, refusal
+from adapters.slack.installs import Installations
 from adapters.slack.render import LIMITS, render
-from adapters.slack.settings import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, required_secrets
+from adapters.slack.settings import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    CLIENT_ID,
+    SIGNING_SECRET,
+    required_secrets,
+)
 from bot.app import PapersBot
 from bot.config import Config
 from bot.models import Channel
@@ -83,13 +91,19 @@ class SlackAdapter:
         self.bot = bot
         self.config = config
         self.client = AsyncWebClient(
-            token=secrets.get(BOT_TOKEN),
+            token=None if config.slack.oauth else secrets.get(BOT_TOKEN),
             base_url=config.slack.api_base_url,
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
         )
+        # Many workspaces: each one's token from its installation, in the state database.
+        self.installations = (
+            Installations(bot.store.state.engine, secrets.get(CLIENT_ID) or "")
+            if config.slack.oauth
+            else None
+        )
         self.app: AsyncApp
         self.commands: SlackCommands
-        self.app, self.commands = build_app(bot, config, self.client)
+        self.app, self.commands = build_app(bot, config, self.client, self.installations)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._socket = None  # AsyncSocketModeHandler in Socket Mode
@@ -119,6 +133,21 @@ class SlackAdapter:
 
         application = web.Application(client_max_size=1024 * 1024)
         application.add_routes([web.post(EVENTS_PATH, events), web.get("/healthz", health)])
+        flow = self.app.oauth_flow
+        if flow is not None:
+            # The install flow: unsigned GETs by a person's browser, checked by bolt with
+            # the OAuth state (a cookie plus the state store), not by a signature.
+            async def install(request: web.Request) -> web.Response:
+                answer = await flow.handle_installation(unsigned(request))
+                return await to_aiohttp_response(answer)
+
+            async def redirect(request: web.Request) -> web.Response:
+                answer = await flow.handle_callback(unsigned(request))
+                return await to_aiohttp_response(answer)
+
+            application.add_routes(
+                [web.get(flow.install_path, install), web.get(flow.redirect_uri_path, redirect)]
+            )
         return application
 
     async def start(self) -> None:
@@ -211,6 +240,12 @@ class SlackAdapter:
         for anything else.
         """
         target = channel.channel_id
+        token: dict[str, str] = {}
+        if self.installations is not None:
+            found = await self.installations.bot_token(channel.workspace)
+            if found is None:  # uninstalled: nothing to retry until someone installs it again
+                raise PermanentDeliveryError("app_not_installed")
+            token = {"token": found}
         async with self._posting:
             # Rendering is pure and costs as much as the post's HTTP round trip: in a
             # worker thread, so a fan-out's posts never render in one loop iteration.
@@ -230,6 +265,7 @@ class SlackAdapter:
                             unfurl_links=False,
                             unfurl_media=False,
                             **extra,
+                            **token,
                         )
                 except SlackApiError as exc:
                     code = str(exc.response.get("error") or "unknown_error")
@@ -252,6 +288,15 @@ class SlackAdapter:
             wait = POST_INTERVAL - (time.monotonic() - last)
             if wait > 0:
                 await asyncio.sleep(wait)
+
+
+def unsigned(request: web.Request) -> AsyncBoltRequest:
+    """A browser's GET as a bolt request (the install pages carry no body)."""
+    return AsyncBoltRequest(
+        body="",
+        query=request.query_string,
+        headers=request.headers,  # type: ignore[arg-type]
+    )
 
 
 def render_for_post(reply: Reply, where: str) -> list[dict[str, Any]]:

@@ -17,8 +17,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.installs import Installations
 from adapters.slack.membership import Membership, is_direct
 from adapters.slack.personal import register_personal
 from adapters.slack.render import (
@@ -29,6 +31,7 @@ from adapters.slack.render import (
     LINK_VALUE,
     render,
 )
+from adapters.slack.settings import BOT_SCOPES, CLIENT_ID, CLIENT_SECRET
 from bot.app import PapersBot
 from bot.commands import CommandError, parse_command
 from bot.config import Config
@@ -43,6 +46,43 @@ ADMIN_CACHE_SECONDS = 300.0
 MAX_RESPONSES = 5  # Slack accepts at most five posts to one response_url
 
 
+class Clients:
+    """The Web API client to call a workspace with.
+
+    One app token for one workspace (the default); with ``[slack] oauth`` each workspace's
+    own bot token, from its installation (:mod:`adapters.slack.installs`). The clients share
+    the base client's URL, retries and HTTP session.
+    """
+
+    def __init__(self, client: AsyncWebClient, installations: Installations | None = None) -> None:
+        self.client = client
+        self.installations = installations
+
+    async def token_for(self, team_id: str) -> str | None:
+        """The bot token for ``team_id`` (``None``: the app is not installed there)."""
+        if self.installations is None:
+            return self.client.token
+        return await self.installations.bot_token(team_id)
+
+    async def client_for(self, team_id: str) -> AsyncWebClient:
+        """A client carrying ``team_id``'s token (the base client without OAuth)."""
+        if self.installations is None:
+            return self.client
+        token = await self.installations.bot_token(team_id)
+        if token is None:
+            raise NotInstalled(team_id)
+        base = self.client
+        client = AsyncWebClient(
+            token=token, base_url=base.base_url, retry_handlers=base.retry_handlers
+        )
+        client.session = base.session
+        return client
+
+
+class NotInstalled(LookupError):
+    """The app has no installation (or it was removed) in this workspace."""
+
+
 class Permissions:
     """Who may change a channel's settings, from ``[slack] manage_users`` and ``admins_only``.
 
@@ -52,30 +92,31 @@ class Permissions:
     answer is "no": a Slack outage must not open settings to everyone.
     """
 
-    def __init__(self, config: Config, client: AsyncWebClient) -> None:
+    def __init__(self, config: Config, clients: Clients) -> None:
         self.manage_users = set(config.slack.manage_users)
         self.admins_only = config.slack.admins_only
-        self.client = client
-        self._admin_cache: dict[str, tuple[float, bool]] = {}
+        self.clients = clients
+        self._admin_cache: dict[tuple[str, str], tuple[float, bool]] = {}
 
     @property
     def restricted(self) -> bool:
         return bool(self.manage_users) or self.admins_only
 
-    async def can_manage(self, user_id: str) -> bool:
+    async def can_manage(self, user_id: str, team_id: str = "") -> bool:
         if not self.restricted or user_id in self.manage_users:
             return True
         if not self.admins_only:
             return False
-        return await self.is_admin(user_id)
+        return await self.is_admin(user_id, team_id)
 
-    async def is_admin(self, user_id: str) -> bool:
-        cached = self._admin_cache.get(user_id)
+    async def is_admin(self, user_id: str, team_id: str = "") -> bool:
+        cached = self._admin_cache.get((team_id, user_id))
         now = time.monotonic()
         if cached and now - cached[0] < ADMIN_CACHE_SECONDS:
             return cached[1]
         try:
-            answer = await self.client.users_info(user=user_id)
+            client = await self.clients.client_for(team_id)
+            answer = await client.users_info(user=user_id)
             user = answer.get("user") or {}
             admin = bool(
                 user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")
@@ -83,7 +124,7 @@ class Permissions:
         except Exception as exc:  # network or API error: refuse, do not cache
             log.warning("users.info for %s failed (%s); treating as not an admin", user_id, exc)
             return False
-        self._admin_cache[user_id] = (now, admin)
+        self._admin_cache[(team_id, user_id)] = (now, admin)
         return admin
 
 
@@ -98,12 +139,13 @@ def needs_permission(text: str) -> bool:
 class SlackCommands:
     """Runs ``/papers`` commands and button presses for one Slack app."""
 
-    def __init__(self, bot: PapersBot, config: Config, client: AsyncWebClient) -> None:
+    def __init__(self, bot: PapersBot, config: Config, clients: Clients) -> None:
         self.bot = bot
         self.config = config
-        self.client = client
-        self.permissions = Permissions(config, client)
-        self.membership = Membership(client)
+        self.clients = clients
+        self.client = clients.client
+        self.permissions = Permissions(config, clients)
+        self.membership = Membership(clients)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def request(
@@ -128,10 +170,10 @@ class SlackCommands:
             manages = needs_permission(text)
         can_manage = True
         if manages and self.permissions.restricted and not is_direct(channel_id):
-            can_manage = await self.permissions.can_manage(user_id)
+            can_manage = await self.permissions.can_manage(user_id, team_id)
         cannot_post = None
         if manages and can_manage:
-            cannot_post = await self.membership.problem(channel_id, user_id)
+            cannot_post = await self.membership.problem(team_id, channel_id, user_id)
         return Request(
             text=text,
             platform=PLATFORM,
@@ -229,19 +271,43 @@ def user_name(user: dict[str, Any]) -> str:
     return user.get("username") or user.get("name") or user.get("id", "")
 
 
+def oauth_settings(config: Config, installations: Installations) -> AsyncOAuthSettings:
+    """bolt's install flow (``/slack/install``, ``/slack/oauth_redirect``) over our stores."""
+    return AsyncOAuthSettings(
+        client_id=config.secrets.get(CLIENT_ID),
+        client_secret=config.secrets.get(CLIENT_SECRET),
+        scopes=list(BOT_SCOPES),
+        redirect_uri=config.slack.redirect_url or None,
+        installation_store=installations.installation_store,
+        installation_store_bot_only=True,  # no user tokens: the bot acts, never a person
+        state_store=installations.state_store,
+        logger=logging.getLogger("adapters.slack.oauth"),
+    )
+
+
 def build_app(
-    bot: PapersBot, config: Config, client: AsyncWebClient
+    bot: PapersBot,
+    config: Config,
+    client: AsyncWebClient,
+    installations: Installations | None = None,
 ) -> tuple[AsyncApp, SlackCommands]:
-    """An ``AsyncApp`` answering ``/papers`` and our buttons, and the command runner."""
+    """An ``AsyncApp`` answering ``/papers`` and our buttons, and the command runner.
+
+    With ``installations`` (``[slack] oauth``) bolt runs the install flow and finds each
+    request's workspace token in the installation store; without, one token serves.
+    """
     http = config.slack.mode == "http"
     app = AsyncApp(
         client=client,
         signing_secret=config.secrets.slack_signing_secret or "",
         request_verification_enabled=http,
+        oauth_settings=oauth_settings(config, installations) if installations else None,
         # Bolt's default logger would print request bodies at debug level; use ours.
         logger=logging.getLogger("adapters.slack.bolt"),
     )
-    commands = SlackCommands(bot, config, client)
+    commands = SlackCommands(bot, config, Clients(client, installations))
+    if installations is not None:
+        register_uninstall(app, bot, installations)
 
     @app.command(COMMAND)
     async def on_command(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -286,3 +352,31 @@ def build_app(
 
     register_personal(app, commands)
     return app, commands
+
+
+def register_uninstall(app: AsyncApp, bot: PapersBot, installations: Installations) -> None:
+    """``app_uninstalled`` and ``tokens_revoked``: forget the workspace's token and channels.
+
+    Without them a removed workspace's channels would fail every day (``account_inactive``)
+    and its token would stay in the database. A revoked user token alone changes nothing:
+    the app installs bot tokens only.
+    """
+
+    async def forget(team_id: str, why: str) -> None:
+        if not team_id:
+            return
+        await installations.forget(team_id)
+        removed = await asyncio.to_thread(bot.store.forget_workspace, PLATFORM, team_id)
+        log.info("slack: %s in %s: removed its token and %d channels", why, team_id, removed)
+
+    @app.event("app_uninstalled")
+    async def on_uninstalled(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await forget(str(body.get("team_id") or ""), "app uninstalled")
+
+    @app.event("tokens_revoked")
+    async def on_revoked(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        tokens = (body.get("event") or {}).get("tokens") or {}
+        if tokens.get("bot"):
+            await forget(str(body.get("team_id") or ""), "bot token revoked")

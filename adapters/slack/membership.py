@@ -24,6 +24,7 @@ import logging
 import time
 from dataclasses import dataclass
 from enum import Enum
+from typing import Protocol
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
@@ -41,6 +42,12 @@ HOME_MESSAGES = "my App Home's Messages tab"
 def is_direct(channel_id: str) -> bool:
     """A one-to-one direct conversation (Slack ids: ``D...``)."""
     return channel_id.startswith("D")
+
+
+class Clients(Protocol):
+    """Where a workspace's Web API client comes from (:class:`adapters.slack.app.Clients`)."""
+
+    async def client_for(self, team_id: str) -> AsyncWebClient: ...
 
 
 class Access(Enum):
@@ -67,48 +74,54 @@ class BotIdentity:
 class Membership:
     """Where the bot may post, from Slack's answers and its membership events."""
 
-    def __init__(self, client: AsyncWebClient) -> None:
-        self.client = client
+    def __init__(self, clients: Clients) -> None:
+        self.clients = clients
         self._now = time.monotonic
-        self._channels: dict[str, tuple[float, Access]] = {}  # id -> (when known, access)
-        self._dms: dict[str, str] = {}  # user id -> the bot's DM with them
-        self._identity: BotIdentity | None = None
+        # (team, channel) -> (when known, access); (team, user) -> the bot's DM with them
+        self._channels: dict[tuple[str, str], tuple[float, Access]] = {}
+        self._dms: dict[tuple[str, str], str] = {}
+        self._identity: dict[str, BotIdentity] = {}  # per workspace: its own bot user
 
     # ---- what events tell us --------------------------------------------------------
 
-    def joined(self, channel_id: str) -> None:
+    def joined(self, team_id: str, channel_id: str) -> None:
         """The bot was added to ``channel_id`` (``member_joined_channel``)."""
-        self._channels[channel_id] = (self._now(), Access.MEMBER)
+        self._channels[(team_id, channel_id)] = (self._now(), Access.MEMBER)
 
-    def left(self, channel_id: str) -> None:
+    def left(self, team_id: str, channel_id: str) -> None:
         """The bot was removed from ``channel_id`` (``member_left_channel``)."""
-        self._channels[channel_id] = (self._now(), Access.NOT_MEMBER)
+        self._channels[(team_id, channel_id)] = (self._now(), Access.NOT_MEMBER)
 
-    def direct_channel(self, user_id: str, channel_id: str) -> None:
+    def direct_channel(self, team_id: str, user_id: str, channel_id: str) -> None:
         """``channel_id`` is the bot's DM with ``user_id`` (``app_home_opened`` says so)."""
         if user_id and is_direct(channel_id):
-            self._dms[user_id] = channel_id
+            self._dms[(team_id, user_id)] = channel_id
 
     # ---- asking ---------------------------------------------------------------------
 
-    async def identity(self) -> BotIdentity:
-        """The bot's user id and name, asked once (``auth.test``)."""
-        if self._identity is None:
-            answer = await self.client.auth_test()
-            self._identity = BotIdentity(
+    async def identity(self, team_id: str) -> BotIdentity:
+        """The bot's user id and name in ``team_id``, asked once (``auth.test``)."""
+        found = self._identity.get(team_id)
+        if found is None:
+            client = await self.clients.client_for(team_id)
+            answer = await client.auth_test()
+            found = BotIdentity(
                 str(answer.get("user_id") or ""), str(answer.get("user") or "papers")
             )
-        return self._identity
+            self._identity[team_id] = found
+        return found
 
-    async def problem(self, channel_id: str, user_id: str) -> str | None:
+    async def problem(self, team_id: str, channel_id: str, user_id: str) -> str | None:
         """Why the bot could not post in ``channel_id`` (for ``user_id``), or ``None``."""
         try:
             if is_direct(channel_id):
-                return await asyncio.wait_for(self._dm_problem(channel_id, user_id), CHECK_TIMEOUT)
-            access = await asyncio.wait_for(self._access(channel_id), CHECK_TIMEOUT)
+                return await asyncio.wait_for(
+                    self._dm_problem(team_id, channel_id, user_id), CHECK_TIMEOUT
+                )
+            access = await asyncio.wait_for(self._access(team_id, channel_id), CHECK_TIMEOUT)
             if access is Access.MEMBER:
                 return None
-            invite = (await self.identity()).invite
+            invite = (await self.identity(team_id)).invite
         except Exception as exc:  # a timeout, a rate limit, a missing scope: never blocks
             log.warning(
                 "could not check the bot's access to %s (%s); not blocking", channel_id, exc
@@ -120,25 +133,27 @@ class Membership:
             return welcome.archived()
         return welcome.not_a_member(invite)
 
-    async def _dm_problem(self, channel_id: str, user_id: str) -> str | None:
-        own = self._dms.get(user_id)
+    async def _dm_problem(self, team_id: str, channel_id: str, user_id: str) -> str | None:
+        own = self._dms.get((team_id, user_id))
         if own is None:
-            answer = await self.client.conversations_open(users=user_id)
+            client = await self.clients.client_for(team_id)
+            answer = await client.conversations_open(users=user_id)
             own = str((answer.get("channel") or {}).get("id") or "")
             if not own:
                 return None
-            self._dms[user_id] = own
+            self._dms[(team_id, user_id)] = own
         return None if own == channel_id else welcome.not_our_conversation(HOME_MESSAGES)
 
-    async def _access(self, channel_id: str) -> Access:
-        cached = self._channels.get(channel_id)
+    async def _access(self, team_id: str, channel_id: str) -> Access:
+        cached = self._channels.get((team_id, channel_id))
         now = self._now()
         if cached is not None:
             ttl = MEMBER_TTL if cached[1] is Access.MEMBER else NOT_MEMBER_TTL
             if now - cached[0] < ttl:
                 return cached[1]
         try:
-            answer = await self.client.conversations_info(channel=channel_id)
+            client = await self.clients.client_for(team_id)
+            answer = await client.conversations_info(channel=channel_id)
         except SlackApiError as exc:
             if exc.response.get("error") != "channel_not_found":
                 raise
@@ -151,5 +166,5 @@ class Membership:
                 access = Access.NOT_MEMBER
             else:
                 access = Access.MEMBER
-        self._channels[channel_id] = (now, access)
+        self._channels[(team_id, channel_id)] = (now, access)
         return access

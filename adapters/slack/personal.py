@@ -21,11 +21,10 @@ from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
-from slack_sdk.web.async_client import AsyncWebClient
 
 import adapters.slack.forms as forms
 import adapters.slack.home as home
-from adapters.slack.membership import Membership
+from adapters.slack.membership import Clients, Membership
 from adapters.slack.render import escape, section
 from bot import welcome
 from bot.app import PapersBot
@@ -40,7 +39,7 @@ class SlackCommands(Protocol):
     """What these listeners use of :class:`adapters.slack.app.SlackCommands`."""
 
     bot: PapersBot
-    client: AsyncWebClient
+    clients: Clients
     membership: Membership
 
     def spawn(self, work: Callable[[], Awaitable[None]], what: str) -> None: ...
@@ -75,7 +74,7 @@ class Personal:
     def __init__(self, commands: SlackCommands) -> None:
         self.commands = commands
         self.bot = commands.bot
-        self.client = commands.client
+        self.clients = commands.clients
         self._welcoming: set[str] = set()
 
     # ---- the Home tab ---------------------------------------------------------------
@@ -84,7 +83,8 @@ class Personal:
         """Publish ``user``'s Home tab (their DM ``dm``'s settings and reading list)."""
         data = await asyncio.to_thread(home.gather, self.bot.store, team, user, dm)
         data.notice = notice
-        await self.client.views_publish(user_id=user, view=home.home_view(data, dm))
+        client = await self.clients.client_for(team)
+        await client.views_publish(user_id=user, view=home.home_view(data, dm))
 
     async def open_form(self, trigger_id: str, which: str, team: str, dm: str) -> None:
         if which == home.FORM_SCHEDULE:
@@ -94,7 +94,8 @@ class Personal:
             view = forms.schedule_view(dm, channel.post_time, channel.timezone)
         else:
             view = forms.subscribe_view(dm)
-        await self.client.views_open(trigger_id=trigger_id, view=view)
+        client = await self.clients.client_for(team)
+        await client.views_open(trigger_id=trigger_id, view=view)
 
     async def count(self, team: str, dm: str, topic: str, view: dict[str, Any]) -> None:
         """Show what ``topic`` would match under the subscribe form's input."""
@@ -106,8 +107,9 @@ class Personal:
             return describe_count(topic_count(ctx, channel, topic))
 
         line = await asyncio.to_thread(counted) if topic.strip() else None
+        client = await self.clients.client_for(team)
         try:
-            await self.client.views_update(
+            await client.views_update(
                 view_id=view.get("id"),
                 hash=view.get("hash"),
                 view=forms.subscribe_view(dm, topic, line),
@@ -169,7 +171,8 @@ class Personal:
             if await asyncio.to_thread(store.get_meta, welcomed_key(key)):
                 return
             text = welcome.welcome_text(SLACK_HINT)
-            await self.client.chat_postMessage(
+            client = await self.clients.client_for(team)
+            await client.chat_postMessage(
                 channel=channel_id,
                 text=escape(text),
                 blocks=[section(escape(text))],
@@ -195,16 +198,16 @@ def register_personal(app: AsyncApp, commands: SlackCommands) -> Personal:
     personal = Personal(commands)
     membership = commands.membership
 
-    async def bot_user_id(context: Any) -> str:
-        return str(context.get("bot_user_id") or (await membership.identity()).user_id)
+    async def bot_user_id(context: Any, team: str) -> str:
+        return str(context.get("bot_user_id") or (await membership.identity(team)).user_id)
 
     @app.event("app_home_opened")
     async def on_home_opened(body: dict[str, Any], event: dict[str, Any]) -> None:
         user, dm = str(event.get("user") or ""), str(event.get("channel") or "")
-        membership.direct_channel(user, dm)  # the Messages tab's DM is this one
+        team = str(body.get("team_id") or "")
+        membership.direct_channel(team, user, dm)  # the Messages tab's DM is this one
         if event.get("tab") != "home" or not user or not dm:
             return
-        team = str(body.get("team_id") or "")
         commands.spawn(lambda: personal.publish(team, user, dm), "App Home")
 
     @app.action(re.compile(f"^{home.ACTION_FORM}_"))
@@ -261,16 +264,17 @@ def register_personal(app: AsyncApp, commands: SlackCommands) -> Personal:
     @app.event("member_joined_channel")
     async def on_joined(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         channel = str(event.get("channel") or "")
-        if not channel or event.get("user") != await bot_user_id(context):
+        team = str(body.get("team_id") or event.get("team") or "")
+        if not channel or event.get("user") != await bot_user_id(context, team):
             return  # someone else joined: nothing to say
-        membership.joined(channel)
-        team = str(event.get("team") or body.get("team_id") or "")
+        membership.joined(team, channel)
         commands.spawn(lambda: personal.welcome(team, channel), f"welcome in {channel}")
 
     @app.event("member_left_channel")
-    async def on_left(event: dict[str, Any], context: Any) -> None:
+    async def on_left(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
         channel = str(event.get("channel") or "")
-        if channel and event.get("user") == await bot_user_id(context):
-            membership.left(channel)
+        team = str(body.get("team_id") or event.get("team") or "")
+        if channel and event.get("user") == await bot_user_id(context, team):
+            membership.left(team, channel)
 
     return personal

@@ -29,6 +29,7 @@ command, a block action) and :attr:`FakeSlack.socket_acks` records what the app 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -263,6 +264,7 @@ class View:
     id: str
     user: str | None = None  # views.publish: whose Home tab
     trigger_id: str | None = None
+    token: str = ""  # the bearer token it was called with
 
 
 @dataclass
@@ -276,6 +278,7 @@ class Post:
     at: float  # time.monotonic() when it arrived
     payload: dict[str, Any] = field(default_factory=dict)
     thread_ts: str | None = None  # the parent message's ts for a reply in a thread
+    token: str = ""  # the bearer token it was posted with
 
 
 @dataclass
@@ -315,6 +318,13 @@ class FakeSlack:
         self._hashes: dict[str, str] = {}  # view id -> its current hash
         self.fail_users_info = False
         self.app_token = "xapp-fake"  # apps.connections.open wants this one
+        # Many workspaces (OAuth installs): bot token -> team id. When any is set, a call is
+        # answered as its token's workspace and unknown tokens get ``invalid_auth``.
+        self.workspaces: dict[str, str] = {}
+        # oauth.v2.access: code -> (team id, the bot token installing it there issues).
+        self.oauth_codes: dict[str, tuple[str, str]] = {}
+        self.client_id = "1111.2222"
+        self.client_secret = "fake-client-secret"
         self.socket_acks: list[dict[str, Any]] = []  # what the app sent over Socket Mode
         self._sockets: list[web.WebSocketResponse] = []
         self.changed = asyncio.Event()
@@ -417,7 +427,15 @@ class FakeSlack:
             if auth != f"Bearer {self.app_token}":
                 return self._error("invalid_auth", payload)
             return self._answer({"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"})
-        if self.token is not None and auth != f"Bearer {self.token}":
+        if method == "oauth.v2.access":
+            return self._oauth_access(auth, payload)
+        team_id = self.team_id
+        if self.workspaces:
+            team = self.workspaces.get(auth.removeprefix("Bearer "))
+            if team is None:
+                return self._error("invalid_auth", payload)
+            team_id = team
+        elif self.token is not None and auth != f"Bearer {self.token}":
             return self._error("invalid_auth", payload)
         if method == "auth.test":
             return self._answer(
@@ -426,13 +444,13 @@ class FakeSlack:
                     "url": "https://fake.slack.com/",
                     "team": "Fake team",
                     "user": "papers",
-                    "team_id": self.team_id,
+                    "team_id": team_id,
                     "user_id": "UBOT",
                     "bot_id": "BBOT",
                 }
             )
         if method == "chat.postMessage":
-            return self._post_message(payload)
+            return self._post_message(payload, auth.removeprefix("Bearer "))
         if method == "conversations.info":
             return self._conversation_info(payload)
         if method == "conversations.open":
@@ -441,7 +459,7 @@ class FakeSlack:
                 return self._error("user_not_found", payload)
             return self._answer({"ok": True, "channel": {"id": self.dm_of(user)}})
         if method in ("views.publish", "views.open", "views.update"):
-            return self._view(method, payload)
+            return self._view(method, payload, auth.removeprefix("Bearer "))
         if method == "users.info":
             if self.fail_users_info:
                 return self._error("internal_error", payload)
@@ -480,7 +498,7 @@ class FakeSlack:
         }
         return self._answer({"ok": True, "channel": answer})
 
-    def _view(self, method: str, payload: dict[str, Any]) -> web.Response:
+    def _view(self, method: str, payload: dict[str, Any], token: str = "") -> web.Response:
         view = payload.get("view")
         if isinstance(view, str):
             view = json.loads(view)
@@ -508,13 +526,43 @@ class FakeSlack:
                 view_id,
                 user=payload.get("user_id"),
                 trigger_id=payload.get("trigger_id"),
+                token=token,
             )
         )
         self._notify()
         answer = {**view, "id": view_id, "hash": self._hashes[view_id], "state": {"values": {}}}
         return self._answer({"ok": True, "view": answer})
 
-    def _post_message(self, payload: dict[str, Any]) -> web.Response:
+    def _oauth_access(self, auth: str, payload: dict[str, Any]) -> web.Response:
+        """Exchange an install's code for a bot token, as Slack does after "Allow".
+
+        The app's id and secret come as HTTP Basic credentials (slack_sdk's way).
+        """
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if auth != f"Basic {expected}":
+            return self._error("invalid_client_id", payload)
+        found = self.oauth_codes.pop(payload.get("code", ""), None)
+        if found is None:
+            return self._error("invalid_code", payload)
+        team_id, token = found
+        self.workspaces[token] = team_id
+        self._notify()
+        return self._answer(
+            {
+                "ok": True,
+                "app_id": "A1",
+                "authed_user": {"id": "UINSTALLER"},
+                "scope": "commands,chat:write,users:read",
+                "token_type": "bot",
+                "access_token": token,
+                "bot_user_id": "UBOT",
+                "team": {"id": team_id, "name": f"Team {team_id}"},
+                "enterprise": None,
+                "is_enterprise_install": False,
+            }
+        )
+
+    def _post_message(self, payload: dict[str, Any], token: str = "") -> web.Response:
         channel = payload.get("channel", "")
         if not channel:
             return self._error("channel_not_found", payload)
@@ -547,6 +595,7 @@ class FakeSlack:
                 at=time.monotonic(),
                 payload=payload,
                 thread_ts=payload.get("thread_ts") or None,
+                token=token,
             )
         )
         self._notify()
