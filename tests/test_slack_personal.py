@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -478,3 +479,47 @@ async def test_each_workspace_is_answered_with_its_own_token(
     asked = [c for c in fake.calls if c[0] == "conversations.info"]
     assert len(asked) == 1
     assert demo_bot.store.topics() == []
+
+
+def yaml_list(text: str, key: str) -> list[str]:
+    """The items of the YAML list under ``key:`` (no YAML parser is a dependency)."""
+    found = re.search(rf"\b{key}:\n((?:\s+- .*\n)+)", text)
+    assert found is not None, key
+    return [line.split("- ")[1].split()[0] for line in found[1].strip().splitlines()]
+
+
+def test_manifest_declares_the_home_the_events_and_only_the_scopes_used() -> None:
+    from adapters.slack.settings import BOT_SCOPES
+    from tests.conftest import REPO
+
+    manifest = (REPO / "adapters" / "slack" / "manifest.yaml").read_text()
+    for line in (
+        "home_tab_enabled: true",
+        "messages_tab_enabled: true",
+        "messages_tab_read_only_enabled: false",  # /papers is typed in the Messages tab
+    ):
+        assert re.search(rf"^\s+{line}", manifest, re.M), line
+    events = yaml_list(manifest, "bot_events")
+    assert events == [
+        "app_home_opened",
+        "member_joined_channel",
+        "member_left_channel",
+        "app_uninstalled",
+        "tokens_revoked",
+    ]
+    scopes = yaml_list(manifest, "bot")
+    assert (
+        scopes
+        == list(BOT_SCOPES)
+        == [
+            "commands",
+            "chat:write",
+            "users:read",
+            "channels:read",
+            "groups:read",
+            "im:write",
+        ]
+    )
+    docs = (REPO / "docs" / "slack.md").read_text()
+    for name in [*events, *scopes]:
+        assert f"`{name}`" in docs, f"docs/slack.md does not say what {name} is for"
