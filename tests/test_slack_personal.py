@@ -371,6 +371,16 @@ async def test_subscribe_form_counts_as_you_type_and_subscribes(
     ctx = demo_bot.context
     channel = ctx.new_channel("slack", TEAM, DM)
     assert describe_count(topic_count(ctx, channel, "agents")) in line  # the core's count
+    # Typing on: only the newest topic's count is shown, whatever finishes first.
+    typing = ("age", "agen", "agents", "ro", "robot")
+    for partial in typing:
+        typed["actions"][0]["value"] = partial
+        assert (await interact(adapter, typed))[0] == 200
+    await adapter.commands.drain()
+    last = fake.views_for("views.update")[-1]
+    newest = describe_count(topic_count(ctx, channel, "robot"))
+    assert newest in all_text(last.view["blocks"])
+    assert all(describe_count(topic_count(ctx, channel, t)) != newest for t in typing[:3])
     # ... the same five the preview counts ("Top 3 of 5 matching papers").
     preview = await command(adapter, fake, "preview agents", "pv", channel=DM)
     assert "Top 3 of 5 matching papers" in all_text(preview["blocks"])

@@ -20,7 +20,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError
 
 import adapters.slack.forms as forms
 import adapters.slack.home as home
@@ -76,6 +75,7 @@ class Personal:
         self.bot = commands.bot
         self.clients = commands.clients
         self._welcoming: set[str] = set()
+        self._typing: dict[str, str] = {}  # form view id -> the newest topic typed in it
 
     # ---- the Home tab ---------------------------------------------------------------
 
@@ -98,7 +98,15 @@ class Personal:
         await client.views_open(trigger_id=trigger_id, view=view)
 
     async def count(self, team: str, dm: str, topic: str, view: dict[str, Any]) -> None:
-        """Show what ``topic`` would match under the subscribe form's input."""
+        """Show what ``topic`` would match under the subscribe form's input.
+
+        Keystrokes come faster than counts: only the newest topic typed in a form is
+        shown (an older count finishing late is dropped), and the update carries no
+        ``hash``, so a count is never refused for a view changed by the one before it.
+        The input keeps what was typed (same block and action ids), so it is not resent.
+        """
+        view_id = str(view.get("id") or "")
+        self._typing[view_id] = topic
         request = Request(text="", platform=PLATFORM, workspace=team, channel_id=dm)
         ctx = self.bot.context
 
@@ -106,18 +114,15 @@ class Personal:
             channel = ctx.channel_or_default(request)
             return describe_count(topic_count(ctx, channel, topic))
 
-        line = await asyncio.to_thread(counted) if topic.strip() else None
-        client = await self.clients.client_for(team)
         try:
-            await client.views_update(
-                view_id=view.get("id"),
-                hash=view.get("hash"),
-                view=forms.subscribe_view(dm, topic, line),
-            )
-        except SlackApiError as exc:
-            # Typing faster than we count: a newer keystroke's update already went out.
-            if exc.response.get("error") != "hash_conflict":
-                raise
+            line = await asyncio.to_thread(counted) if topic.strip() else None
+            if self._typing.get(view_id) != topic:
+                return  # something newer was typed: its own count follows
+            client = await self.clients.client_for(team)
+            await client.views_update(view_id=view_id, view=forms.subscribe_view(dm, "", line))
+        finally:
+            if self._typing.get(view_id) == topic:
+                del self._typing[view_id]
 
     async def submit(
         self,
