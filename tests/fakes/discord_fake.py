@@ -519,6 +519,7 @@ class FakeDiscord:
         channel_id: int,
         user: tuple[int, str] = (USER_ID, "alice"),
         install: str = "guild",
+        app_permissions: int | None = None,
     ) -> dict[str, Any]:
         """An interaction in a guild channel. ``install``: how the app is there, ``"guild"``
         (the bot is in the server), ``"user"`` (only the user's own install: the bot is not
@@ -528,8 +529,9 @@ class FakeDiscord:
             owners["0"] = str(GUILD_ID)
         if install in ("user", "both"):
             owners["1"] = str(user[0])
-        # A user install where the bot is not in the server: the app can only answer.
-        app_permissions = MEMBER_PERMISSIONS if "0" in owners else 0
+        if app_permissions is None:
+            # The bot's permissions in the channel; where it is not in the server, none.
+            app_permissions = MEMBER_PERMISSIONS if "0" in owners else 0
         return {
             "id": str(self.next_id()),
             "application_id": str(APP_ID),
@@ -568,13 +570,16 @@ class FakeDiscord:
         focused: str | None = None,
         user: tuple[int, str] = (USER_ID, "alice"),
         install: str = "guild",
+        app_permissions: int | None = None,
     ) -> dict[str, Any]:
         """``/papers <subcommand> <options>`` as an APPLICATION_COMMAND interaction.
 
         With ``focused`` (an option name) it is an APPLICATION_COMMAND_AUTOCOMPLETE
-        interaction for that option instead. ``install``: see :meth:`_interaction_base`.
+        interaction for that option instead. ``install`` and ``app_permissions`` (the bot's
+        permissions in the channel): see :meth:`_interaction_base`.
         """
-        data = self._interaction_base(4 if focused else 2, permissions, channel_id, user, install)
+        kind = 4 if focused else 2
+        data = self._interaction_base(kind, permissions, channel_id, user, install, app_permissions)
         data["data"] = self._command_data(subcommand, options, focused)
         data["data"]["guild_id"] = str(GUILD_ID)
         return data
