@@ -527,8 +527,9 @@ class DiscordAdapter:
         try:
             dm_id = await self.personal_dm(interaction.user.id)
         except DeliveryError as exc:
+            log.info("discord: no DM with user %s (%s)", interaction.user.id, describe(exc))
             if manages:
-                return Reply.error(CANNOT_OPEN_DM.format(reason=describe(exc)))
+                return Reply.error(CANNOT_OPEN_DM)
             return await self.bot.handle_async(request, invocation)  # reading needs no DM
         personal = self.request_for(interaction, request.text, dm_id=dm_id)
         reply = await self.bot.handle_async(personal, invocation)

@@ -25,14 +25,14 @@ DM_WORKSPACE = "@me"
 # Discord user ids are global: one reading list per person across servers and DMs.
 USER_SCOPE = "*"
 
-# Said before a settings change made from a place the bot cannot post to.
+# Said before the answer to a settings command used where the bot cannot post.
 MOVED_TO_DM = (
-    "The bot isn't in this server (or can't post here), so this changed your personal "
-    "papers: they arrive in your DM with the bot."
+    "📬 The bot can't post here, so this is about your own papers: your personal digest, "
+    "delivered in your DM with the bot."
 )
 CANNOT_OPEN_DM = (
-    "Could not open a DM with you for your personal papers: {reason}. "
-    "Check that you allow DMs from apps, or add the bot to the server."
+    "Could not open a DM with you, where your personal papers would go. Allow DMs from "
+    "this app (User Settings → Privacy & Safety), or add the bot to the server."
 )
 # Said when the bot is in the server but cannot post in this channel.
 CANNOT_POST_HERE = (
