@@ -146,6 +146,9 @@ async def test_settings_where_the_bot_cannot_post_are_refused_with_how_to_fix(
     data = await answer(fake, interaction)
     assert "Send Messages" in v2_text(data) and data["flags"] & 64
     assert demo_bot.store.topics(GUILD_KEY) == []
+    # No form to paste settings into either: the same answer at once (type 4, not a modal).
+    data = await answer(fake, fake.command_interaction("import", app_permissions=no_send))
+    assert "Send Messages" in v2_text(data)
     # Reading still works there.
     data = await answer(fake, fake.command_interaction("topics", app_permissions=no_send))
     assert "Send Messages" not in v2_text(data)

@@ -459,7 +459,8 @@ class DiscordAdapter:
         """
         place = place_of(interaction)
         user = interaction.user
-        workspace, channel_id = str(interaction.guild_id), str(interaction.channel_id)
+        workspace = str(interaction.guild_id) if interaction.guild_id else DM_WORKSPACE
+        channel_id = str(interaction.channel_id)
         can_manage, cannot_post = True, None
         if place is Place.GUILD:
             perms = interaction.permissions

@@ -82,10 +82,11 @@ def subcommand(host: Host, spec: Spec) -> app_commands.Command[Any, ..., None]:
         values = {option.key: _value(option, typed.get(option.name)) for option in spec.options}
         if paste is not None and values.get(paste.option) is None:
             request = host.request_for(interaction, spec.name)
-            if not spec.manages or request.can_manage:
+            if not spec.manages or (request.can_manage and not request.cannot_post):
                 await interaction.response.send_modal(PasteModal(host, spec, values, paste))
                 return
-            # someone who may not run it hears the core's refusal, not a form
+            # someone who may not run it (or where the bot cannot post) hears the core's
+            # refusal, not a form
         await host.invoke(interaction, Invocation(spec, values))
 
     callback.__name__ = callback.__qualname__ = spec.form_name
