@@ -35,6 +35,7 @@ from tests.fakes.discord_fake import (
     VIEW_CHANNEL,
     FakeDiscord,
     Recorded,
+    v2_cards,
     v2_text,
 )
 from tests.test_discord import check_message, is_callback
@@ -96,6 +97,15 @@ async def test_subscribe_and_schedule_in_a_dm_then_the_digest_arrives_there(
         check_message(post.body)
     assert posts_to(fake, CHANNEL_ID) == []
     assert dm_opens(fake) == []  # the DM's id came with the interaction: nothing to open
+
+    # 👍 on a card of the personal digest: feedback on the DM's own digests.
+    up = next(b for card in v2_cards(posts[0].body) for b in card.buttons if b["label"] == "👍")
+    press = fake.dm_component_interaction(
+        up["custom_id"], fake.message(posts[0].body, DM_CHANNEL_ID)
+    )
+    data = await answer(fake, press)
+    assert "👍 noted" in v2_text(data)
+    assert [f.channel for f in demo_bot.store.feedback()] == [DM_KEY]
 
 
 async def test_a_dm_of_a_server_installed_app_is_personal_too(

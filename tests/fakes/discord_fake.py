@@ -618,6 +618,18 @@ class FakeDiscord:
             "data": self._command_data(subcommand, options, focused),
         }
 
+    def dm_component_interaction(
+        self,
+        custom_id: str,
+        message: dict[str, Any],
+        *,
+        user: tuple[int, str] = (USER_ID, "alice"),
+    ) -> dict[str, Any]:
+        """A button press on ``message`` in ``user``'s DM with the bot (a personal digest)."""
+        data = self.dm_interaction("x", user=user)
+        data.update(type=3, message=message, data={"custom_id": custom_id, "component_type": 2})
+        return data
+
     @staticmethod
     def _command_data(
         subcommand: str, options: dict[str, Any] | None, focused: str | None
