@@ -14,6 +14,20 @@ Threads: ``POST /channels/{channel_id}/messages/{message_id}/threads`` starts a 
 message; like Discord, the thread channel's id is the message's id, a second start on the
 same message fails with code 160004, and messages go to the thread with the usual
 ``POST /channels/{thread_id}/messages``. Started threads are kept in :attr:`FakeDiscord.threads`.
+
+Direct messages: ``POST /users/@me/channels`` opens (or finds) the DM channel with a user, one
+id per user as on Discord (kept in :attr:`FakeDiscord.dms`); :meth:`FakeDiscord.dm_interaction`
+is ``/papers`` typed in the DM with the bot (no ``guild_id``, the user in ``user``), and
+``install="user"`` on :meth:`FakeDiscord.command_interaction` is ``/papers`` used through a user
+install in a server the bot is not in (``authorizing_integration_owners`` without a guild).
+
+Guilds: the bot is in :attr:`FakeDiscord.guilds` (one at the start); :meth:`FakeDiscord.join_guild`
+adds one after READY as Discord does when the bot is invited (GUILD_CREATE without
+``unavailable``); :meth:`FakeDiscord.outage` makes a guild unavailable and available again
+(GUILD_DELETE ``unavailable``, then GUILD_CREATE ``unavailable: false``);
+:meth:`FakeDiscord.reconnect` asks the client to reconnect and resume (op 7) or, with
+``resume=False``, invalidates the session (op 9) so it identifies again and gets READY and a
+GUILD_CREATE per guild once more.
 """
 
 from __future__ import annotations
@@ -35,6 +49,9 @@ BOT_USER_ID = 900000000000000002
 GUILD_ID = 900000000000000100
 CHANNEL_ID = 900000000000000200
 USER_ID = 900000000000000300
+DM_CHANNEL_ID = 900000000000000400  # the first DM channel the fake opens (alice's, usually)
+SEND_MESSAGES = 1 << 11
+VIEW_CHANNEL = 1 << 10
 MANAGE_CHANNELS = 1 << 4
 # View channel, send messages, embed links, read history: a plain member without Manage Channels.
 MEMBER_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 16)
@@ -219,6 +236,9 @@ class FakeDiscord:
         self.gateway_frames: list[dict[str, Any]] = []  # what the client sent on the gateway
         self.channel_errors: dict[int, tuple[int, int, str]] = {}
         self.threads: dict[int, dict[str, Any]] = {}  # thread id (= message id) -> channel
+        self.dms: dict[int, int] = {}  # user id -> their DM channel with the bot
+        self._dm_ids = itertools.count(DM_CHANNEL_ID)
+        self.guilds: dict[int, dict[str, Any]] = {GUILD_ID: self.guild()}  # the bot is in these
         self.identified = asyncio.Event()
         self._ids = itertools.count(910000000000000000)
         self._seq = itertools.count(1)
@@ -288,6 +308,35 @@ class FakeDiscord:
         for ws in self._sockets:
             await ws.send_str(json.dumps(frame))
 
+    async def join_guild(
+        self,
+        guild_id: int,
+        channels: list[dict[str, Any]],
+        *,
+        system_channel_id: int | None = None,
+    ) -> dict[str, Any]:
+        """The bot is invited to a new guild: GUILD_CREATE without ``unavailable``, as
+        Discord sends for a join (an outage's return says ``unavailable: false``)."""
+        guild = self.guild(guild_id, channels=channels, system_channel_id=system_channel_id)
+        self.guilds[guild_id] = guild
+        data = dict(guild)
+        del data["unavailable"]
+        await self.dispatch("GUILD_CREATE", data)
+        return guild
+
+    async def outage(self, guild_id: int) -> None:
+        """A guild goes unavailable (an outage) and comes back: not a join."""
+        await self.dispatch("GUILD_DELETE", {"id": str(guild_id), "unavailable": True})
+        await self.dispatch("GUILD_CREATE", self.guilds[guild_id])
+
+    async def reconnect(self, *, resume: bool = True) -> None:
+        """Ask the connected client to reconnect: op 7 (it resumes) or, without ``resume``,
+        op 9 with ``d: false`` (the session is gone: it identifies again, gets READY)."""
+        self.identified.clear()
+        frame = {"op": 7, "d": None} if resume else {"op": 9, "d": False}
+        for ws in list(self._sockets):
+            await ws.send_str(json.dumps(frame))
+
     async def dispatch_interaction(self, data: dict[str, Any]) -> float:
         """Send INTERACTION_CREATE; returns the monotonic time it was sent."""
         sent = time.monotonic()
@@ -314,6 +363,7 @@ class FakeDiscord:
                     await ws.send_str(
                         json.dumps({"op": 0, "t": "RESUMED", "s": next(self._seq), "d": {}})
                     )
+                    self.identified.set()
         finally:
             self._sockets.remove(ws)
         return ws
@@ -323,7 +373,9 @@ class FakeDiscord:
         ready = {
             "v": 10,
             "user": _user(BOT_USER_ID, "papers-bot", bot=True),
-            "guilds": [{"id": str(GUILD_ID), "unavailable": True}] if shard[0] == 0 else [],
+            "guilds": (
+                [{"id": str(g), "unavailable": True} for g in self.guilds] if shard[0] == 0 else []
+            ),
             "session_id": "fake-session",
             "resume_gateway_url": self.gateway_url,
             "shard": shard,
@@ -331,13 +383,22 @@ class FakeDiscord:
         }
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
         if shard[0] == 0:
-            frame = {"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": self.guild()}
-            await ws.send_str(json.dumps(frame))
+            for guild in self.guilds.values():
+                frame = {"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": guild}
+                await ws.send_str(json.dumps(frame))
         self.identified.set()
 
-    def guild(self) -> dict[str, Any]:
+    def guild(
+        self,
+        guild_id: int = GUILD_ID,
+        *,
+        channels: list[dict[str, Any]] | None = None,
+        system_channel_id: int | None = None,
+    ) -> dict[str, Any]:
+        """A guild as GUILD_CREATE carries it, the bot's own member included (Discord sends
+        it without the members intent), so its permissions in each channel are known."""
         return {
-            "id": str(GUILD_ID),
+            "id": str(guild_id),
             "name": "Fake Guild",
             "icon": None,
             "owner_id": str(USER_ID),
@@ -348,7 +409,7 @@ class FakeDiscord:
             "explicit_content_filter": 0,
             "roles": [
                 {
-                    "id": str(GUILD_ID),
+                    "id": str(guild_id),
                     "name": "@everyone",
                     "permissions": str(MEMBER_PERMISSIONS),
                     "position": 0,
@@ -362,36 +423,70 @@ class FakeDiscord:
             "stickers": [],
             "features": [],
             "mfa_level": 0,
-            "system_channel_id": None,
+            "system_channel_id": str(system_channel_id) if system_channel_id else None,
             "premium_tier": 0,
             "preferred_locale": "en-US",
             "nsfw_level": 0,
             "member_count": 2,
             "large": False,
             "unavailable": False,
-            "members": [],
+            "members": [
+                {
+                    "user": _user(BOT_USER_ID, "papers-bot", bot=True),
+                    "roles": [],
+                    "joined_at": datetime.now(UTC).isoformat(),
+                    "deaf": False,
+                    "mute": False,
+                    "flags": 0,
+                }
+            ],
             "voice_states": [],
             "presences": [],
             "threads": [],
             "stage_instances": [],
             "guild_scheduled_events": [],
             "soundboard_sounds": [],
-            "channels": [self.channel()],
+            "channels": channels if channels is not None else [self.channel()],
         }
 
-    def channel(self, channel_id: int = CHANNEL_ID) -> dict[str, Any]:
+    def channel(
+        self,
+        channel_id: int = CHANNEL_ID,
+        *,
+        guild_id: int = GUILD_ID,
+        name: str = "papers",
+        position: int = 0,
+        deny_everyone: int = 0,
+    ) -> dict[str, Any]:
+        """A text channel; ``deny_everyone`` permission bits are denied to @everyone there
+        (the bot's only role), e.g. ``SEND_MESSAGES`` for a read-only channel."""
+        overwrites = (
+            [{"id": str(guild_id), "type": 0, "allow": "0", "deny": str(deny_everyone)}]
+            if deny_everyone
+            else []
+        )
         return {
             "id": str(channel_id),
             "type": 0,
-            "guild_id": str(GUILD_ID),
-            "name": "papers",
-            "position": 0,
-            "permission_overwrites": [],
+            "guild_id": str(guild_id),
+            "name": name,
+            "position": position,
+            "permission_overwrites": overwrites,
             "nsfw": False,
             "parent_id": None,
             "topic": None,
             "last_message_id": None,
             "rate_limit_per_user": 0,
+        }
+
+    def dm_channel(self, user: tuple[int, str] = (USER_ID, "alice")) -> dict[str, Any]:
+        """The DM channel between the bot and ``user`` (opened on first use, one id per user)."""
+        channel_id = self.dms.setdefault(user[0], next(self._dm_ids))
+        return {
+            "id": str(channel_id),
+            "type": 1,
+            "last_message_id": None,
+            "recipients": [_user(*user)],
         }
 
     def thread(self, thread_id: int, parent_id: int, name: str) -> dict[str, Any]:
@@ -423,7 +518,20 @@ class FakeDiscord:
         permissions: int,
         channel_id: int,
         user: tuple[int, str] = (USER_ID, "alice"),
+        install: str = "guild",
+        app_permissions: int | None = None,
     ) -> dict[str, Any]:
+        """An interaction in a guild channel. ``install``: how the app is there, ``"guild"``
+        (the bot is in the server), ``"user"`` (only the user's own install: the bot is not
+        in the server and cannot post there) or ``"both"``."""
+        owners = {}
+        if install in ("guild", "both"):
+            owners["0"] = str(GUILD_ID)
+        if install in ("user", "both"):
+            owners["1"] = str(user[0])
+        if app_permissions is None:
+            # The bot's permissions in the channel; where it is not in the server, none.
+            app_permissions = MEMBER_PERMISSIONS if "0" in owners else 0
         return {
             "id": str(self.next_id()),
             "application_id": str(APP_ID),
@@ -443,11 +551,11 @@ class FakeDiscord:
                 "mute": False,
                 "flags": 0,
             },
-            "app_permissions": str(MEMBER_PERMISSIONS),
+            "app_permissions": str(app_permissions),
             "locale": "en-US",
             "guild_locale": "en-US",
             "entitlements": [],
-            "authorizing_integration_owners": {"0": str(GUILD_ID)},
+            "authorizing_integration_owners": owners,
             "context": 0,
             "attachment_size_limit": 10 * 1024 * 1024,
         }
@@ -461,27 +569,83 @@ class FakeDiscord:
         channel_id: int = CHANNEL_ID,
         focused: str | None = None,
         user: tuple[int, str] = (USER_ID, "alice"),
+        install: str = "guild",
+        app_permissions: int | None = None,
     ) -> dict[str, Any]:
         """``/papers <subcommand> <options>`` as an APPLICATION_COMMAND interaction.
 
         With ``focused`` (an option name) it is an APPLICATION_COMMAND_AUTOCOMPLETE
-        interaction for that option instead.
+        interaction for that option instead. ``install`` and ``app_permissions`` (the bot's
+        permissions in the channel): see :meth:`_interaction_base`.
         """
+        kind = 4 if focused else 2
+        data = self._interaction_base(kind, permissions, channel_id, user, install, app_permissions)
+        data["data"] = self._command_data(subcommand, options, focused)
+        data["data"]["guild_id"] = str(GUILD_ID)
+        return data
+
+    def dm_interaction(
+        self,
+        subcommand: str,
+        options: dict[str, Any] | None = None,
+        *,
+        user: tuple[int, str] = (USER_ID, "alice"),
+        install: str = "user",
+        focused: str | None = None,
+    ) -> dict[str, Any]:
+        """``/papers <subcommand>`` typed in ``user``'s DM with the bot (context BOT_DM).
+
+        As on Discord: no ``guild_id``, no ``member`` but ``user``, no member permissions;
+        ``authorizing_integration_owners`` names the user for a user install and ``"0"``
+        for a guild install (a DM with the bot of a server's app).
+        """
+        owners = {"1": str(user[0])} if install == "user" else {"0": "0"}
+        return {
+            "id": str(self.next_id()),
+            "application_id": str(APP_ID),
+            "type": 4 if focused else 2,
+            "token": f"tok-{self.next_id()}",
+            "version": 1,
+            "channel_id": str(self.dm_channel(user)["id"]),
+            "channel": self.dm_channel(user),
+            "user": _user(*user),
+            "app_permissions": str(MEMBER_PERMISSIONS),
+            "locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": owners,
+            "context": 1,
+            "attachment_size_limit": 10 * 1024 * 1024,
+            "data": self._command_data(subcommand, options, focused),
+        }
+
+    def dm_component_interaction(
+        self,
+        custom_id: str,
+        message: dict[str, Any],
+        *,
+        user: tuple[int, str] = (USER_ID, "alice"),
+    ) -> dict[str, Any]:
+        """A button press on ``message`` in ``user``'s DM with the bot (a personal digest)."""
+        data = self.dm_interaction("x", user=user)
+        data.update(type=3, message=message, data={"custom_id": custom_id, "component_type": 2})
+        return data
+
+    @staticmethod
+    def _command_data(
+        subcommand: str, options: dict[str, Any] | None, focused: str | None
+    ) -> dict[str, Any]:
         kinds = {bool: 5, int: 4, str: 3}
         sub_options = [
             {"name": name, "type": kinds[type(value)], "value": value}
             | ({"focused": True} if name == focused else {})
             for name, value in (options or {}).items()
         ]
-        data = self._interaction_base(4 if focused else 2, permissions, channel_id, user)
-        data["data"] = {
+        return {
             "id": str(APP_ID + 1),
             "name": "papers",
             "type": 1,
-            "guild_id": str(GUILD_ID),
             "options": [{"name": subcommand, "type": 1, "options": sub_options}],
         }
-        return data
 
     def component_interaction(
         self,
@@ -524,10 +688,11 @@ class FakeDiscord:
         self, payload: dict[str, Any], channel_id: int, *, flags: int = 0
     ) -> dict[str, Any]:
         """A message object for a sent payload, as Discord would return it."""
+        in_dm = channel_id in self.dms.values()
         return {
             "id": str(self.next_id()),
             "channel_id": str(channel_id),
-            "guild_id": str(GUILD_ID),
+            **({} if in_dm else {"guild_id": str(GUILD_ID)}),
             "author": _user(BOT_USER_ID, "papers-bot", bot=True),
             "content": payload.get("content") or "",
             "timestamp": datetime.now(UTC).isoformat(),
@@ -564,6 +729,12 @@ class FakeDiscord:
         match method, parts:
             case "GET", ["users", "@me"]:
                 return _json(_user(BOT_USER_ID, "papers-bot", bot=True))
+            case "POST", ["users", "@me", "channels"]:
+                # Open (or find) the DM with a user: the same channel every time.
+                recipient = int(body["recipient_id"])
+                if (err := self.channel_errors.get(recipient)) is not None:
+                    return self._error(*err)  # keyed by user id here: a user who cannot be DMed
+                return _json(self.dm_channel((recipient, f"user{recipient}")))
             case "GET", ["oauth2", "applications", "@me"]:
                 return _json(self._application())
             case "GET", ["gateway", "bot"]:
@@ -589,6 +760,9 @@ class FakeDiscord:
             case "GET", ["channels", channel_id]:
                 if (err := self.channel_errors.get(int(channel_id))) is not None:
                     return self._error(*err)
+                for user_id, dm_id in self.dms.items():
+                    if dm_id == int(channel_id):
+                        return _json(self.dm_channel((user_id, f"user{user_id}")))
                 return _json(self.channel(int(channel_id)))
             case "POST", ["channels", channel_id, "messages", message_id, "threads"]:
                 if (err := self.channel_errors.get(int(channel_id))) is not None:
