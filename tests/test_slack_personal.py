@@ -340,6 +340,17 @@ async def test_home_buttons_run_through_the_core_and_refresh_the_tab(
     assert "Unsubscribed from “agents”" in all_text(last.view["blocks"])
     assert [t.query for t in demo_bot.store.topics(KEY)] == ["robots"]
 
+    if not hasattr(demo_bot.store, "save_paper"):  # the reading list (H-save, issue 15)
+        return
+    paper = demo_bot.store.papers()[0]
+    demo_bot.store.save_paper(f"slack:{TEAM}:U1", paper.id, KEY)
+    listed = await open_home(adapter, fake)
+    before = len(fake.views_for("views.publish"))
+    await interact(adapter, press_in_view(listed, view_button(listed.view, "Unsave")))
+    emptied = await next_publish(fake, before)
+    assert demo_bot.store.saved_papers(f"slack:{TEAM}:U1") == []
+    assert "Nothing saved yet" in all_text(emptied.view["blocks"])
+
 
 # ---- the forms ---------------------------------------------------------------------------
 
