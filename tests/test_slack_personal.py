@@ -187,6 +187,13 @@ async def test_dm_subscribe_and_schedule_then_the_digest_arrives_in_the_dm(
         text = all_text(posts[0].blocks)
         assert "Trending papers, 2026-06-12" in text and "topic: agents" in text
         assert demo_bot.store.get_channel(KEY).last_post_date == "2026-06-12"
+
+        if hasattr(demo_bot.store, "saved_papers"):  # the reading list (H-save, issue 15)
+            first = demo_bot.store.papers()[0]
+            saved = await command(slack, fake, f"save {first.id}", "k3", user="U1", channel=DM)
+            assert "Saved" in all_text(saved["blocks"])
+            mine = demo_bot.store.saved_papers(f"slack:{TEAM}:U1")
+            assert [s.paper_id for s in mine] == [first.id]
     finally:
         await slack.stop()
 
