@@ -130,7 +130,7 @@ class Personal:
         body: dict[str, Any],
         invocation: Invocation,
         text: str,
-        field_of: Any,
+        field_of: Callable[[str], str],
     ) -> None:
         """Run a form's command; answer the form with its error, or close it."""
         view = body.get("view") or {}
