@@ -210,6 +210,11 @@ class Recorded:
         return None
 
 
+def shard_owns(shard: list[int], guild_id: int) -> bool:
+    """Whether gateway shard ``[id, count]`` receives ``guild_id``'s events (Discord's rule)."""
+    return (guild_id >> 22) % shard[1] == shard[0]
+
+
 def _json(data: Any, status: int = 200) -> web.Response:
     return web.Response(
         status=status, body=json.dumps(data).encode(), headers={"Content-Type": "application/json"}
@@ -243,6 +248,7 @@ class FakeDiscord:
         self._ids = itertools.count(910000000000000000)
         self._seq = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
+        self._shard_of: dict[web.WebSocketResponse, list[int]] = {}  # [shard id, count]
         self._runner: web.AppRunner | None = None
         self._request_event = asyncio.Event()
         self.port = 0
@@ -304,9 +310,14 @@ class FakeDiscord:
     # ---- gateway --------------------------------------------------------------------
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send an event to the shard that owns its guild (DMs: shard 0), as Discord does:
+        ``(guild_id >> 22) % shard_count`` (one connection without shards owns them all)."""
         frame = {"op": 0, "t": event, "s": next(self._seq), "d": data}
+        guild = data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else None)
         for ws in self._sockets:
-            await ws.send_str(json.dumps(frame))
+            shard = self._shard_of.get(ws, [0, 1])
+            if shard_owns(shard, int(guild)) if guild else shard[0] == 0:
+                await ws.send_str(json.dumps(frame))
 
     async def join_guild(
         self,
@@ -366,26 +377,27 @@ class FakeDiscord:
                     self.identified.set()
         finally:
             self._sockets.remove(ws)
+            self._shard_of.pop(ws, None)
         return ws
 
     async def _ready(self, ws: web.WebSocketResponse, identify: dict[str, Any]) -> None:
         shard = identify.get("shard") or [0, 1]
+        self._shard_of[ws] = shard
+        owned = [g for g in self.guilds if shard_owns(shard, g)]
         ready = {
             "v": 10,
             "user": _user(BOT_USER_ID, "papers-bot", bot=True),
-            "guilds": (
-                [{"id": str(g), "unavailable": True} for g in self.guilds] if shard[0] == 0 else []
-            ),
+            "guilds": [{"id": str(g), "unavailable": True} for g in owned],
             "session_id": "fake-session",
             "resume_gateway_url": self.gateway_url,
             "shard": shard,
             "application": {"id": str(APP_ID), "flags": 0},
         }
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
-        if shard[0] == 0:
-            for guild in self.guilds.values():
-                frame = {"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": guild}
-                await ws.send_str(json.dumps(frame))
+        for guild_id in owned:
+            guild = self.guilds[guild_id]
+            frame = {"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": guild}
+            await ws.send_str(json.dumps(frame))
         self.identified.set()
 
     def guild(
