@@ -39,6 +39,7 @@ from adapters.discord.render import (
     CommandIds,
     MessagePayload,
     build_view,
+    payload_files,
     cut,
     render,
 )
@@ -109,7 +110,10 @@ def _send_kwargs(payload: MessagePayload) -> dict[str, Any]:
     discord.py sets the IS_COMPONENTS_V2 flag itself for a ``LayoutView``; such a message
     carries no content and no embeds.
     """
-    return {"view": build_view(payload), "allowed_mentions": NO_MENTIONS}
+    kwargs: dict[str, Any] = {"view": build_view(payload), "allowed_mentions": NO_MENTIONS}
+    if files := payload_files(payload):  # a reply's file (a reading list export)
+        kwargs["files"] = files
+    return kwargs
 
 
 class _Hooks:
@@ -376,7 +380,8 @@ class DiscordAdapter:
         if interaction.type is not discord.InteractionType.component:
             return  # slash commands go through the CommandTree
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
-        custom_id = str(data.get("custom_id", ""))
+        # A card's "⋯" menu (a select) carries the chosen button's custom id as its value.
+        custom_id = str((data.get("values") or [data.get("custom_id", "")])[0])
         if not custom_id.startswith(CUSTOM_ID_PREFIX):
             return
         command = self.ids.decode(custom_id)
