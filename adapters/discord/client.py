@@ -39,8 +39,8 @@ from adapters.discord.render import (
     CommandIds,
     MessagePayload,
     build_view,
-    payload_files,
     cut,
+    payload_files,
     render,
 )
 from adapters.discord.settings import DiscordSettings
