@@ -177,13 +177,14 @@ class CardPanel:
 def card_panel(
     card: PaperCard,
     buttons: list[ButtonSpec] | None = None,
-    more: list[ButtonSpec] | None = None,
+    menu: list[ButtonSpec] | None = None,
 ) -> CardPanel:
     """One paper as a panel: the card layout of :mod:`bot.layout`, within Discord's limits.
 
     The linked title, then ▲ upvotes with the authors (and the date where it is not the
     post's), the summary, the other numbers and links, why it is there; the thumbnail as
-    the section's accessory; the card's buttons in the row under it.
+    the section's accessory; the card's ``buttons`` in the row under it, and ``menu`` (the
+    buttons past the shown ones) in its "⋯" select.
     """
     shown = card_layout(card)
     title = cut(shown.rank_prefix + escape(shorten(shown.title, TITLE_LIMIT)), TITLE_LIMIT)
@@ -216,7 +217,7 @@ def card_panel(
         description=description,
         thumbnail=_link(shown.thumbnail),
         buttons=list(buttons or []),
-        more=list(more or []),
+        more=list(menu or []),
     )
 
 
