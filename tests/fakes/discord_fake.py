@@ -58,6 +58,11 @@ def _walk(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def walk_components(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every component of a message payload, nested ones included."""
+    return _walk(payload.get("components") or [])
+
+
 def v2_problems(payload: dict[str, Any]) -> list[str]:
     """What Discord would refuse in a message payload, as it documents Components V2.
 
