@@ -94,6 +94,7 @@ def test_save_unsave_and_saved_in_the_terminal(demo_bot: PapersBot) -> None:
             f"unsave {SPARSE}",
             f"unsave {SPARSE}",
             "saved --export pdf",
+            "saved --bibtex",
         ]
     )
     console.run_lines(io.StringIO(script + "\n"), interactive=False)
@@ -114,6 +115,11 @@ def test_save_unsave_and_saved_in_the_terminal(demo_bot: PapersBot) -> None:
     assert "Removed 2606.13392 from your reading list (1 paper left)." in answers[7]
     assert "2606.13392 is not on your reading list." in answers[8]
     assert "Export as `ris` or `csv`." in answers[9]
+    # The terminal prints a reply's file whole, between two marker lines.
+    printed = answers[10].split("--- reading-list.bib ---\n", 1)[1]
+    printed = printed.split("\n--- end of reading-list.bib ---", 1)[0]
+    (entry,) = parse_bibtex(printed).entries
+    assert fields(entry)["eprint"] == EVO and fields(entry)["title"].startswith("EvoArena")
     assert [s.paper_id for s in demo_bot.store.saved_papers("console:local:you")] == [EVO]
 
 
