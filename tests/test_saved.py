@@ -129,7 +129,7 @@ def test_every_card_has_save_and_the_reading_list_follows_the_person(
     search = ask(demo_bot, "search sparse attention")
     assert search.cards and all(c.buttons[0].label == "Save" for c in search.cards)
     assert search.cards[0].buttons[0].command == f"save {search.cards[0].paper.id}"
-    for text in (f"paper {SPARSE}", f"similar {SPARSE}", "trending 3", "digest"):
+    for text in (f"paper {SPARSE}", f"similar {SPARSE}", "trending 3", "digest", f"share {EVO}"):
         reply = ask(demo_bot, text)
         assert reply.cards and all(c.buttons[0].label == "Save" for c in reply.cards), text
     # One list per person: saved in one channel, listed in another; not someone else's.
