@@ -84,6 +84,11 @@ def render(reply: Reply) -> str:
         parts.append(clean(reply.footer))
     for button in reply.buttons:
         parts.append(f"[{clean(button.label)}]  /papers {clean(button.command)}")
+    if reply.attachment is not None:  # a file (a reading list's BibTeX): printed whole
+        name = clean(reply.attachment.filename)
+        parts.append(
+            f"--- {name} ---\n{clean(reply.attachment.text).rstrip()}\n--- end of {name} ---"
+        )
     return "\n\n".join(parts)
 
 

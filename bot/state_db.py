@@ -452,6 +452,20 @@ class StateDB:
             upsert(conn, meta, [{"key": "next_topic_id", "value": next_id + len(added)}])
         return added
 
+    # ---- reading lists
+
+    def add_saved(self, item: Saved) -> bool:
+        """Put ``item`` on its person's reading list; False (and nothing written) when that
+        paper is on it already. One transaction under the write lock, so two presses of the
+        same Save button record the paper once."""
+        row = self._rows_by_table([item])[saved][0]
+        with self.transaction() as conn:
+            found = conn.execute(select(saved.c.id).where(saved.c.key == item.key)).first()
+            if found is not None:
+                return False
+            conn.execute(saved.insert(), [row])
+        return True
+
     # ---- deliveries
 
     def delivered_by_channel(

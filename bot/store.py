@@ -35,6 +35,7 @@ from bot.models import (
     Feedback,
     Paper,
     Record,
+    Saved,
     Topic,
     allowed_names,
     record_fields,
@@ -478,6 +479,23 @@ class Store:
 
     def feedback(self, channel: str | None = None) -> list[Feedback]:
         return self.state.rows(Feedback, **_in_channel(channel))
+
+    # ---- state: reading lists -------------------------------------------------------
+
+    def save_paper(
+        self, person: str, paper_id: str, channel: str | None, *, at: str | None = None
+    ) -> bool:
+        """Put a paper on ``person``'s reading list (one list per person, across channels);
+        False when it is there already (the first save's time and channel are kept)."""
+        return self.state.add_saved(Saved(person, paper_id, at or utc_now(), channel))
+
+    def unsave_paper(self, person: str, paper_id: str) -> bool:
+        """Take a paper off ``person``'s reading list; False when it was not on it."""
+        return self.state.delete_keys(Saved, [Saved(person, paper_id, "").key]) > 0
+
+    def saved_papers(self, person: str) -> list[Saved]:
+        """``person``'s reading list, newest first."""
+        return self.state.rows(Saved, user=person)[::-1]
 
     def close(self) -> None:
         with self.lock:

@@ -59,6 +59,7 @@ from adapters.discord.render import (
     MessagePayload,
     build_view,
     cut,
+    payload_files,
     render,
 )
 from adapters.discord.settings import DiscordSettings
@@ -142,7 +143,10 @@ def _send_kwargs(payload: MessagePayload) -> dict[str, Any]:
     discord.py sets the IS_COMPONENTS_V2 flag itself for a ``LayoutView``; such a message
     carries no content and no embeds.
     """
-    return {"view": build_view(payload), "allowed_mentions": NO_MENTIONS}
+    kwargs: dict[str, Any] = {"view": build_view(payload), "allowed_mentions": NO_MENTIONS}
+    if files := payload_files(payload):  # a reply's file (a reading list export)
+        kwargs["files"] = files
+    return kwargs
 
 
 class _Hooks:
@@ -563,7 +567,8 @@ class DiscordAdapter:
         if interaction.type is not discord.InteractionType.component:
             return  # slash commands go through the CommandTree
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
-        custom_id = str(data.get("custom_id", ""))
+        # A card's "⋯" menu (a select) carries the chosen button's custom id as its value.
+        custom_id = str((data.get("values") or [data.get("custom_id", "")])[0])
         if not custom_id.startswith(CUSTOM_ID_PREFIX):
             return
         command = self.ids.decode(custom_id)

@@ -21,7 +21,7 @@ from bot.handlers.common import (
 from bot.preview import topic_preview
 from bot.query import quoted
 from bot.registry import REGISTRY, CommandError, Form, Number, Text, Word, command, usage
-from bot.replies import PaperCard, Reply, ReplyKind, Request
+from bot.replies import Reply, ReplyKind, Request
 from bot.slots import next_post_at
 
 
@@ -258,6 +258,6 @@ def ping(ctx: Context, request: Request) -> Reply:
 def share(ctx: Context, request: Request, ref: str) -> Reply:
     paper = find_paper(ctx, ref)
     who = request.user_name or request.user_id
-    return Reply(
-        text=f"Shared by {who}", kind=ReplyKind.PAPER, cards=[PaperCard(paper)], ephemeral=False
-    )
+    # A card in the channel like a posted one: Save, 👍/👎, Similar (its "⋯" menu).
+    card = answers.card(paper, public=True)
+    return Reply(text=f"Shared by {who}", kind=ReplyKind.PAPER, cards=[card], ephemeral=False)
