@@ -109,7 +109,10 @@ def _send_kwargs(payload: MessagePayload) -> dict[str, Any]:
     discord.py sets the IS_COMPONENTS_V2 flag itself for a ``LayoutView``; such a message
     carries no content and no embeds.
     """
-    return {"view": build_view(payload), "allowed_mentions": NO_MENTIONS}
+    return {
+        "view": build_view(payload),
+        "allowed_mentions": payload.allowed_mentions or NO_MENTIONS,
+    }
 
 
 class _Hooks:
