@@ -150,7 +150,7 @@ def alert_budget(store: Store, key: str, now: datetime, cap: int) -> tuple[int, 
             continue
         if at.tzinfo is None and since.tzinfo is not None:
             at = at.replace(tzinfo=since.tzinfo)
-        if at >= since:
+        if at > since:  # sent an hour ago or more: no longer counted
             sent[d.message_id] = min(at, sent.get(d.message_id, at))
     if len(sent) < cap:
         return cap - len(sent), None
