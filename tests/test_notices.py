@@ -316,3 +316,31 @@ def test_notify_needs_an_alert_and_a_mention_of_this_platform(demo_bot: PapersBo
     subscribe("subscribe x y --alert 5 --notify <@U0AB12|jane doe>")
     (topic,) = demo_bot.store.topics()
     assert topic.query == "x y" and topic.notify == "user:U0AB12"
+
+
+async def test_the_terminal_shows_a_direct_notice_for_its_person(
+    demo_bot: PapersBot, clock: Any
+) -> None:
+    """The console adapter's ``post_direct``: a pause notice reaches the terminal, marked
+    for the person, through the scheduler (the channel itself is never posted to)."""
+    import io
+
+    from adapters.console import ConsoleAdapter
+
+    out = io.StringIO()
+    console = ConsoleAdapter(demo_bot, out, channel_id="lab")
+    demo_bot.handle(console.request("schedule 09:00 UTC"))
+    key = "console:local:lab"
+    assert demo_bot.store.get_channel(key).managed_by == "you"
+
+    def broken(ch: Any) -> None:  # as five refused posts would leave it
+        ch.paused, ch.pause_reason, ch.notice = True, "paused after 5 failed posts", "pausing"
+
+    demo_bot.store.update_channel(key, broken)
+    at(clock, "2026-06-12T10:00:00+00:00")
+    sched = Scheduler(demo_bot, {"console": console})
+    await sched.run_once()
+    await sched.run_once()
+    lines = [line for line in out.getvalue().splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("[to you] papers-bot has stopped posting")
+    assert "<#lab>" in lines[0] and "/papers resume" in lines[0]
