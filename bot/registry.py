@@ -135,8 +135,6 @@ class Mention(Option):
     A platform with typed forms may offer its own mention picker for it (Discord's
     mentionable option) and pass the neutral form (``role:1``)."""
 
-    max_length: int | None = 120
-
 
 # ---- commands ----------------------------------------------------------------------
 

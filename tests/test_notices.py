@@ -227,6 +227,8 @@ async def test_alert_mentions_the_notify_group_on_slack_and_only_there(
     assert "mentioning that user group" in answer and "<!subteam" not in answer
     await command(adapter, fake, "subscribe agents", "n4", user="U7")
     assert [t.notify for t in demo_bot.store.topics(KEY)] == ["group:S0ML", None]
+    listed = await command(adapter, fake, "topics", "n5", user="U7")
+    assert "alert at 5+ upvotes, mentioning that user group)" in all_text(listed["blocks"])
 
     at(clock, "2026-06-12T10:00:00+00:00")
     await Scheduler(demo_bot, {"slack": adapter}).run_once()
@@ -244,6 +246,16 @@ async def test_alert_mentions_the_notify_group_on_slack_and_only_there(
     await Scheduler(demo_bot, {"slack": adapter}).run_once()
     daily = fake.posts_to("C1")[1:]
     assert daily and all("<!" not in mentions_in(p) and "<@" not in mentions_in(p) for p in daily)
+
+
+async def test_slack_markup_from_escaping_reads_as_typed(
+    adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
+) -> None:
+    """With ``should_escape: true`` Slack wraps links and channels it recognises in the
+    text (``<https://…|…>``, ``<#C1|name>``): they read as the user typed them."""
+    await raw_command(adapter, fake, "subscribe <#C0LAB|lab-news> <https://a.org/x|a.org/x>", "e1")
+    (topic,) = demo_bot.store.topics(KEY)
+    assert topic.query == "#lab-news https://a.org/x"
 
 
 async def test_alert_without_notify_mentions_nobody(
