@@ -1,9 +1,9 @@
 """The heartbeat: every tick, start whatever is due, one task per channel.
 
 A tick composes the parts: start the daily ingest when due (:mod:`.ingest_timing`), prune
-old records (:mod:`.pruning`), resume posts a crash cut short and post the digests that
-are owed (:mod:`.planning`, :mod:`.posting`), then topic alerts (:mod:`.alerts`) and the
-notices of pauses and recoveries (:mod:`.notices`). It does
+old records (:mod:`.pruning`), send the notices of pauses and recoveries recorded so far
+(:mod:`.notices`), resume posts a crash cut short and post the digests that are owed
+(:mod:`.planning`, :mod:`.posting`), then topic alerts (:mod:`.alerts`). It does
 not wait for the posts: one slow channel never holds up the others. One channel's trouble
 stays its own: whatever its plan or post raises is recorded on that channel alone
 (:mod:`.failures`). State changes go through one group commit (:mod:`.group_commit`).
