@@ -131,6 +131,11 @@ class ConsoleAdapter:
         self.posted += 1
         return [f"console-{self.posted}"]
 
+    async def post_direct(self, workspace: str, user_id: str, text: str) -> None:
+        """A direct message (a pause notice) to ``user_id``: the terminal is everyone's,
+        so it is written there, marked as meant for that person."""
+        self.write(f"[to {clean(user_id)}] {clean(text)}")
+
     def run_lines(self, source: TextIO, interactive: bool) -> int:
         """Answer each command line from ``source`` until EOF or ``quit``; return the count.
 

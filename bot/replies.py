@@ -178,6 +178,10 @@ class Reply:
     ephemeral: bool = True
     footer: str | None = None
     attachment: Attachment | None = None
+    # Who this message mentions, in neutral form (``group:S1``, ``role:1``: see
+    # bot.mentions). Only a topic alert's first message sets it (``--notify``); renderers
+    # turn it into the platform's mention, and nothing else in a reply ever pings.
+    mentions: tuple[str, ...] = ()
 
     @classmethod
     def error(cls, text: str, usage: str | None = None) -> Reply:

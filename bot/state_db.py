@@ -425,9 +425,10 @@ class StateDB:
     # ---- topics
 
     def add_topics(
-        self, items: Iterable[tuple[str, str, str, int | None]], now: str
+        self, items: Iterable[tuple[str, str, str, int | None, str | None]], now: str
     ) -> list[Topic]:
-        """Add topics (channel, query, added_by, alert_upvotes) with the next ids, atomically."""
+        """Add topics (channel, query, added_by, alert_upvotes, notify) with the next ids,
+        atomically."""
         items = list(items)
         for item in items:
             self._refuse_unstorable(item)
@@ -444,8 +445,9 @@ class StateDB:
                     added_by=by,
                     added_at=now,
                     alert_upvotes=alert,
+                    notify=notify,
                 )
-                for n, (channel, query, by, alert) in enumerate(items)
+                for n, (channel, query, by, alert, notify) in enumerate(items)
             ]
             if added:
                 conn.execute(topics.insert(), [t.to_doc() for t in added])

@@ -396,7 +396,9 @@ async def test_sync_registers_the_new_subcommands(
     (put,) = fake.find("PUT", "/applications/")
     subs = {o["name"]: o for o in put.body[0]["options"]}
     options = {name: {o["name"]: o for o in sub.get("options", [])} for name, sub in subs.items()}
-    assert set(options["subscribe"]) == {"topic", "alert", "preview"}
+    # notify: issue 15's alert mention, a string option Discord fills with <@&role id>
+    assert set(options["subscribe"]) == {"topic", "alert", "notify", "preview"}
+    assert options["subscribe"]["notify"]["type"] == 3
     assert [c["value"] for c in options["thread"]["mode"]["choices"]] == ["on", "off"]
     assert [c["value"] for c in options["daily"]["mode"]["choices"]] == ["on", "off"]
     days = [c["value"] for c in options["weekly"]["day"]["choices"]]

@@ -143,7 +143,10 @@ def _send_kwargs(payload: MessagePayload) -> dict[str, Any]:
     discord.py sets the IS_COMPONENTS_V2 flag itself for a ``LayoutView``; such a message
     carries no content and no embeds.
     """
-    kwargs: dict[str, Any] = {"view": build_view(payload), "allowed_mentions": NO_MENTIONS}
+    kwargs: dict[str, Any] = {
+        "view": build_view(payload),
+        "allowed_mentions": payload.allowed_mentions or NO_MENTIONS,
+    }
     if files := payload_files(payload):  # a reply's file (a reading list export)
         kwargs["files"] = files
     return kwargs

@@ -28,6 +28,7 @@ from urllib.parse import quote
 import discord
 
 from bot.layout import VISIBLE_BUTTONS, card_layout, shorten
+from bot.mentions import parts
 from bot.messages import Piece, RenderLimits, Tail, split_reply
 from bot.replies import Attachment, Button, ButtonRole, PaperCard, Reply, ReplyKind
 
@@ -282,6 +283,9 @@ class MessagePayload:
     cards: list[PaperCard] = field(default_factory=list)  # the cards its panels show
     colour: discord.Colour = _DEFAULT_COLOUR  # the panels' accent
     attachment: Attachment | None = None  # a file sent with it, shown by a file component
+    # Who may be pinged: only a topic alert's ``--notify`` (see :func:`with_mention`);
+    # None means nobody (the client sends ``AllowedMentions.none()``).
+    allowed_mentions: discord.AllowedMentions | None = None
 
     def texts(self) -> list[str]:
         top = [self.content] if self.content else []
@@ -465,7 +469,40 @@ def render(reply: Reply, ids: CommandIds) -> list[MessagePayload]:
     panels follow, each with its own buttons, the footer and the reply's own buttons close
     the last message.
     """
-    return [render_message(part, ids) for part in split_reply(reply, LIMITS)]
+    payloads = [render_message(part, ids) for part in split_reply(reply, LIMITS)]
+    with_mention(payloads[0], reply.mentions)
+    return payloads
+
+
+def with_mention(payload: MessagePayload, mentions: tuple[str, ...]) -> None:
+    """Put a topic alert's ``--notify`` (neutral forms, :mod:`bot.mentions`) on top of
+    ``payload`` as Discord mentions (``<@&1>`` a role, ``<@1>`` a member) and allow
+    exactly those to ping: the only mentions the bot ever sends."""
+    shown: list[str] = []
+    roles: list[discord.Object] = []
+    users: list[discord.Object] = []
+    for value in mentions:
+        found = parts(value)
+        if found is None or not found[1].isdigit():
+            continue
+        kind, ident = found
+        if kind == "role":
+            shown.append(f"<@&{ident}>")
+            roles.append(discord.Object(int(ident)))
+        elif kind == "user":
+            shown.append(f"<@{ident}>")
+            users.append(discord.Object(int(ident)))
+    if not shown:
+        return
+    ping = " ".join(shown)
+    head = payload.content or ""
+    payload.content = f"{ping}\n{head}" if head else ping
+    over = payload.text_length() - TEXT_LIMIT
+    if over > 0 and head:
+        payload.content = f"{ping}\n{cut(head, max(1, len(head) - over))}"
+    payload.allowed_mentions = discord.AllowedMentions(
+        everyone=False, users=users, roles=roles, replied_user=False
+    )
 
 
 def render_message(part: Reply, ids: CommandIds) -> MessagePayload:

@@ -31,6 +31,7 @@ from typing import Any
 import orjson
 
 from bot.layout import CardLayout, card_layout, shorten
+from bot.mentions import parts
 from bot.messages import Piece, RenderLimits, Tail, split_reply
 from bot.replies import Attachment, Button, ButtonRole, PaperCard, Reply, ReplyKind
 
@@ -502,6 +503,8 @@ def render(reply: Reply) -> list[Message]:
     if len(messages) > 1:
         for n, message in enumerate(messages[1:], start=2):
             message["text"] = f"{fallback} ({n}/{len(messages)})"
+    if ping := mention_text(reply.mentions):
+        with_mention(messages[0], ping)
     if reply.attachment is not None:
         messages += file_messages(reply.attachment)
     return [_without_surrogates(message) for message in messages]
@@ -538,6 +541,32 @@ def file_messages(attachment: Attachment) -> list[Message]:
         )
         messages[-1]["blocks"].append({"type": "context", "elements": [mrkdwn(note)]})
     return messages
+
+
+def mention_text(mentions: tuple[str, ...]) -> str:
+    """A topic alert's ``--notify`` (neutral forms, :mod:`bot.mentions`) as Slack
+    mentions: ``<!subteam^S1>`` for a user group, ``<@U1>`` for a person. The only
+    mentions the bot ever writes; anything not a valid Slack form is left out."""
+    shown = []
+    for value in mentions:
+        found = parts(value)
+        if found is None:
+            continue
+        kind, ident = found
+        if kind == "group" and ident.startswith("S"):
+            shown.append(f"<!subteam^{ident}>")
+        elif kind == "user" and ident[0] in "UW":
+            shown.append(f"<@{ident}>")
+    return " ".join(shown)
+
+
+def with_mention(message: Message, ping: str) -> None:
+    """Put ``ping`` on top of ``message`` and in its notification text."""
+    blocks = message["blocks"]
+    if len(blocks) >= MAX_BLOCKS:
+        blocks.pop()
+    blocks.insert(0, section(ping))
+    message["text"] = f"{ping} {message['text']}"
 
 
 def _without_surrogates(message: Message) -> Message:

@@ -112,7 +112,9 @@ def topics(ctx: Context, request: Request) -> Reply:
         )
     lines = [
         f"{t.id}. {t.query}  (added by {t.added_by}"
-        + (f"; alert at {t.alert_upvotes}+ upvotes)" if t.alert_upvotes else ")")
+        + (f"; alert at {t.alert_upvotes}+ upvotes" if t.alert_upvotes else "")
+        + (f", mentioning {texts.mention_name(t.notify)}" if t.alert_upvotes and t.notify else "")
+        + ")"
         for t in topics
     ]
     lines.append("Feedback: " + taste + ".")

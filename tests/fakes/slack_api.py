@@ -183,6 +183,10 @@ class FakeSlack:
         self.ratelimits: dict[str, int] = {}
         self.retry_after = 1
         self.users: dict[str, dict[str, Any]] = {}  # users.info answers by user id
+        # conversations.open: user id -> error code answered to every call for them, and
+        # a queue of error codes answered (one per call) before opening works
+        self.dm_errors: dict[str, str] = {}
+        self.dm_failures: list[str] = []
         self.fail_users_info = False
         self.app_token = "xapp-fake"  # apps.connections.open wants this one
         # Many workspaces (OAuth installs): bot token -> team id. When any is set, a call is
@@ -318,6 +322,8 @@ class FakeSlack:
             )
         if method == "chat.postMessage":
             return self._post_message(payload, auth.removeprefix("Bearer "))
+        if method == "conversations.open":
+            return self._open_dm(payload)
         if method == "users.info":
             if self.fail_users_info:
                 return self._error("internal_error", payload)
@@ -355,6 +361,22 @@ class FakeSlack:
                 "is_enterprise_install": False,
             }
         )
+
+    def _open_dm(self, payload: dict[str, Any]) -> web.Response:
+        """``conversations.open`` with ``users``: the app's DM with that person, ``D<user>``
+        (its messages land in :attr:`posts` like any channel's)."""
+        user = str(payload.get("users", ""))
+        if not user or "," in user:
+            return self._error("users_list_not_supplied", payload)
+        if user in self.dm_errors:
+            return self._error(self.dm_errors[user], payload)
+        if self.dm_failures:
+            return self._error(self.dm_failures.pop(0), payload)
+        return self._answer({"ok": True, "channel": {"id": f"D{user}"}})
+
+    def dms_to(self, user: str) -> list[Post]:
+        """The direct messages the app sent ``user`` (opened with conversations.open)."""
+        return self.posts_to(f"D{user}")
 
     def _post_message(self, payload: dict[str, Any], token: str = "") -> web.Response:
         channel = payload.get("channel", "")
