@@ -24,7 +24,7 @@ CLIENT_SECRET = "SLACK_CLIENT_SECRET"
 SECRETS = (BOT_TOKEN, APP_TOKEN, SIGNING_SECRET, CLIENT_ID, CLIENT_SECRET)
 MODES = ("socket", "http")
 # The bot scopes an OAuth install asks for: the manifest's list (a test keeps them equal).
-BOT_SCOPES = ("commands", "chat:write", "users:read")
+BOT_SCOPES = ("commands", "chat:write", "users:read", "im:write")
 
 
 @dataclass(slots=True)
