@@ -16,7 +16,7 @@ from bot.scheduler import Scheduler
 from tests import test_discord
 from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, FakeDiscord, v2_text
 from tests.test_discord import check_message
-from tests.test_discord_features import OTHER_CHANNEL_ID, channel_posts, command
+from tests.test_discord_features import BOB, OTHER_CHANNEL_ID, channel_posts, command
 
 # The fake Discord and the connected adapter, shared with tests/test_discord.py.
 fake = test_discord.fake
@@ -70,3 +70,28 @@ async def test_alert_pings_only_the_notify_role_and_nothing_else_pings(
     (plain,) = channel_posts(fake, OTHER_CHANNEL_ID)
     check_message(plain.body)  # parse [], no users, no roles
     assert "Topic alert" in v2_text(plain.body) and "<@" not in v2_text(plain.body)
+
+
+async def test_a_paused_discord_channel_is_told_once_by_dm_to_who_set_it_up(
+    fake: FakeDiscord, adapter: DiscordAdapter, demo_bot: PapersBot, clock: Any
+) -> None:
+    """Issue 15: the pause notice reaches the person who set the channel up in a DM
+    (``post_direct``: POST /users/@me/channels, then the DM), once, and not the channel."""
+    demo_bot.config.scheduler.max_failures = 2
+    clock.now = datetime.fromisoformat("2026-06-12T08:00:00+00:00")
+    await command(fake, "schedule", {"time": "09:00", "timezone": "UTC"}, user=BOB)
+    key = f"discord:{GUILD_ID}:{CHANNEL_ID}"
+    assert demo_bot.store.get_channel(key).managed_by == str(BOB[0])
+    fake.channel_errors[CHANNEL_ID] = (403, 50001, "Missing Access")
+    sched = Scheduler(demo_bot, {"discord": adapter})
+    for when in ("09:00", "09:05", "09:06", "09:30"):
+        clock.now = datetime.fromisoformat(f"2026-06-12T{when}:00+00:00")
+        await sched.run_once()
+    assert demo_bot.store.get_channel(key).paused
+    (opened,) = fake.find("POST", "/users/@me/channels")
+    assert opened.body == {"recipient_id": BOB[0]}
+    (notice,) = channel_posts(fake, fake.dms[BOB[0]])
+    check_message(notice.body)
+    shown = v2_text(notice.body)
+    assert f"<#{CHANNEL_ID}>" in shown and "/papers resume" in shown
+    assert demo_bot.store.get_channel(key).notice == "paused"

@@ -26,6 +26,7 @@ something. The token is never logged.
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -167,6 +168,11 @@ class _Hooks:
     async def on_ready(self) -> None:
         user = getattr(self, "user", None)
         log.info("discord: connected as %s", user)
+
+
+# A channel link ``<#123>`` as the renderer's escaping leaves it (broken by a zero-width
+# space, like every mention form); post_direct restores it, since it pings nobody.
+_DEFUSED_CHANNEL_LINK = re.compile("<\u200b#(\\d{1,20})>")
 
 
 class PapersClient(_Hooks, discord.Client):
@@ -418,6 +424,8 @@ class DiscordAdapter:
         dm_id = await self.personal_dm(user)
         target = self.client.get_partial_messageable(dm_id)
         for payload in render(Reply(text=text, ephemeral=False), self.ids):
+            if payload.content:  # the notice names its channel: a link, which pings nobody
+                payload.content = _DEFUSED_CHANNEL_LINK.sub(r"<#\1>", payload.content)
             async with _delivery_errors(dm_id, user_id=user):
                 await target.send(**_send_kwargs(payload))
 
