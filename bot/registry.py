@@ -127,6 +127,15 @@ class Flag(Option):
     passes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Mention(Option):
+    """``--name <mention>``, anywhere in the line: someone to mention (a user group, a
+    role, a person) as the platform sends a mention (Slack ``<!subteam^S1|@team>``,
+    Discord ``<@&1>``). The handler reads it with :func:`bot.mentions.read_mention`.
+    A platform with typed forms may offer its own mention picker for it (Discord's
+    mentionable option) and pass the neutral form (``role:1``)."""
+
+
 # ---- commands ----------------------------------------------------------------------
 
 

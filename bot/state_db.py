@@ -425,9 +425,10 @@ class StateDB:
     # ---- topics
 
     def add_topics(
-        self, items: Iterable[tuple[str, str, str, int | None]], now: str
+        self, items: Iterable[tuple[str, str, str, int | None, str | None]], now: str
     ) -> list[Topic]:
-        """Add topics (channel, query, added_by, alert_upvotes) with the next ids, atomically."""
+        """Add topics (channel, query, added_by, alert_upvotes, notify) with the next ids,
+        atomically."""
         items = list(items)
         for item in items:
             self._refuse_unstorable(item)
@@ -444,13 +445,28 @@ class StateDB:
                     added_by=by,
                     added_at=now,
                     alert_upvotes=alert,
+                    notify=notify,
                 )
-                for n, (channel, query, by, alert) in enumerate(items)
+                for n, (channel, query, by, alert, notify) in enumerate(items)
             ]
             if added:
                 conn.execute(topics.insert(), [t.to_doc() for t in added])
             upsert(conn, meta, [{"key": "next_topic_id", "value": next_id + len(added)}])
         return added
+
+    # ---- reading lists
+
+    def add_saved(self, item: Saved) -> bool:
+        """Put ``item`` on its person's reading list; False (and nothing written) when that
+        paper is on it already. One transaction under the write lock, so two presses of the
+        same Save button record the paper once."""
+        row = self._rows_by_table([item])[saved][0]
+        with self.transaction() as conn:
+            found = conn.execute(select(saved.c.id).where(saved.c.key == item.key)).first()
+            if found is not None:
+                return False
+            conn.execute(saved.insert(), [row])
+        return True
 
     # ---- deliveries
 

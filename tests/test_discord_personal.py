@@ -107,6 +107,22 @@ async def test_subscribe_and_schedule_in_a_dm_then_the_digest_arrives_there(
     assert "👍 noted" in v2_text(data)
     assert [f.channel for f in demo_bot.store.feedback()] == [DM_KEY]
 
+    # Save, pressed on the personal digest and typed in the DM: one reading list.
+    first = v2_cards(posts[0].body)[0]
+    save = next(b for b in first.buttons if b["label"] == "Save")
+    press = fake.dm_component_interaction(
+        save["custom_id"], fake.message(posts[0].body, DM_CHANNEL_ID)
+    )
+    assert "Saved" in v2_text(await answer(fake, press))
+    data = await answer(fake, fake.dm_interaction("save", {"id": "2606.13392"}))
+    assert "Saved" in v2_text(data) or "already" in v2_text(data)
+    saved = demo_bot.store.saved_papers(f"discord:*:{USER_ID}")
+    assert "2606.13392" in [s.paper_id for s in saved] and len(saved) >= 1
+    listed = await answer(fake, fake.dm_interaction("saved"))
+    cards = v2_cards(listed)
+    assert len(cards) == len(saved)
+    assert any("2606.13392" in b["custom_id"] for card in cards for b in card.buttons)
+
 
 async def test_a_dm_of_a_server_installed_app_is_personal_too(
     fake: FakeDiscord, adapter: DiscordAdapter, demo_bot: PapersBot

@@ -26,6 +26,7 @@ something. The token is never logged.
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
@@ -59,6 +60,7 @@ from adapters.discord.render import (
     MessagePayload,
     build_view,
     cut,
+    payload_files,
     render,
 )
 from adapters.discord.settings import DiscordSettings
@@ -142,7 +144,13 @@ def _send_kwargs(payload: MessagePayload) -> dict[str, Any]:
     discord.py sets the IS_COMPONENTS_V2 flag itself for a ``LayoutView``; such a message
     carries no content and no embeds.
     """
-    return {"view": build_view(payload), "allowed_mentions": NO_MENTIONS}
+    kwargs: dict[str, Any] = {
+        "view": build_view(payload),
+        "allowed_mentions": payload.allowed_mentions or NO_MENTIONS,
+    }
+    if files := payload_files(payload):  # a reply's file (a reading list export)
+        kwargs["files"] = files
+    return kwargs
 
 
 class _Hooks:
@@ -160,6 +168,11 @@ class _Hooks:
     async def on_ready(self) -> None:
         user = getattr(self, "user", None)
         log.info("discord: connected as %s", user)
+
+
+# A channel link ``<#123>`` as the renderer's escaping leaves it (broken by a zero-width
+# space, like every mention form); post_direct restores it, since it pings nobody.
+_DEFUSED_CHANNEL_LINK = re.compile("<\u200b#(\\d{1,20})>")
 
 
 class PapersClient(_Hooks, discord.Client):
@@ -411,6 +424,8 @@ class DiscordAdapter:
         dm_id = await self.personal_dm(user)
         target = self.client.get_partial_messageable(dm_id)
         for payload in render(Reply(text=text, ephemeral=False), self.ids):
+            if payload.content:  # the notice names its channel: a link, which pings nobody
+                payload.content = _DEFUSED_CHANNEL_LINK.sub(r"<#\1>", payload.content)
             async with _delivery_errors(dm_id, user_id=user):
                 await target.send(**_send_kwargs(payload))
 
@@ -563,7 +578,8 @@ class DiscordAdapter:
         if interaction.type is not discord.InteractionType.component:
             return  # slash commands go through the CommandTree
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
-        custom_id = str(data.get("custom_id", ""))
+        # A card's "⋯" menu (a select) carries the chosen button's custom id as its value.
+        custom_id = str((data.get("values") or [data.get("custom_id", "")])[0])
         if not custom_id.startswith(CUSTOM_ID_PREFIX):
             return
         command = self.ids.decode(custom_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Any
 
@@ -28,7 +29,7 @@ from adapters.base import DeliveryError, PermanentDeliveryError
 from adapters.slack.app import PLATFORM, SlackCommands, build_app
 from adapters.slack.http import RequestRefused, parse_request, refusal
 from adapters.slack.installs import Installations
-from adapters.slack.render import LIMITS, render
+from adapters.slack.render import LIMITS, escape, render
 from adapters.slack.settings import (
     APP_TOKEN,
     BOT_TOKEN,
@@ -60,6 +61,12 @@ PERMANENT_ERRORS = frozenset(
         "restricted_action",
     }
 )
+# conversations.open / chat.postMessage errors that mean this person cannot be sent a
+# direct message until someone acts (the notice goes to the channel instead).
+DIRECT_PERMANENT_ERRORS = frozenset(
+    {"user_not_found", "user_disabled", "cannot_dm_bot", "missing_scope", "not_allowed"}
+)
+_CHANNEL_LINK = re.compile(r"&lt;#([A-Z0-9]{2,30})&gt;")
 POST_INTERVAL = 1.0  # seconds between two posts to one channel
 # Posts rendering or waiting on chat.postMessage at once, across all channels. Each post's
 # HTTP round trip costs the event loop about a millisecond of CPU, so ~16 keep a local
@@ -280,6 +287,39 @@ class SlackAdapter:
                     self._last_post[target] = time.monotonic()
                 stamps.append(str(answer.get("ts", "")))
         return stamps
+
+    async def post_direct(self, workspace: str, user_id: str, text: str) -> None:
+        """Send ``text`` to ``user_id`` in the app's direct message with them (pause and
+        recovery notices): ``conversations.open`` (scope ``im:write``), then
+        ``chat.postMessage``. The text is escaped, so nothing in it can mention or link,
+        except a channel link ``<#C123>`` (which pings nobody).
+
+        Raises :class:`PermanentDeliveryError` (Slack's error code) when the person cannot
+        be written to (gone, deactivated, the scope missing), :class:`DeliveryError` for
+        anything else.
+        """
+        shown = _CHANNEL_LINK.sub(r"<#\1>", escape(text))
+        token: dict[str, str] = {}
+        if self.installations is not None:  # many workspaces: that workspace's own token
+            found = await self.installations.bot_token(workspace)
+            if found is None:
+                raise PermanentDeliveryError("app_not_installed")
+            token = {"token": found}
+        try:
+            opened = await self.client.conversations_open(users=user_id, **token)
+            target = str((opened.get("channel") or {}).get("id") or "")
+            if not target:
+                raise DeliveryError("conversations.open returned no channel")
+            await self.client.chat_postMessage(
+                channel=target, text=shown, unfurl_links=False, unfurl_media=False, **token
+            )
+        except SlackApiError as exc:
+            code = str(exc.response.get("error") or "unknown_error")
+            if code in PERMANENT_ERRORS or code in DIRECT_PERMANENT_ERRORS:
+                raise PermanentDeliveryError(code) from None
+            raise DeliveryError(code) from None
+        except (TimeoutError, OSError) as exc:
+            raise DeliveryError(f"network: {type(exc).__name__}") from None
 
     async def _pace(self, target: str) -> None:
         """Sleep until a second has passed since the last post to ``target``."""

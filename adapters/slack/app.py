@@ -256,6 +256,21 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+# Slack's markup in command text (``should_escape: true``): a link ``<https://x|label>``,
+# a channel ``<#C1|name>``. Mentions (``<@U1|name>``, ``<!subteam^S1|@team>``) stay as
+# sent: ``subscribe --notify`` reads them (bot.mentions).
+_LINK_MARKUP = re.compile(r"<((?:https?|mailto):[^<>|]*)(?:\|[^<>]*)?>")
+_CHANNEL_MARKUP = re.compile(r"<#[A-Z0-9]+\|([^<>]*)>|<#([A-Z0-9]+)>")
+
+
+def unwrap(text: str) -> str:
+    """Raw slash command text with Slack's link and channel markup back to what was
+    typed (``https://x``, ``#name``); run before :func:`unescape`, while a bare ``<``
+    can only be Slack's markup (a typed one arrives as ``&lt;``)."""
+    text = _LINK_MARKUP.sub(lambda m: m.group(1), text)
+    return _CHANNEL_MARKUP.sub(lambda m: "#" + (m.group(1) or m.group(2)), text)
+
+
 def replaces_original(action: dict[str, Any], container: dict[str, Any]) -> bool:
     """Whether the answer to a button press should replace the message the button is on.
 
@@ -313,7 +328,7 @@ def build_app(
     async def on_command(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         # Newlines survive (a multi-line ``import`` snippet); entities are undone.
-        text = unescape(body.get("text") or "")
+        text = unescape(unwrap(body.get("text") or ""))
         who = {
             "team_id": body.get("team_id", ""),
             "channel_id": body.get("channel_id", ""),

@@ -60,7 +60,8 @@ COMPONENTS_V2_FLAG = 1 << 15
 
 # Component types (https://discord.com/developers/docs/components/reference).
 ACTION_ROW, BUTTON, SECTION, TEXT_DISPLAY, THUMBNAIL, SEPARATOR, CONTAINER = 1, 2, 9, 10, 11, 14, 17
-_TOP_LEVEL_V2 = {ACTION_ROW, SECTION, TEXT_DISPLAY, SEPARATOR, CONTAINER}
+STRING_SELECT, FILE = 3, 13
+_TOP_LEVEL_V2 = {ACTION_ROW, SECTION, TEXT_DISPLAY, SEPARATOR, CONTAINER, FILE}
 
 
 def _walk(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -72,6 +73,11 @@ def _walk(components: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if isinstance(c.get("accessory"), dict):
             out.append(c["accessory"])
     return out
+
+
+def walk_components(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every component of a message payload, nested ones included."""
+    return _walk(payload.get("components") or [])
 
 
 def v2_problems(payload: dict[str, Any]) -> list[str]:
@@ -88,6 +94,20 @@ def v2_problems(payload: dict[str, Any]) -> list[str]:
     for c in everything:
         if c.get("type") == ACTION_ROW and len(c.get("components") or []) > 5:
             problems.append("more than 5 buttons in a row")
+        inner_types = [i.get("type") for i in c.get("components") or []]
+        if c.get("type") == ACTION_ROW and STRING_SELECT in inner_types and len(inner_types) > 1:
+            problems.append("a select must be alone in its row")
+        if c.get("type") == STRING_SELECT:
+            options = c.get("options") or []
+            values = [o.get("value", "") for o in options]
+            if not 1 <= len(options) <= 25 or len(values) != len(set(values)):
+                problems.append("a select needs 1 to 25 options with distinct values")
+            if any(len(v) > 100 for v in values) or len(c.get("custom_id", "")) > 100:
+                problems.append("a select's custom_id or option value over 100 characters")
+        if c.get("type") == FILE and not str((c.get("file") or {}).get("url", "")).startswith(
+            "attachment://"
+        ):
+            problems.append("a file component must point to an attachment:// upload")
         if c.get("type") == BUTTON and "url" not in c and len(c.get("custom_id", "")) > 100:
             problems.append("custom_id over 100 characters")
         if c.get("type") == BUTTON and len(c.get("label", "")) > 80:
@@ -107,7 +127,7 @@ def v2_problems(payload: dict[str, Any]) -> list[str]:
             problems.append(f"component type {c.get('type')} at the top level")
         if c.get("type") == CONTAINER:
             for inner in c.get("components") or []:
-                if inner.get("type") not in {ACTION_ROW, SECTION, TEXT_DISPLAY, SEPARATOR}:
+                if inner.get("type") not in {ACTION_ROW, SECTION, TEXT_DISPLAY, SEPARATOR, FILE}:
                     problems.append(f"component type {inner.get('type')} in a container")
     for c in everything:
         if c.get("type") == SECTION:
@@ -118,7 +138,11 @@ def v2_problems(payload: dict[str, Any]) -> list[str]:
                 problems.append("a section's accessory must be a button or a thumbnail")
         if c.get("type") == THUMBNAIL and not (c.get("media") or {}).get("url"):
             problems.append("a thumbnail without a media url")
-    ids = [c["custom_id"] for c in everything if c.get("type") == BUTTON and "custom_id" in c]
+    ids = [
+        c["custom_id"]
+        for c in everything
+        if c.get("type") in (BUTTON, STRING_SELECT) and "custom_id" in c
+    ]
     if len(ids) != len(set(ids)):
         problems.append("custom ids repeat within the message")
     if len(everything) > 40:
@@ -145,6 +169,12 @@ class Card:
     text: str  # the container's text display(s)
     thumbnail: str | None
     buttons: list[dict[str, Any]]
+    menu: dict[str, Any] | None = None  # its "⋯" select, if any
+
+    @property
+    def menu_options(self) -> dict[str, str]:
+        """The "⋯" menu's entries: label -> value (the custom id a choice runs)."""
+        return {o["label"]: o["value"] for o in (self.menu or {}).get("options") or []}
 
     @property
     def title(self) -> str:
@@ -171,7 +201,7 @@ def v2_cards(payload: dict[str, Any]) -> list[Card]:
     for c in payload.get("components") or []:
         if c["type"] != CONTAINER:
             continue
-        texts, thumbnail, buttons = [], None, []
+        texts, thumbnail, buttons, menu = [], None, [], None
         for inner in _walk(c.get("components") or []):
             if inner["type"] == TEXT_DISPLAY:
                 texts.append(inner["content"])
@@ -179,7 +209,9 @@ def v2_cards(payload: dict[str, Any]) -> list[Card]:
                 thumbnail = inner["media"]["url"]
             elif inner["type"] == BUTTON:
                 buttons.append(inner)
-        cards.append(Card("\n".join(texts), thumbnail, buttons))
+            elif inner["type"] == STRING_SELECT:
+                menu = inner
+        cards.append(Card("\n".join(texts), thumbnail, buttons, menu))
     return cards
 
 
@@ -197,6 +229,8 @@ class Recorded:
     query: dict[str, str]
     body: Any
     at: float = field(default_factory=time.monotonic)
+    # Files uploaded with a multipart request: form field name -> (filename, content type, bytes).
+    files: dict[str, tuple[str, str, bytes]] = field(default_factory=dict)
 
     def message_payload(self) -> dict[str, Any] | None:
         """The message a request creates or edits, whatever route carried it."""
@@ -208,6 +242,21 @@ class Recorded:
         if self.path.startswith(("/channels/", "/webhooks/")) and self.method in ("POST", "PATCH"):
             return self.body
         return None
+
+
+def shard_owns(shard: list[int], guild_id: int) -> bool:
+    """Whether gateway shard ``[id, count]`` receives ``guild_id``'s events (Discord's rule)."""
+    return (guild_id >> 22) % shard[1] == shard[0]
+
+
+def _missing_uploads(message: dict[str, Any], files: dict[str, tuple[str, str, bytes]]) -> str:
+    """The first ``attachment://`` name a file component uses that no upload carries."""
+    uploaded = {name for name, _, _ in files.values()}
+    for c in _walk(message.get("components") or []):
+        url = str((c.get("file") or {}).get("url", "")) if c.get("type") == FILE else ""
+        if url.startswith("attachment://") and url.removeprefix("attachment://") not in uploaded:
+            return url
+    return ""
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -243,6 +292,7 @@ class FakeDiscord:
         self._ids = itertools.count(910000000000000000)
         self._seq = itertools.count(1)
         self._sockets: list[web.WebSocketResponse] = []
+        self._shard_of: dict[web.WebSocketResponse, list[int]] = {}  # [shard id, count]
         self._runner: web.AppRunner | None = None
         self._request_event = asyncio.Event()
         self.port = 0
@@ -304,9 +354,14 @@ class FakeDiscord:
     # ---- gateway --------------------------------------------------------------------
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
+        """Send an event to the shard that owns its guild (DMs: shard 0), as Discord does:
+        ``(guild_id >> 22) % shard_count`` (one connection without shards owns them all)."""
         frame = {"op": 0, "t": event, "s": next(self._seq), "d": data}
+        guild = data.get("guild_id") or (data.get("id") if event.startswith("GUILD_") else None)
         for ws in self._sockets:
-            await ws.send_str(json.dumps(frame))
+            shard = self._shard_of.get(ws, [0, 1])
+            if shard_owns(shard, int(guild)) if guild else shard[0] == 0:
+                await ws.send_str(json.dumps(frame))
 
     async def join_guild(
         self,
@@ -366,26 +421,27 @@ class FakeDiscord:
                     self.identified.set()
         finally:
             self._sockets.remove(ws)
+            self._shard_of.pop(ws, None)
         return ws
 
     async def _ready(self, ws: web.WebSocketResponse, identify: dict[str, Any]) -> None:
         shard = identify.get("shard") or [0, 1]
+        self._shard_of[ws] = shard
+        owned = [g for g in self.guilds if shard_owns(shard, g)]
         ready = {
             "v": 10,
             "user": _user(BOT_USER_ID, "papers-bot", bot=True),
-            "guilds": (
-                [{"id": str(g), "unavailable": True} for g in self.guilds] if shard[0] == 0 else []
-            ),
+            "guilds": [{"id": str(g), "unavailable": True} for g in owned],
             "session_id": "fake-session",
             "resume_gateway_url": self.gateway_url,
             "shard": shard,
             "application": {"id": str(APP_ID), "flags": 0},
         }
         await ws.send_str(json.dumps({"op": 0, "t": "READY", "s": next(self._seq), "d": ready}))
-        if shard[0] == 0:
-            for guild in self.guilds.values():
-                frame = {"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": guild}
-                await ws.send_str(json.dumps(frame))
+        for guild_id in owned:
+            guild = self.guilds[guild_id]
+            frame = {"op": 0, "t": "GUILD_CREATE", "s": next(self._seq), "d": guild}
+            await ws.send_str(json.dumps(frame))
         self.identified.set()
 
     def guild(
@@ -663,6 +719,23 @@ class FakeDiscord:
         data["data"] = {"custom_id": custom_id, "component_type": 2}
         return data
 
+    def select_interaction(
+        self,
+        custom_id: str,
+        value: str,
+        message: dict[str, Any],
+        *,
+        permissions: int = MEMBER_PERMISSIONS | MANAGE_CHANNELS,
+        channel_id: int = CHANNEL_ID,
+        user: tuple[int, str] = (USER_ID, "alice"),
+    ) -> dict[str, Any]:
+        """A choice of ``value`` in the string select ``custom_id`` (a card's "⋯" menu)."""
+        data = self.component_interaction(
+            custom_id, message, permissions=permissions, channel_id=channel_id, user=user
+        )
+        data["data"] = {"custom_id": custom_id, "component_type": 3, "values": [value]}
+        return data
+
     def modal_submit_interaction(
         self,
         modal: dict[str, Any],
@@ -712,17 +785,32 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body: Any = None
-        if request.can_read_body:
+        files: dict[str, tuple[str, str, bytes]] = {}
+        if request.content_type.startswith("multipart/"):
+            # Uploads (discord.py sends files as multipart/form-data): the JSON rides in
+            # the ``payload_json`` field, each file in a ``files[n]`` field.
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                data = await part.read()  # type: ignore[union-attr]
+                if part.name == "payload_json":
+                    body = json.loads(data)
+                else:
+                    kind = part.headers.get("Content-Type", "")
+                    files[str(part.name)] = (str(part.filename), kind, bytes(data))
+        elif request.can_read_body:
             raw = await request.read()
             try:
                 body = json.loads(raw) if raw else None
             except ValueError:
                 body = raw.decode(errors="replace")
-        self.requests.append(Recorded(request.method, path, dict(request.query), body))
+        recorded = Recorded(request.method, path, dict(request.query), body, files=files)
+        self.requests.append(recorded)
         self._request_event.set()
-        message = self.requests[-1].message_payload()
+        message = recorded.message_payload()
         if message is not None and (problems := v2_problems(message)):
             return self._error(400, 50035, "Invalid Form Body: " + "; ".join(problems))
+        if message is not None and (missing := _missing_uploads(message, files)):
+            return self._error(400, 50035, "Invalid Form Body: no upload named " + missing)
         return self._answer(request.method, path.rstrip("/").split("/")[1:], body or {})
 
     def _answer(self, method: str, parts: list[str], body: dict[str, Any]) -> web.Response:

@@ -316,6 +316,10 @@ class FakeSlack:
         self.views: list[View] = []  # every accepted views.publish / open / update
         self._view_ids = itertools.count(1)
         self._hashes: dict[str, str] = {}  # view id -> its current hash
+        # conversations.open: user id -> error code answered to every call for them, and
+        # a queue of error codes answered (one per call) before opening works
+        self.dm_errors: dict[str, str] = {}
+        self.dm_failures: list[str] = []
         self.fail_users_info = False
         self.app_token = "xapp-fake"  # apps.connections.open wants this one
         # Many workspaces (OAuth installs): bot token -> team id. When any is set, a call is
@@ -454,10 +458,7 @@ class FakeSlack:
         if method == "conversations.info":
             return self._conversation_info(payload)
         if method == "conversations.open":
-            user = str(payload.get("users", "")).split(",")[0]
-            if not user:
-                return self._error("user_not_found", payload)
-            return self._answer({"ok": True, "channel": {"id": self.dm_of(user)}})
+            return self._open_dm(payload)
         if method in ("views.publish", "views.open", "views.update"):
             return self._view(method, payload, auth.removeprefix("Bearer "))
         if method == "users.info":
@@ -561,6 +562,23 @@ class FakeSlack:
                 "is_enterprise_install": False,
             }
         )
+
+    def _open_dm(self, payload: dict[str, Any]) -> web.Response:
+        """``conversations.open`` with ``users``: the app's DM with that person
+        (:meth:`dm_of`, ``D<user>`` unless :attr:`dms` says otherwise; its messages land in
+        :attr:`posts` like any channel's)."""
+        user = str(payload.get("users", ""))
+        if not user or "," in user:
+            return self._error("users_list_not_supplied", payload)
+        if user in self.dm_errors:
+            return self._error(self.dm_errors[user], payload)
+        if self.dm_failures:
+            return self._error(self.dm_failures.pop(0), payload)
+        return self._answer({"ok": True, "channel": {"id": self.dm_of(user)}})
+
+    def dms_to(self, user: str) -> list[Post]:
+        """The direct messages the app sent ``user`` (opened with conversations.open)."""
+        return self.posts_to(self.dm_of(user))
 
     def _post_message(self, payload: dict[str, Any], token: str = "") -> web.Response:
         channel = payload.get("channel", "")
