@@ -29,7 +29,7 @@ from adapters.slack import SlackAdapter
 from adapters.slack.forms import CALLBACK_SCHEDULE, CALLBACK_SUBSCRIBE, zone_groups
 from bot.app import PapersBot
 from bot.config import Config
-from bot.models import Channel
+from bot.models import Channel, Paper
 from bot.preview import describe_count, topic_count
 from bot.scheduler import Scheduler
 from tests.fakes.slack_api import FakeSlack, View, block_kit_problems, view_problems
@@ -188,12 +188,12 @@ async def test_dm_subscribe_and_schedule_then_the_digest_arrives_in_the_dm(
         assert "Trending papers, 2026-06-12" in text and "topic: agents" in text
         assert demo_bot.store.get_channel(KEY).last_post_date == "2026-06-12"
 
-        if hasattr(demo_bot.store, "saved_papers"):  # the reading list (H-save, issue 15)
-            first = demo_bot.store.papers()[0]
-            saved = await command(slack, fake, f"save {first.id}", "k3", user="U1", channel=DM)
-            assert "Saved" in all_text(saved["blocks"])
-            mine = demo_bot.store.saved_papers(f"slack:{TEAM}:U1")
-            assert [s.paper_id for s in mine] == [first.id]
+        # ... and save, typed there, keeps a paper on the person's reading list.
+        first = demo_bot.store.papers()[0]
+        saved = await command(slack, fake, f"save {first.id}", "k3", user="U1", channel=DM)
+        assert "Saved" in all_text(saved["blocks"])
+        mine = demo_bot.store.saved_papers(f"slack:{TEAM}:U1")
+        assert [s.paper_id for s in mine] == [first.id]
     finally:
         await slack.stop()
 
@@ -297,10 +297,8 @@ async def test_home_tab_shows_schedule_topics_and_reading_list(
     await command(adapter, fake, 'subscribe "<!here> & robots"', "h2", channel=DM)
     await command(adapter, fake, "schedule 07:30 Europe/Berlin", "h3", channel=DM)
     await command(adapter, fake, "schedule weekly fri 17:00", "h4", channel=DM)
-    saved = None
-    if hasattr(demo_bot.store, "save_paper"):  # the reading list (H-save, issue 15)
-        saved = demo_bot.store.papers()[0]
-        demo_bot.store.save_paper(f"slack:{TEAM}:U1", saved.id, KEY)
+    saved = demo_bot.store.papers()[0]
+    demo_bot.store.save_paper(f"slack:{TEAM}:U1", saved.id, KEY)
 
     shown = await open_home(adapter, fake)
     text = all_text(shown.view["blocks"])
@@ -310,10 +308,9 @@ async def test_home_tab_shows_schedule_topics_and_reading_list(
     assert "&lt;!here&gt; &amp; robots" in text and "<!here>" not in text
     labels = [b["text"]["text"] for b in view_buttons(shown.view)]
     assert labels.count("Unsubscribe") == 2 and "Resume" not in labels
-    if saved is None:
-        assert "keeps no reading list" in text
-    else:
-        assert saved.id in text and labels.count("Unsave") == 1
+    assert "*Saved papers* (1)" in text
+    assert saved.id in text and labels.count("Unsave") == 1
+    assert f"<{saved.open_url}|" in text  # the title links to the paper
 
     # Opening the Messages tab publishes nothing.
     before = len(fake.views_for("views.publish"))
@@ -347,8 +344,6 @@ async def test_home_buttons_run_through_the_core_and_refresh_the_tab(
     assert "Unsubscribed from “agents”" in all_text(last.view["blocks"])
     assert [t.query for t in demo_bot.store.topics(KEY)] == ["robots"]
 
-    if not hasattr(demo_bot.store, "save_paper"):  # the reading list (H-save, issue 15)
-        return
     paper = demo_bot.store.papers()[0]
     demo_bot.store.save_paper(f"slack:{TEAM}:U1", paper.id, KEY)
     listed = await open_home(adapter, fake)
@@ -551,3 +546,22 @@ def test_manifest_declares_the_home_the_events_and_only_the_scopes_used() -> Non
     docs = (REPO / "docs" / "slack.md").read_text()
     for name in [*events, *scopes]:
         assert f"`{name}`" in docs, f"docs/slack.md does not say what {name} is for"
+
+
+async def test_home_reading_list_is_escaped_and_capped(
+    adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
+) -> None:
+    person = f"slack:{TEAM}:U1"
+    hostile = Paper(id="2605.99999", title="<!channel> & <https://evil|click> robots")
+    demo_bot.add_papers([hostile])
+    papers = [p for p in demo_bot.store.papers() if p.id != hostile.id][:27]
+    for n, paper in enumerate(papers):
+        demo_bot.store.save_paper(person, paper.id, KEY, at=f"2026-06-01T00:{n:02d}:00+00:00")
+    demo_bot.store.save_paper(person, hostile.id, KEY, at="2026-06-02T00:00:00+00:00")
+    shown = await open_home(adapter, fake)
+    text = all_text(shown.view["blocks"])
+    assert "&lt;!channel&gt; &amp; &lt;https://evil|click&gt; robots" in text
+    assert "<!channel>" not in text and "<https://evil" not in text
+    assert "*Saved papers* (28)" in text
+    assert [b["text"]["text"] for b in view_buttons(shown.view)].count("Unsave") == 25
+    assert "and 3 more: `/papers saved` lists them all." in text

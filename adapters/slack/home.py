@@ -37,7 +37,7 @@ class HomeData:
 
     channel: Channel | None  # the DM's record; None until a setting was made there
     topics: list[Topic] = field(default_factory=list)
-    saved: list[tuple[str, Paper | None]] | None = None  # (paper id, paper); None: no lists
+    saved: list[tuple[str, Paper | None]] = field(default_factory=list)  # (id, paper)
     saved_total: int = 0
     notice: str | None = None  # what the last button or form did, shown on top
 
@@ -46,11 +46,9 @@ def gather(store: Store, team_id: str, user_id: str, dm_channel: str) -> HomeDat
     """The person's personal channel (their DM with the bot) and reading list."""
     key = channel_key(PLATFORM, team_id, dm_channel)
     data = HomeData(store.get_channel(key), store.topics(key))
-    reading_list = getattr(store, "saved_papers", None)  # the reading list (issue 15)
-    if callable(reading_list):
-        saved = reading_list(user_key(PLATFORM, team_id, user_id))
-        data.saved_total = len(saved)
-        data.saved = [(s.paper_id, store.get_paper(s.paper_id)) for s in saved[:SAVED_SHOWN]]
+    saved = store.saved_papers(user_key(PLATFORM, team_id, user_id))  # newest first
+    data.saved_total = len(saved)
+    data.saved = [(s.paper_id, store.get_paper(s.paper_id)) for s in saved[:SAVED_SHOWN]]
     return data
 
 
@@ -137,9 +135,7 @@ def home_view(data: HomeData, dm_channel: str) -> dict[str, Any]:
         )
 
     blocks += [{"type": "divider"}]
-    if data.saved is None:
-        blocks.append(_section("*Saved papers*\nThis version of the bot keeps no reading list."))
-    elif not data.saved:
+    if not data.saved:
         blocks.append(
             _section(
                 "*Saved papers*\nNothing saved yet: press *Save* on any paper to keep it here."
