@@ -9,24 +9,22 @@ Where: the server's system channel (where Discord posts its own join messages), 
 first text channel in the sidebar order; only channels where the bot's resolved permissions
 allow View Channel and Send Messages, so the post is not refused.
 
-The words live here until the core has its own platform-neutral welcome (bot/welcome.py).
+The words are the core's (bot/welcome.py), shared with Slack; only the Discord sentence is here.
 """
 
 from __future__ import annotations
 
 import discord
 
+from bot.welcome import welcome_text
+
 PLATFORM = "discord"
 MAX_TRIES = 5  # channels tried in order when Discord refuses one the permissions allowed
 
-WELCOME_TEXT = (
-    "👋 Thanks for adding papers-bot! It posts trending research papers "
-    "(Hugging Face daily papers, arXiv) and finds them for you.\n"
-    "To start, in the channel that should get them: `/papers subscribe topic:diffusion` "
-    "for a daily post on a topic, and `/papers schedule time:09:00 timezone:Europe/Berlin` "
-    "to choose when. `/papers search` looks papers up (only you see the results), "
-    "`/papers help` lists everything. Changing a channel's posts needs Manage Channels.\n"
-    "For a digest of your own, send `/papers` commands in a DM with the bot."
+# The words are the core's (bot/welcome.py), as on Slack; this adds what only Discord needs.
+WELCOME_TEXT = welcome_text(
+    "Changing a channel's posts needs Manage Channels. For a digest of your own, use "
+    "`/papers` in a DM with the bot."
 )
 
 
