@@ -204,7 +204,7 @@ class PapersBot:
                 f"You don't have permission to change this channel's papers settings "
                 f"(`{spec.root}`). Ask someone who can manage the channel."
             )
-        if spec.manages and request.cannot_post:
+        if spec.starts_posts and request.cannot_post:
             # Setting up posts where the bot cannot post would answer "Subscribed" and fail
             # when the post is due: the adapter's line on how to let the bot in instead.
             raise CommandError(request.cannot_post)

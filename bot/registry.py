@@ -177,7 +177,10 @@ class Spec:
     command is reached by buttons and has no typed form. ``syntax_error`` is the refusal when the
     words do not fit the options (too few, too many, not a choice); without it, extra
     words are ignored. ``fetches`` names the option holding a paper reference to fetch
-    from arXiv first when it is not in the corpus.
+    from arXiv first when it is not in the corpus. ``starts_posts``: it sets up or restarts
+    posts here, so where the bot cannot post (:attr:`Request.cannot_post`) it is refused
+    with how to let the bot in; stopping or trimming posts (``pause``, ``unsubscribe``)
+    always works.
     """
 
     name: str
@@ -195,6 +198,7 @@ class Spec:
     syntax_error: str | None = None
     syntax_usage: str | None = ""  # "" means this command's usage line; None, none
     fetches: str | None = None
+    starts_posts: bool = False
 
     @property
     def root(self) -> str:

@@ -142,7 +142,7 @@ def folded_alert_line(title: str, upvotes: int | None, url: str) -> str:
 
 def folded_alert_rest(count: int) -> str:
     """The last line when even the list would not fit one message."""
-    return f"…and {count} more: `/papers search` finds them all."
+    return f"…and {count} more, in a later alert or the next daily post."
 
 
 def folded_alert_note(cap: int) -> str:

@@ -356,3 +356,40 @@ async def test_the_terminal_shows_a_direct_notice_for_its_person(
     lines = [line for line in out.getvalue().splitlines() if line]
     assert len(lines) == 1 and lines[0].startswith("[to you] papers-bot has stopped posting")
     assert "<#lab>" in lines[0] and "/papers resume" in lines[0]
+
+
+async def test_a_burst_too_long_even_for_the_list_leaves_the_rest_for_later(
+    adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot, clock: Any
+) -> None:
+    """60 papers over the threshold at once, a cap of 2: cards, then a list as long as one
+    message holds; every paper the list has no room for stays undelivered and comes in a
+    later hour's alert, each paper shown exactly once over the whole run."""
+    demo_bot.config.scheduler.max_alerts_per_hour = 2
+    papers = diffusion_papers(0, 60)
+    import_papers(demo_bot, papers)
+    at(clock, "2026-06-12T08:00:00+00:00")
+    await command(adapter, fake, "schedule 23:00 UTC", "c0", user="U7")
+    await command(adapter, fake, "subscribe diffusion --alert 5", "c1", user="U7")
+    sched = Scheduler(demo_bot, {"slack": adapter})
+    at(clock, "2026-06-12T10:00:00+00:00")
+    await sched.run_once()
+    cards, folded = fake.posts_to("C1")
+    listed = all_text(folded.blocks)
+    assert "more, in a later alert or the next daily post" in listed
+    ids = [p.id for p in papers]
+    first_hour = all_text(cards.blocks) + listed
+    shown_first = {pid for pid in ids if pid in first_hour}
+    sent = {d.paper_id for d in demo_bot.store.deliveries(KEY) if d.kind == "alert"}
+    assert sent == shown_first and len(sent) < len(ids)  # only what was shown counts
+    assert demo_bot.store.pending_deliveries(KEY) == []
+
+    # Hour by hour the rest arrive, each paper once.
+    hour = 11
+    while len({d.paper_id for d in demo_bot.store.deliveries(KEY)}) < len(ids) and hour < 20:
+        at(clock, f"2026-06-12T{hour}:00:00+00:00")
+        await sched.run_once()
+        hour += 1
+    posts = [all_text(p.blocks) for p in fake.posts_to("C1")]
+    assert len(posts) > 2
+    assert all(sum(pid in post for post in posts) == 1 for pid in ids), "each paper once"
+    assert {d.paper_id for d in demo_bot.store.deliveries(KEY)} == set(ids)

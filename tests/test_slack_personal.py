@@ -247,6 +247,16 @@ async def test_subscribe_where_the_bot_is_not_says_how_to_invite_it(
     fake.channels["C2"] = {"is_member": False}
     gone = await command(adapter, fake, "subscribe robots", "n6", channel="C2")
     assert "/invite @papers" in all_text(gone["blocks"])
+    # Stopping or trimming posts still works without the bot: nobody must re-invite it
+    # just to make it stop.
+    stop = await command(adapter, fake, "unsubscribe agents", "n7", channel="C2")
+    assert "Unsubscribed" in all_text(stop["blocks"])
+    pause = await command(adapter, fake, "pause", "n8", channel="C2")
+    assert "/invite" not in all_text(pause["blocks"])
+    assert demo_bot.store.get_channel(f"slack:{TEAM}:C2").paused
+    assert demo_bot.store.topics(f"slack:{TEAM}:C2") == []
+    resume = await command(adapter, fake, "resume", "n9", channel="C2")
+    assert "/invite @papers" in all_text(resume["blocks"])  # restarting posts needs the bot
 
 
 async def test_a_failed_membership_check_does_not_block(

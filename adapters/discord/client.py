@@ -533,7 +533,8 @@ class DiscordAdapter:
             request = await self.request_async(interaction, "")
         except DeliveryError:
             request = self.request_for(interaction, "")
-        return self.bot.suggest(request, spec.name, option.key, current)
+        # Suggestions read the state database (a channel's topics): off the event loop.
+        return await asyncio.to_thread(self.bot.suggest, request, spec.name, option.key, current)
 
     async def _answer(
         self,

@@ -50,6 +50,8 @@ class SlackCommands(Protocol):
 
 log = logging.getLogger(__name__)
 
+COUNT_DEBOUNCE = 0.3  # seconds a topic typed in the form waits before it is counted
+
 PLATFORM = "slack"
 SUBMIT_BUDGET = 2.5  # seconds a form's command may take before the form just closes
 SLACK_HINT = (
@@ -107,6 +109,12 @@ class Personal:
         """
         view_id = str(view.get("id") or "")
         self._typing[view_id] = topic
+        # Counting is a search over a week of papers in the shared worker threads: wait a
+        # moment first, and count only if nothing newer was typed meanwhile, so fast
+        # typing does not queue a count per keystroke ahead of commands and posts.
+        await asyncio.sleep(COUNT_DEBOUNCE)
+        if self._typing.get(view_id) != topic:
+            return
         request = Request(text="", platform=PLATFORM, workspace=team, channel_id=dm)
         ctx = self.bot.context
 

@@ -103,6 +103,7 @@ ZONE = Word(
     "those alerts (no one is mentioned otherwise); --preview shows what it would post, "
     "without subscribing",
     manages=True,
+    starts_posts=True,
     aliases=("sub",),
     options=[
         TOPIC,
@@ -227,6 +228,7 @@ def unsubscribe(ctx: Context, request: Request, topic: str) -> Reply:
     "`schedule weekly <mon..sun> <HH:MM> [zone]` for a weekly digest of the week's top "
     "papers (`schedule weekly off` stops it) and `schedule daily on|off`",
     manages=True,
+    starts_posts=True,
     options=[TIME, ZONE],
     syntax_error="Give a time, and optionally a time zone.",
     form=Form("When this channel gets its daily post"),
@@ -311,6 +313,7 @@ def _zone_arg(text: str) -> str:
     "schedule weekly <mon..sun> <HH:MM> [IANA time zone] | schedule weekly off",
     "a weekly digest of the week's top papers",
     manages=True,
+    starts_posts=True,
     options=[
         Word(
             "day",
@@ -368,6 +371,7 @@ def schedule_weekly(
     "schedule daily on|off",
     "turn the daily post on or off",
     manages=True,
+    starts_posts=True,
     options=[
         Word(
             "mode",
@@ -523,6 +527,7 @@ def export(ctx: Context, request: Request) -> Reply:
     f"apply exported topics and settings here (max_papers 1-{MAX_PAPERS_PER_POST}, "
     f"min_upvotes 0-{MAX_UPVOTES}, a topic's alert_upvotes 1-{MAX_UPVOTES})",
     manages=True,
+    starts_posts=True,
     options=[
         Text(
             "snippet",
@@ -601,6 +606,7 @@ def pause(ctx: Context, request: Request) -> Reply:
     "resume",
     "start the daily posts again",
     manages=True,
+    starts_posts=True,
     form=Form("Start the daily posts again"),
 )
 def resume(ctx: Context, request: Request) -> Reply:

@@ -11,8 +11,9 @@ hourly alert cap freeing up.
 messages in any hour (counted from the delivery records, so a restart does not reset
 it). A burst that would need more (``subscribe diffusion --alert 5`` on a busy week)
 sends its first cards up to one message short of the cap, then one last message listing
-every other paper, title, upvotes and link (:func:`folded_alert`): nothing is dropped,
-and the list says why it is a list. A channel that has used its whole hour waits for the
+the other papers, title, upvotes and link (:func:`folded_alert`), and says why it is a
+list. Papers even the list has no room for are not marked delivered: the next hour's
+alert, or the daily digest, carries them. Nothing is dropped. A channel that has used its whole hour waits for the
 next one (the watch looks again then); until then the daily digest may post those papers
 as usual.
 
@@ -142,7 +143,7 @@ def alert_budget(store: Store, key: str, now: datetime, cap: int) -> tuple[int, 
     since = now - CAP_WINDOW
     sent: dict[str, datetime] = {}
     for d in store.deliveries(key):
-        if d.kind != "alert" or d.status != "sent" or not d.message_id:
+        if d.kind != "alert" or d.status != "sent":
             continue
         try:
             at = datetime.fromisoformat(d.at)
@@ -151,18 +152,25 @@ def alert_budget(store: Store, key: str, now: datetime, cap: int) -> tuple[int, 
         if at.tzinfo is None and since.tzinfo is not None:
             at = at.replace(tzinfo=since.tzinfo)
         if at > since:  # sent an hour ago or more: no longer counted
-            sent[d.message_id] = min(at, sent.get(d.message_id, at))
+            # A message is counted once by its id; a platform that gave no id counts
+            # each paper as a message, never as none.
+            message = d.message_id or f"paper:{d.paper_id}"
+            sent[message] = min(at, sent.get(message, at))
     if len(sent) < cap:
         return cap - len(sent), None
     return 0, min(sent.values()) + CAP_WINDOW
 
 
-def folded_alert(cards: list[PaperCard], threshold: int, cap: int, limits: RenderLimits) -> Reply:
+def folded_alert(
+    cards: list[PaperCard], threshold: int, cap: int, limits: RenderLimits
+) -> tuple[Reply, int]:
     """One message listing ``cards`` (title, upvotes, link a line): the end of an alert
-    burst over the hourly cap. It fits one message of the platform; should even the
-    list not fit, its last line says how many more there are and how to find them."""
+    burst over the hourly cap, and how many of ``cards`` it lists. It fits one message of
+    the platform; should the list not fit, its last line says how many more will follow
+    (the caller leaves those undelivered, so a later alert or digest posts them)."""
     room = min(x for x in (limits.text, limits.budget, 3000) if x) - 400
     lines = [texts.folded_alert_note(cap)]
+    listed = len(cards)
     for n, card in enumerate(cards):
         paper = card.paper
         line = texts.folded_alert_line(
@@ -170,11 +178,13 @@ def folded_alert(cards: list[PaperCard], threshold: int, cap: int, limits: Rende
         )
         if limits.text_size("\n".join([*lines, line])) > room:
             lines.append(texts.folded_alert_rest(len(cards) - n))
+            listed = n
             break
         lines.append(line)
-    return Reply(
+    reply = Reply(
         title=texts.folded_alert_title(len(cards), threshold),
         text="\n".join(lines),
         kind=ReplyKind.DIGEST,
         ephemeral=False,
     )
+    return reply, listed

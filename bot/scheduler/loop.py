@@ -268,6 +268,12 @@ class Scheduler:
         )
         if not delivered:
             self.alerts.recheck()  # try again once the channel's backoff is over
+            return
+        # A burst that used the hour may have left papers even its list had no room for
+        # (undelivered, see Poster.deliver): look again when the cap frees up.
+        left, frees = await asyncio.to_thread(alert_budget, self.store, channel.key, now, cap)
+        if left <= 0 and frees is not None:
+            self.alerts.recheck_at(frees)
 
     def _spawn(self, channel: Channel, work: Awaitable[None]) -> asyncio.Task[None]:
         key = channel.key

@@ -158,7 +158,7 @@ class ExactlyOncePoster:
         continued: bool = False,
         mentions: tuple[str, ...] = (),
         cap: int | None = None,
-        fold: Callable[[list[PaperCard]], Reply] | None = None,
+        fold: Callable[[list[PaperCard]], tuple[Reply, int]] | None = None,
     ) -> bool:
         """Record intent, send in messages of a few cards, record each completion.
 
@@ -166,7 +166,8 @@ class ExactlyOncePoster:
         a headline goes first and every paper is its own reply under it. ``mentions``
         go on the first message only (a topic alert's ``--notify``). With ``cap``, a post
         that would need more messages sends ``cap - 1`` of them and then ``fold(rest)``,
-        one message for all the other cards (the hourly alert cap). Returns whether every
+        one message listing the other cards (the hourly alert cap); cards the list has
+        no room for lose their intent records, so a later post carries them. Returns whether every
         message went out.
         """
         at = self._clock().isoformat()
@@ -206,14 +207,19 @@ class ExactlyOncePoster:
         )
         if cap is not None and fold is not None and len(messages) > cap:
             rest = [c for part, _ in messages[cap - 1 :] for c in part]
-            folded = fold(rest)
+            folded, listed = fold(rest)
+            later = [intents.pop(c.paper.id) for c in rest[listed:]]
+            if later:  # no room even in the list: not delivered, so a later post has them
+                await self.commit(lambda: self.store.remove_deliveries(later))
             log.info(
-                "%s: %d alert messages over the hourly cap; %d papers folded into one",
+                "%s: %d alert messages over the hourly cap; %d papers folded into one, "
+                "%d left for later",
                 channel.key,
                 len(messages) - cap + 1,
-                len(rest),
+                listed,
+                len(later),
             )
-            messages = [*messages[: cap - 1], (rest, folded)]
+            messages = [*messages[: cap - 1], (rest[:listed], folded)]
         if mentions and messages:
             first, reply = messages[0]
             messages[0] = (first, replace(reply, mentions=mentions))
