@@ -84,6 +84,11 @@ def render(reply: Reply) -> str:
         parts.append(clean(reply.footer))
     for button in reply.buttons:
         parts.append(f"[{clean(button.label)}]  /papers {clean(button.command)}")
+    if reply.attachment is not None:  # a file (a reading list's BibTeX): printed whole
+        name = clean(reply.attachment.filename)
+        parts.append(
+            f"--- {name} ---\n{clean(reply.attachment.text).rstrip()}\n--- end of {name} ---"
+        )
     return "\n\n".join(parts)
 
 
@@ -125,6 +130,11 @@ class ConsoleAdapter:
         self.write(text)
         self.posted += 1
         return [f"console-{self.posted}"]
+
+    async def post_direct(self, workspace: str, user_id: str, text: str) -> None:
+        """A direct message (a pause notice) to ``user_id``: the terminal is everyone's,
+        so it is written there, marked as meant for that person."""
+        self.write(f"[to {clean(user_id)}] {clean(text)}")
 
     def run_lines(self, source: TextIO, interactive: bool) -> int:
         """Answer each command line from ``source`` until EOF or ``quit``; return the count.

@@ -25,20 +25,32 @@ def card(
     matched_terms: tuple[str, ...] = (),
     day: str | None = None,
     summary: str = "short",
+    saved: bool = False,
 ) -> PaperCard:
-    """A paper card with its buttons: Share and Similar on answers only the asker sees;
-    Similar and 👍/👎 (which tune the channel's ranking) on channel posts. ``day`` is the
-    post's day (the card names its own date only when it differs); ``summary`` its length."""
+    """A paper card with its buttons, Save first on every card (it puts the paper on the
+    presser's reading list, answered to them alone).
+
+    On answers only the asker sees: Save, Share, Similar. On channel posts: Save, 👍, 👎
+    (which tune the channel's ranking), then Similar, which goes to a platform's "⋯" menu
+    (:data:`bot.layout.VISIBLE_BUTTONS` are shown): the feedback pair stays side by side,
+    and Similar is also ``/papers similar <id>``. A card on the reading list itself
+    (``saved``) has Remove where Save would be. ``day`` is the post's day (the card names
+    its own date only when it differs); ``summary`` its length.
+    """
     made = PaperCard(
         paper, rank=rank, topic=topic, matched_terms=matched_terms, day=day, summary=summary
     )
-    if not public:
-        made.buttons.append(button("Share in channel", ButtonRole.SHARE, "share", ref=paper.id))
-    made.buttons.append(button("Similar", ButtonRole.SIMILAR, "similar", ref=paper.id))
+    if saved:
+        made.buttons.append(button("Remove", ButtonRole.COMMAND, "unsave", ref=paper.id))
+    else:
+        made.buttons.append(button("Save", ButtonRole.SAVE, "save", ref=paper.id))
     if public:
         role = ButtonRole.VOTE
         made.buttons.append(button("👍", role, "feedback", vote="up", ref=paper.id))
         made.buttons.append(button("👎", role, "feedback", vote="down", ref=paper.id))
+    else:
+        made.buttons.append(button("Share in channel", ButtonRole.SHARE, "share", ref=paper.id))
+    made.buttons.append(button("Similar", ButtonRole.SIMILAR, "similar", ref=paper.id))
     return made
 
 

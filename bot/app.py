@@ -175,7 +175,27 @@ class PapersBot:
             invocation = read_typed(found)
         invocation = self.commands.redirect(invocation)  # `subscribe x --preview` is `preview x`
         self._permit(request, invocation.spec)
-        return invocation.spec.handler(self.context, request, **invocation.values)
+        reply = invocation.spec.handler(self.context, request, **invocation.values)
+        if invocation.spec.manages:
+            self._note_manager(request)
+        return reply
+
+    def _note_manager(self, request: Request) -> None:
+        """Remember who last changed the channel's settings (``Channel.managed_by``): the
+        person told when repeated failures pause its posts (:mod:`bot.scheduler.notices`).
+        Only for a channel that exists (a refused or no-op command created none), and a
+        failure to remember never fails the command that succeeded."""
+        try:
+            channel = self.store.get_channel(request.channel)
+            if channel is None or channel.managed_by == request.user_id:
+                return
+
+            def change(ch: Channel) -> None:
+                ch.managed_by = request.user_id
+
+            self.store.update_channel(request.channel, change)
+        except Exception:
+            log.exception("%s: could not record who manages it", request.channel)
 
     @staticmethod
     def _permit(request: Request, spec: Spec) -> None:
@@ -184,7 +204,7 @@ class PapersBot:
                 f"You don't have permission to change this channel's papers settings "
                 f"(`{spec.root}`). Ask someone who can manage the channel."
             )
-        if spec.manages and request.cannot_post:
+        if spec.starts_posts and request.cannot_post:
             # Setting up posts where the bot cannot post would answer "Subscribed" and fail
             # when the post is due: the adapter's line on how to let the bot in instead.
             raise CommandError(request.cannot_post)

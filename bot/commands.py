@@ -22,6 +22,7 @@ from bot.registry import (
     CommandError,
     Flag,
     Invocation,
+    Mention,
     Number,
     Option,
     Spec,
@@ -108,9 +109,13 @@ def parse_options(spec: Spec, text: str) -> dict[str, Any]:
             text, number = _pop_number(text, option, spec.usage_line)
             if number is not None:
                 values[option.key] = number
+        elif isinstance(option, Mention):
+            text, mention = _pop_mention(text, option, spec.usage_line)
+            if mention is not None:
+                values[option.key] = mention
     rest = text.strip()
     for option in spec.options:
-        if isinstance(option, Flag) or (isinstance(option, Number) and option.flag):
+        if isinstance(option, Flag | Mention) or (isinstance(option, Number) and option.flag):
             continue
         if isinstance(option, Text):
             values[option.key], rest = rest, ""
@@ -184,6 +189,19 @@ def _pop_number(args: str, option: Number, usage: str) -> tuple[str, int | None]
         return args.strip(), None
     # Every occurrence leaves the text (``x --page 2 --page 3`` searches "x"); the last wins.
     return pattern.sub(" ", args).strip(), numbers[-1]
+
+
+def _pop_mention(args: str, option: Mention, usage: str) -> tuple[str, str | None]:
+    """``args`` without ``--flag <mention>``, and the mention as sent (read by the
+    handler). A Slack mention (``<!subteam^S1|@ml team>``) is one value even with spaces
+    in its label; the last occurrence wins."""
+    pattern = re.compile(rf"(?:^|\s)--{option.name}(?:[ =](<[^<>]*>|(?!--)[^\s<>]+)|(?=\s|$))")
+    found = [m.group(1) for m in pattern.finditer(args)]
+    if not found:
+        return args.strip(), None
+    if found[-1] is None:
+        raise CommandError(f"--{option.name} needs a mention after it: type @ and pick one.", usage)
+    return " ".join(pattern.sub(" ", args).split()), found[-1]
 
 
 def read_typed(typed: Invocation) -> Invocation:

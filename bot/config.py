@@ -97,6 +97,9 @@ class SchedulerSettings:
     catch_up: str = "one"  # after downtime: "one" late post, "all" missed days (a week), "none"
     max_failures: int = 5  # permanent failures in a row before a channel is paused
     keep_deliveries_days: int = 60  # delivery records older than this are forgotten
+    # Topic-alert messages one channel gets in an hour at most; a burst beyond it is folded
+    # into one last message listing the rest (bot.scheduler.alerts).
+    max_alerts_per_hour: int = 3
     # Several workers on one PostgreSQL database (docs/deploy.md): the channels a worker
     # claims per tick beyond those it is still posting to, and how long its claims last
     # if it dies (renewed while it lives).
@@ -305,6 +308,7 @@ def _validate(config: Config) -> None:
     check_range("scheduler.tick_seconds", config.scheduler.tick_seconds, 1, 3600)
     check_range("scheduler.max_failures", config.scheduler.max_failures, 1, 1000)
     check_range("scheduler.keep_deliveries_days", config.scheduler.keep_deliveries_days, 8, 3650)
+    check_range("scheduler.max_alerts_per_hour", config.scheduler.max_alerts_per_hour, 1, 100)
     check_range("scheduler.claim_batch", config.scheduler.claim_batch, 1, 1_000_000)
     check_range("scheduler.lease_seconds", config.scheduler.lease_seconds, 2, 86400)
     check_range("sources.retries", config.sources.retries, 0, 10)

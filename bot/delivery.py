@@ -13,7 +13,7 @@ pauses the channel after ``scheduler.max_failures`` and shows why in ``/papers s
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from bot.messages import DEFAULT_LIMITS, RenderLimits
 from bot.models import Channel
@@ -44,7 +44,8 @@ def describe(error: BaseException, limit: int = 300) -> str:
 
 @runtime_checkable
 class Adapter(Protocol):
-    """A platform connection: start, stop, and post a reply to a channel.
+    """A platform connection: start, stop, post a reply to a channel, and send a person a
+    direct message (``post_direct``: the notices of :mod:`bot.scheduler.notices`).
 
     ``limits`` says how much one of its messages holds; the scheduler splits a post with
     them (:func:`bot.messages.split_reply`) and ``post`` gets one message's worth. An
@@ -68,6 +69,18 @@ class Adapter(Protocol):
         that message). The scheduler passes it only to channels in thread mode.
         """
         ...
+
+    async def post_direct(self, workspace: str, user_id: str, text: str) -> None:
+        """Send one short plain-text message to a person in a direct message (pause notices).
+        Raises :class:`PermanentDeliveryError` or :class:`DeliveryError` as ``post`` does."""
+        ...
+
+
+def direct_poster(adapter: object) -> Any | None:
+    """``adapter.post_direct`` if it has one; an adapter without it cannot send a direct
+    message, and a notice goes to the channel instead (:mod:`bot.scheduler.notices`)."""
+    send = getattr(adapter, "post_direct", None)
+    return send if callable(send) else None
 
 
 def limits_of(adapter: object) -> RenderLimits:

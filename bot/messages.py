@@ -114,7 +114,9 @@ def split_reply(reply: Reply, limits: RenderLimits = DEFAULT_LIMITS) -> list[Rep
         texts = first[:1] + (split_lines(rest, limits.text, limits.text_size) if rest else [])
 
     def part(**fields: object) -> Reply:
-        blank = replace(reply, text="", title=None, cards=[], buttons=[], footer=None)
+        blank = replace(
+            reply, text="", title=None, cards=[], buttons=[], footer=None, attachment=None
+        )
         return replace(blank, **fields)
 
     parts = [part(title=reply.title if n == 0 else None, text=t) for n, t in enumerate(texts)]
@@ -158,4 +160,5 @@ def split_reply(reply: Reply, limits: RenderLimits = DEFAULT_LIMITS) -> list[Rep
             parts.append(current)
         current.footer = reply.footer
         current.buttons = list(reply.buttons)
+    parts[0].attachment = reply.attachment  # a file goes once, with the first message
     return parts

@@ -127,6 +127,15 @@ class Flag(Option):
     passes: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class Mention(Option):
+    """``--name <mention>``, anywhere in the line: someone to mention (a user group, a
+    role, a person) as the platform sends a mention (Slack ``<!subteam^S1|@team>``,
+    Discord ``<@&1>``). The handler reads it with :func:`bot.mentions.read_mention`.
+    A platform with typed forms may offer its own mention picker for it (Discord's
+    mentionable option) and pass the neutral form (``role:1``)."""
+
+
 # ---- commands ----------------------------------------------------------------------
 
 
@@ -168,7 +177,10 @@ class Spec:
     command is reached by buttons and has no typed form. ``syntax_error`` is the refusal when the
     words do not fit the options (too few, too many, not a choice); without it, extra
     words are ignored. ``fetches`` names the option holding a paper reference to fetch
-    from arXiv first when it is not in the corpus.
+    from arXiv first when it is not in the corpus. ``starts_posts``: it sets up or restarts
+    posts here, so where the bot cannot post (:attr:`Request.cannot_post`) it is refused
+    with how to let the bot in; stopping or trimming posts (``pause``, ``unsubscribe``)
+    always works.
     """
 
     name: str
@@ -186,6 +198,7 @@ class Spec:
     syntax_error: str | None = None
     syntax_usage: str | None = ""  # "" means this command's usage line; None, none
     fetches: str | None = None
+    starts_posts: bool = False
 
     @property
     def root(self) -> str:

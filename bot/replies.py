@@ -91,14 +91,16 @@ class ButtonRole(StrEnum):
 
     ``PAGE`` moves through the list it sits on (an answer may replace that list);
     ``SHARE`` posts a private card to the channel (pointless on a public card);
-    ``SIMILAR`` and ``VOTE`` (👍/👎) act on one paper (on a public post they answer the
-    presser privately); ``COMMAND`` is any other command (answered in a new message).
+    ``SIMILAR``, ``VOTE`` (👍/👎) and ``SAVE`` (to the presser's reading list) act on one
+    paper (on a public post they answer the presser privately); ``COMMAND`` is any other
+    command (answered in a new message).
     """
 
     PAGE = "page"
     SHARE = "share"
     SIMILAR = "similar"
     VOTE = "vote"
+    SAVE = "save"
     COMMAND = "command"
 
 
@@ -153,6 +155,17 @@ class PaperCard:
     summary: str = "short"  # how much summary it shows: "short", "long" or "off"
 
 
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file a reply carries (a reading list's BibTeX or RIS): its name, MIME type and
+    text. Each platform delivers it its own way (Discord attaches it, Slack shows it in
+    code blocks, the terminal prints it); the core never knows which."""
+
+    filename: str
+    mime: str
+    text: str
+
+
 @dataclass(slots=True)
 class Reply:
     """What a command answers. ``ephemeral`` replies are shown to the asker only."""
@@ -164,6 +177,11 @@ class Reply:
     buttons: list[Button] = field(default_factory=list)
     ephemeral: bool = True
     footer: str | None = None
+    attachment: Attachment | None = None
+    # Who this message mentions, in neutral form (``group:S1``, ``role:1``: see
+    # bot.mentions). Only a topic alert's first message sets it (``--notify``); renderers
+    # turn it into the platform's mention, and nothing else in a reply ever pings.
+    mentions: tuple[str, ...] = ()
 
     @classmethod
     def error(cls, text: str, usage: str | None = None) -> Reply:

@@ -188,10 +188,19 @@ _CHANNELS_BY_KEYS = (
 )
 _CHANNEL_BY_KEY_FOR_UPDATE = _CHANNEL_BY_KEY.with_for_update()  # built once: see _upsert_statement
 
-# Claims (PostgreSQL only). Keys are taken in key order, so two workers claiming at once
-# never wait on each other in opposite orders.
+# Claims (PostgreSQL only). Every channel a worker may claim has a row (free: no worker,
+# a lease that lapsed at -infinity); claiming takes free or lapsed rows under FOR UPDATE
+# SKIP LOCKED, so workers claiming at once get disjoint channels and never wait for each
+# other. Missing rows are added first, in key order (no two inserts wait in a cycle).
 _LEASE = "clock_timestamp() + make_interval(secs => :lease)"
-_TAKE_OVER = text(
+_ADD_FREE = text(
+    """INSERT INTO claims (channel, claimed_by, lease_until)
+    SELECT k, '', '-infinity' FROM unnest(CAST(:keys AS text[])) AS k
+    WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.channel = k)
+    ORDER BY k
+    ON CONFLICT (channel) DO NOTHING"""
+)
+_TAKE = text(
     f"""UPDATE claims SET claimed_by = :w, lease_until = {_LEASE}
     WHERE channel IN (
         SELECT channel FROM claims
@@ -199,19 +208,14 @@ _TAKE_OVER = text(
         ORDER BY channel LIMIT :n FOR UPDATE SKIP LOCKED)
     RETURNING channel"""
 )
-_CLAIM_NEW = text(
-    f"""INSERT INTO claims (channel, claimed_by, lease_until)
-    SELECT k, :w, {_LEASE} FROM unnest(CAST(:keys AS text[])) AS k
-    WHERE NOT EXISTS (SELECT 1 FROM claims c WHERE c.channel = k)
-    ORDER BY k LIMIT :n
-    ON CONFLICT (channel) DO NOTHING
-    RETURNING channel"""
-)
 _RENEW = text(
     f"""UPDATE claims SET lease_until = {_LEASE}
     WHERE claimed_by = :w AND channel = ANY(:keys) RETURNING channel"""
 )
-_RELEASE = text("DELETE FROM claims WHERE claimed_by = :w AND channel = ANY(:keys)")
+_RELEASE = text(
+    """UPDATE claims SET claimed_by = '', lease_until = '-infinity'
+    WHERE claimed_by = :w AND channel = ANY(:keys)"""
+)
 
 _DELETE_DELIVERY = delete(deliveries).where(
     deliveries.c.channel == bindparam("c"), deliveries.c.key == bindparam("k")
@@ -482,9 +486,10 @@ class StateDB:
     # ---- topics
 
     def add_topics(
-        self, items: Iterable[tuple[str, str, str, int | None]], now: str
+        self, items: Iterable[tuple[str, str, str, int | None, str | None]], now: str
     ) -> list[Topic]:
-        """Add topics (channel, query, added_by, alert_upvotes) with the next ids, atomically."""
+        """Add topics (channel, query, added_by, alert_upvotes, notify) with the next ids,
+        atomically."""
         items = list(items)
         for item in items:
             self._refuse_unstorable(item)
@@ -504,13 +509,28 @@ class StateDB:
                     added_by=by,
                     added_at=now,
                     alert_upvotes=alert,
+                    notify=notify,
                 )
-                for n, (channel, query, by, alert) in enumerate(items)
+                for n, (channel, query, by, alert, notify) in enumerate(items)
             ]
             if added:
                 conn.execute(topics.insert(), [t.to_doc() for t in added])
             upsert(conn, meta, [{"key": "next_topic_id", "value": next_id + len(added)}])
         return added
+
+    # ---- reading lists
+
+    def add_saved(self, item: Saved) -> bool:
+        """Put ``item`` on its person's reading list; False (and nothing written) when that
+        paper is on it already. One transaction under the write lock, so two presses of the
+        same Save button record the paper once."""
+        row = self._rows_by_table([item])[saved][0]
+        with self.transaction() as conn:
+            found = conn.execute(select(saved.c.id).where(saved.c.key == item.key)).first()
+            if found is not None:
+                return False
+            conn.execute(saved.insert(), [row])
+        return True
 
     # ---- deliveries
 
@@ -568,6 +588,24 @@ class StateDB:
                 )
             )
 
+    def forget_workspace(self, platform: str, workspace: str) -> int:
+        """Delete every record of a workspace the app was removed from, in one transaction:
+        its channels, their topics, deliveries and feedback, and its people's reading lists.
+        Returns how many channels went."""
+        prefix = f"{platform}:{workspace}:"
+        with self.transaction() as conn:
+            for table in (topics, deliveries, feedback):
+                conn.execute(
+                    delete(table).where(table.c.channel.startswith(prefix, autoescape=True))
+                )
+            conn.execute(delete(saved).where(saved.c.user.startswith(prefix, autoescape=True)))
+            gone = conn.execute(
+                delete(channels).where(
+                    channels.c.platform == platform, channels.c.workspace == workspace
+                )
+            )
+            return gone.rowcount
+
     def prune_deliveries(self, before: str, chunk: int = 2000) -> int:
         """Delete sent deliveries older than ``before``, ``chunk`` rows per transaction.
 
@@ -616,10 +654,9 @@ class StateDB:
             return []
         values = {"keys": wanted, "w": worker, "lease": float(lease)}
         with self._on_its_own() as conn:
-            got = list(conn.execute(_TAKE_OVER, {**values, "n": limit}).scalars())
-            if len(got) < limit:
-                got += conn.execute(_CLAIM_NEW, {**values, "n": limit - len(got)}).scalars()
-        held = set(got)
+            conn.execute(_ADD_FREE, {"keys": wanted})
+        with self._on_its_own() as conn:
+            held = set(conn.execute(_TAKE, {**values, "n": limit}).scalars())
         return [k for k in wanted if k in held]
 
     def renew(self, keys: Iterable[str], worker: str, lease: float) -> set[str]:
@@ -650,7 +687,10 @@ class StateDB:
     def claimed(self) -> dict[str, str]:
         """channel -> the worker holding it (lapsed leases included): for tests and status."""
         with self.reading() as conn:
-            return dict(conn.execute(select(claims.c.channel, claims.c.claimed_by)).all())
+            rows = conn.execute(
+                select(claims.c.channel, claims.c.claimed_by).where(claims.c.claimed_by != "")
+            )
+            return dict(rows.all())
 
     @contextlib.contextmanager
     def fleet_lock(self, name: str) -> Iterator[bool]:

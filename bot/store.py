@@ -35,6 +35,7 @@ from bot.models import (
     Feedback,
     Paper,
     Record,
+    Saved,
     Topic,
     allowed_names,
     record_fields,
@@ -399,6 +400,11 @@ class Store:
         """Read, change and write one channel in one transaction (no lost updates)."""
         return self.state.update_channel(key, change)
 
+    def forget_workspace(self, platform: str, workspace: str) -> int:
+        """Remove a workspace's channels and everything kept for them (the app was
+        uninstalled there); returns how many channels went."""
+        return self.state.forget_workspace(platform, workspace)
+
     def save_channels(self, channels: Iterable[Channel]) -> None:
         """Save many channels in one transaction (imports, benchmarks)."""
         self.state.put(channels)
@@ -406,17 +412,29 @@ class Store:
     def channels(self) -> list[Channel]:
         return self.state.rows(Channel)
 
+    def channels_with_notice(self, *notices: str) -> list[Channel]:
+        """The channels whose ``notice`` is one of these (the owed pause and recovery
+        notices: :mod:`bot.scheduler.notices`)."""
+        return [c for notice in notices for c in self.state.rows(Channel, notice=notice)]
+
     # ---- state: topics --------------------------------------------------------------
 
     def add_topic(
-        self, channel: str, query: str, added_by: str, alert_upvotes: int | None = None
+        self,
+        channel: str,
+        query: str,
+        added_by: str,
+        alert_upvotes: int | None = None,
+        notify: str | None = None,
     ) -> Topic:
-        (topic,) = self.state.add_topics([(channel, query, added_by, alert_upvotes)], utc_now())
+        """Add one topic; ``notify`` is who its alerts mention (:mod:`bot.mentions`)."""
+        row = (channel, query, added_by, alert_upvotes, notify)
+        (topic,) = self.state.add_topics([row], utc_now())
         return topic
 
     def add_topics(self, items: Iterable[tuple[str, str, str]]) -> list[Topic]:
         """Add many (channel, query, added_by) topics in one transaction."""
-        rows = [(channel, query, by, None) for channel, query, by in items]
+        rows = [(channel, query, by, None, None) for channel, query, by in items]
         return self.state.add_topics(rows, utc_now())
 
     def topics(self, channel: str | None = None) -> list[Topic]:
@@ -488,6 +506,23 @@ class Store:
 
     def feedback(self, channel: str | None = None) -> list[Feedback]:
         return self.state.rows(Feedback, **_in_channel(channel))
+
+    # ---- state: reading lists -------------------------------------------------------
+
+    def save_paper(
+        self, person: str, paper_id: str, channel: str | None, *, at: str | None = None
+    ) -> bool:
+        """Put a paper on ``person``'s reading list (one list per person, across channels);
+        False when it is there already (the first save's time and channel are kept)."""
+        return self.state.add_saved(Saved(person, paper_id, at or utc_now(), channel))
+
+    def unsave_paper(self, person: str, paper_id: str) -> bool:
+        """Take a paper off ``person``'s reading list; False when it was not on it."""
+        return self.state.delete_keys(Saved, [Saved(person, paper_id, "").key]) > 0
+
+    def saved_papers(self, person: str) -> list[Saved]:
+        """``person``'s reading list, newest first."""
+        return self.state.rows(Saved, user=person)[::-1]
 
     def close(self) -> None:
         with self.lock:

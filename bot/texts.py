@@ -97,6 +97,62 @@ def pause_reason(failures: int, why: str) -> str:
     return f"paused after {failures} failed posts in a row: {why}"
 
 
+# What the people who set a channel up hear when its posts stop and start again
+# (:mod:`bot.scheduler.notices`): once each, by direct message or in the channel.
+
+
+def channel_link(channel_id: str) -> str:
+    """A link to a channel inside a notice: Slack and Discord both write it ``<#id>``."""
+    return f"<#{channel_id}>"
+
+
+def pause_notice(where: str, reason: str) -> str:
+    """The notice sent when repeated failures pause ``where``'s posts (``reason``: the
+    channel's ``pause_reason``, as ``/papers status`` shows it)."""
+    return (
+        f"papers-bot has stopped posting in {where}: {reason}. Once that is fixed, run "
+        "`/papers resume` in that channel to start the posts again (`/papers status` "
+        "there shows the last error)."
+    )
+
+
+def recovery_notice(where: str) -> str:
+    """The notice sent after the first post that went out since such a pause."""
+    return f"papers-bot is posting in {where} again: the last post went out."
+
+
+MENTION_NAMES = {"group": "that user group", "role": "that role", "user": "that person"}
+
+
+def mention_name(neutral: str) -> str:
+    """How a reply names who ``--notify`` mentions, without mentioning them."""
+    return MENTION_NAMES.get(neutral.partition(":")[0], "them")
+
+
+def folded_alert_title(count: int, threshold: int) -> str:
+    """The title of the one message an alert burst over the hourly cap ends with."""
+    return f"{ALERT_NAME}: {count} more paper(s) reached {threshold}+ upvotes"
+
+
+def folded_alert_line(title: str, upvotes: int | None, url: str) -> str:
+    """One paper in that message: its title, upvotes and link."""
+    votes = f" (▲ {upvotes:,})" if upvotes is not None else ""
+    return f"• {title}{votes} {url}"
+
+
+def folded_alert_rest(count: int) -> str:
+    """The last line when even the list would not fit one message."""
+    return f"…and {count} more, in a later alert or the next daily post."
+
+
+def folded_alert_note(cap: int) -> str:
+    """Why the list is not cards: the channel's hourly alert cap."""
+    return (
+        f"This channel gets at most {cap} alert messages an hour "
+        "(`scheduler.max_alerts_per_hour`), so the rest come as one list:"
+    )
+
+
 SUMMARY_NAMES = {"short": "short summaries", "long": "long summaries", "off": "no summaries"}
 """How ``/papers status`` names a channel's ``summary`` setting."""
 

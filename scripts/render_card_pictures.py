@@ -201,6 +201,10 @@ def discord_component(item: dict[str, Any]) -> str:
     if kind == 1:  # action row
         buttons = []
         for button in item.get("components", []):
+            if button.get("type") == 3:  # a string select: its placeholder and an arrow
+                label = html.escape(button.get("placeholder", ""))
+                buttons.append(f'<span class="dselect">{label}<span>⌄</span></span>')
+                continue
             style = {1: "dbtn primary", 5: "dbtn link"}.get(button.get("style", 2), "dbtn")
             buttons.append(f'<span class="{style}">{html.escape(button.get("label", ""))}</span>')
         return f'<div class="drow">{"".join(buttons)}</div>'
@@ -223,6 +227,8 @@ a{color:#00a8fc;text-decoration:none}
 .edesc{font-size:14px}.efoot{font-size:12px;color:#b5bac1;margin-top:8px}
 .sub{color:#949ba4;font-size:13px}
 .drow{display:flex;gap:8px;margin:6px 0}
+.dselect{display:flex;justify-content:space-between;width:100%;background:#1e1f22;
+ border:1px solid #1e1f22;border-radius:4px;padding:8px 10px;color:#949ba4;font-size:14px}
 .dbtn{background:#4e5058;color:#fff;border-radius:3px;padding:2px 16px;font-size:14px;
  line-height:28px;font-weight:500}
 .dbtn.primary{background:#5865f2}

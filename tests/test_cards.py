@@ -126,16 +126,25 @@ def test_slack_card_has_a_thumbnail_three_buttons_and_an_overflow_of_links() -> 
         [menu] = [e for e in actions["elements"] if e["type"] == "overflow"]
         assert len(shown) <= layout.VISIBLE_BUTTONS
         labels = [b["text"]["text"] for b in shown]
-        assert labels == (["Similar", "👍", "👎"] if public else ["Share in channel", "Similar"])
+        assert labels == (
+            ["Save", "👍", "👎"] if public else ["Save", "Share in channel", "Similar"]
+        )
         options = {o["text"]["text"]: o.get("url") for o in menu["options"]}
-        assert options == {
+        links = {
             "arXiv": "https://arxiv.org/abs/2606.00001",
             "PDF": "https://arxiv.org/pdf/2606.00001",
             "Hugging Face": "https://huggingface.co/papers/2606.00001",
             "Code": "https://github.com/x/y",
             "Project page": "https://example.org/p",
         }
-        assert all(o["value"].startswith(slack_render.LINK_VALUE) for o in menu["options"])
+        if public:  # the fourth button leads the menu; Slack's menu holds five options
+            similar, *rest = menu["options"]
+            assert similar == {"text": similar["text"], "value": "similar 2606.00001"}
+            assert options == {"Similar": None, **dict(list(links.items())[:4])}
+        else:
+            rest = menu["options"]
+            assert options == links
+        assert all(o["value"].startswith(slack_render.LINK_VALUE) for o in rest)
 
 
 def test_slack_thumbnail_that_is_not_a_plain_url_is_left_out() -> None:
@@ -155,17 +164,22 @@ def test_discord_card_has_a_thumbnail_and_at_most_three_buttons_on_its_own_row()
         assert (embed.description or "").startswith("**▲ 1,234** · Ada, Bob, Cy +1\n")
         own = embed.buttons  # in the card's own container, beside it
         assert len(own) <= layout.VISIBLE_BUTTONS
-        assert [b.label for b in own] == ["Similar", "👍", "👎"]
+        assert [b.label for b in own] == ["Save", "👍", "👎"]
+        assert [b.label for b in embed.more] == ["Similar"]  # in its "⋯" menu
     assert not message.buttons
     view = discord_render.build_view(message)
     containers = [c for c in view.children if isinstance(c, discord.ui.Container)]
     assert len(containers) == 2
     for container in containers:
-        section, row = container.children
+        section, row, menu = container.children
         assert isinstance(section, discord.ui.Section)
         assert isinstance(section.accessory, discord.ui.Thumbnail)
         assert section.accessory.media.url == THUMB
         assert isinstance(row, discord.ui.ActionRow) and len(row.children) == 3
+        assert isinstance(menu, discord.ui.ActionRow)
+        [select] = menu.children
+        assert isinstance(select, discord.ui.Select)
+        assert [o.label for o in select.options] == ["Similar"]
 
 
 def test_console_card_leads_with_title_and_upvotes() -> None:

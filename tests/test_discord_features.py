@@ -46,11 +46,13 @@ adapter = test_discord.adapter
 
 def buttons(payload: dict[str, Any]) -> dict[str, str]:
     """Button label -> custom id of a sent message, as a user would name them: a card's
-    buttons sit in that card, so they are named by its rank ("Similar #1")."""
+    buttons sit in that card, so they are named by its rank ("Similar #1"); the entries of
+    a card's "⋯" menu too (choosing one runs the custom id it carries: :func:`choose`)."""
     out: dict[str, str] = {}
     for n, card in enumerate(v2_cards(payload), start=1):
         rank = card.title.split(". ", 1)[0] if re.match(r"\d+\. ", card.title) else str(n)
         out.update((f"{c['label']} #{rank}", c["custom_id"]) for c in card.buttons)
+        out.update((f"{label} #{rank}", value) for label, value in card.menu_options.items())
     in_cards = {c["custom_id"] for card in v2_cards(payload) for c in card.buttons}
     out.update(
         (c["label"], c["custom_id"]) for c in v2_buttons(payload) if c["custom_id"] not in in_cards
@@ -86,6 +88,23 @@ async def command(fake: FakeDiscord, sub: str, options: dict[str, Any] | None = 
 
 async def press(fake: FakeDiscord, custom_id: str, message: dict[str, Any], **kw: Any) -> Recorded:
     interaction = fake.component_interaction(custom_id, message, **kw)
+    await fake.dispatch_interaction(interaction)
+    answer = await fake.wait_for(is_callback(interaction))
+    if answer.body["type"] in (4, 7):
+        check_message(answer.body["data"])
+    return answer
+
+
+async def choose(
+    fake: FakeDiscord, payload: dict[str, Any], rank: int, label: str, **kw: Any
+) -> Recorded:
+    """Choose ``label`` in the "⋯" menu of card ``rank`` of a posted ``payload``."""
+    card = v2_cards(payload)[rank - 1]
+    assert card.menu is not None, f"card {rank} has no menu"
+    message = fake.message(payload, CHANNEL_ID)
+    interaction = fake.select_interaction(
+        card.menu["custom_id"], card.menu_options[label], message, **kw
+    )
     await fake.dispatch_interaction(interaction)
     answer = await fake.wait_for(is_callback(interaction))
     if answer.body["type"] in (4, 7):
@@ -189,14 +208,15 @@ async def test_similar_on_a_digest_answers_ephemerally_and_leaves_the_post(
     await adapter.post(channel, demo_bot.digest_reply(demo_bot.digest_for(channel)))
     first = channel_posts(fake)[0].body
     labels = list(buttons(first))
-    assert labels[:3] == ["Similar #1", "👍 #1", "👎 #1"]
+    # Save and the 👍/👎 pair are shown; Similar is in the card's "⋯" menu.
+    assert labels[:4] == ["Save #1", "👍 #1", "👎 #1", "Similar #1"]
     assert not any(label.startswith("Share") for label in labels)  # public already
     for post in channel_posts(fake):  # each card's buttons in its own row, five cards at most
         cards = v2_cards(post.body)
         assert 1 <= len(cards) <= 5 and all(1 <= len(c.buttons) <= 3 for c in cards)
         assert len(v2_buttons(post.body)) == sum(len(c.buttons) for c in cards)
-    message = fake.message(first, CHANNEL_ID)
-    answer = await press(fake, buttons(first)["Similar #1"], message, user=BOB)
+        assert all(list(c.menu_options) == ["Similar"] for c in cards)
+    answer = await choose(fake, first, 1, "Similar", user=BOB)
     assert answer.body["type"] == 4  # a new message, not UPDATE_MESSAGE (7)
     data = answer.body["data"]
     assert data["flags"] & 64
@@ -376,7 +396,9 @@ async def test_sync_registers_the_new_subcommands(
     (put,) = fake.find("PUT", "/applications/")
     subs = {o["name"]: o for o in put.body[0]["options"]}
     options = {name: {o["name"]: o for o in sub.get("options", [])} for name, sub in subs.items()}
-    assert set(options["subscribe"]) == {"topic", "alert", "preview"}
+    # notify: issue 15's alert mention, a string option Discord fills with <@&role id>
+    assert set(options["subscribe"]) == {"topic", "alert", "notify", "preview"}
+    assert options["subscribe"]["notify"]["type"] == 3
     assert [c["value"] for c in options["thread"]["mode"]["choices"]] == ["on", "off"]
     assert [c["value"] for c in options["daily"]["mode"]["choices"]] == ["on", "off"]
     days = [c["value"] for c in options["weekly"]["day"]["choices"]]
@@ -399,13 +421,15 @@ def test_public_digest_of_many_cards_keeps_buttons_with_their_cards(
         ephemeral=False,
     )
     messages = render(reply, CommandIds())
-    assert [len(m.panels) for m in messages] == [5, 5, 2]
+    # Four cards a message: each card's "⋯" menu (a row and a select) counts against
+    # Discord's 40 components (five cards a message before it).
+    assert [len(m.panels) for m in messages] == [4, 4, 4]
     for m in messages:
         assert [p.title.split(". ")[0] for p in m.panels] == [str(c.rank) for c in m.cards]
         for panel, card in zip(m.panels, m.cards, strict=True):  # each card's own buttons
-            assert [b.label for b in panel.buttons] == [
-                b.label for b in card.buttons if b.role is not ButtonRole.SHARE
-            ]
+            own = [b.label for b in card.buttons if b.role is not ButtonRole.SHARE]
+            assert [b.label for b in panel.buttons] == own[:3]
+            assert [b.label for b in panel.more] == own[3:]
         assert not m.buttons  # no grid of numbered buttons under the cards
 
 

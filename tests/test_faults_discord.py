@@ -143,7 +143,9 @@ async def test_sync_registers_contexts_not_dm_permission(
     for put in puts:
         (papers,) = put.body
         assert "dm_permission" not in papers
-        assert papers["contexts"] == [0]  # guilds only: channels are keyed by guild
-        assert papers["integration_types"] == [0]  # installed to a server
+        # Issue 15: usable in servers, the DM with the bot and other DMs/group DMs, and
+        # installable to a server and to a user (was guilds and server installs only).
+        assert papers["contexts"] == [0, 1, 2]
+        assert papers["integration_types"] == [0, 1]
         for option in papers["options"]:
             assert "dm_permission" not in option and "contexts" not in option

@@ -148,12 +148,18 @@ async def test_channel_whose_plan_raises_is_reported_and_the_others_post(
     assert broken.paused and broken.failures == 3
     assert "paused after 3 failed posts in a row: could not plan the post" in broken.pause_reason
     assert sum("CBROKEN" in r.getMessage() for r in caplog.records) == 2  # failures 2 and 3
+    # The pause was told once (issue 15): nobody is known to manage the channel, and it
+    # can still be posted to (the failure was ours), so in the channel itself.
+    (notice,) = texts_to(fake, "CBROKEN")
+    assert "stopped posting in this channel" in notice and "/papers resume" in notice
+    assert "could not plan the post" in notice
     # Fixing the record and resuming brings the channel back.
     store.update_channel(broken.key, lambda ch: setattr(ch, "weekly_time", "09:00"))
     demo_bot.handle(Request("resume", platform="slack", workspace=TEAM, channel_id="CBROKEN"))
     clock.now = T("2026-06-14T09:00:00+00:00")
     await sched.run_once()
-    assert len(texts_to(fake, "CBROKEN")) == 1
+    assert len(texts_to(fake, "CBROKEN")) == 2  # the notice, then the post
+    assert "Trending papers" in texts_to(fake, "CBROKEN")[1]
 
 
 # ---- an adapter that raises: permanent for the message, not retried for ever --------------
@@ -204,7 +210,10 @@ async def test_unexpected_adapter_error_backs_off_and_pauses_instead_of_retrying
         when += timedelta(minutes=5)
 
     assert [c for c, _ in platform.posted].count("ok") == 2  # both days, on time
-    assert platform.attempts["long"] == 3  # 09:00, 09:05, 09:15; then paused
+    # 09:00, 09:05, 09:15; then paused, and one try to tell the channel so (issue 15),
+    # given up at once: this error is not one that passes.
+    assert platform.attempts["long"] == 4
+    assert all(c != "long" for c, _ in platform.posted)
     long = store.get_channel("console:local:long")
     assert long.paused and long.failures == 3
     why = "could not post: AssertionError: section text over 3000 characters"

@@ -99,7 +99,7 @@ def test_feedback_changes_the_next_digest_order(demo_bot, clock) -> None:
         for c in demo_bot.digest_reply(demo_bot.digest_for(channel)).cards
         if c.paper.id == "2606.13392"
     )
-    assert [b.label for b in card.buttons] == ["Similar", "👍", "👎"]
+    assert [b.label for b in card.buttons] == ["Save", "👍", "👎", "Similar"]
     # The channel likes sparse-attention work and dislikes agent memory papers.
     ask(demo_bot, "feedback up 2606.13392", user_id="U1")
     reply = ask(demo_bot, "feedback down 2606.13681", user_id="U2")

@@ -56,12 +56,17 @@ def test_core_buttons_carry_a_role_and_an_action(demo_bot: PapersBot) -> None:
     assert next_page.role is ButtonRole.PAGE
     assert next_page.action == Action.of("search", query="language models", page=2)
     roles = {b.label: b.role for b in found.cards[0].buttons}
-    assert roles == {"Share in channel": ButtonRole.SHARE, "Similar": ButtonRole.SIMILAR}
+    assert roles == {
+        "Save": ButtonRole.SAVE,
+        "Share in channel": ButtonRole.SHARE,
+        "Similar": ButtonRole.SIMILAR,
+    }
     posted = demo_bot.card(found.cards[0].paper, public=True)
     assert [b.role for b in posted.buttons] == [
+        ButtonRole.SAVE,
+        ButtonRole.VOTE,
+        ButtonRole.VOTE,
         ButtonRole.SIMILAR,
-        ButtonRole.VOTE,
-        ButtonRole.VOTE,
     ]
     for b in [next_page, *posted.buttons]:
         # The command line is derived from the action, by the declaration's own syntax.

@@ -568,6 +568,7 @@ def test_adapter_protocol_and_manifest(demo_bot: PapersBot, slack_config: Config
         "- users:read",
         "socket_mode_enabled: true",
         "is_enabled: true",
-        "should_escape: false",
+        "should_escape: true",  # mentions arrive as ids: --notify needs them (issue 15)
+        "- im:write",  # pause notices by direct message (issue 15)
     ):
         assert needed in manifest

@@ -72,6 +72,34 @@ def public_action_body(
     return urlencode({"payload": json.dumps(payload)})
 
 
+def choose_body(
+    fake: FakeSlack, blocks: list[dict[str, Any]], value: str, post: Post, user: str, key: str
+) -> str:
+    """A block action choosing the "⋯" overflow option whose value is ``value``, on a
+    public channel message (Slack sends the overflow's action id and the option chosen)."""
+    menu, option = next(
+        (e, o)
+        for b in blocks
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["type"] == "overflow"
+        for o in e["options"]
+        if o["value"] == value
+    )
+    shaped = {"action_id": menu["action_id"], "text": option["text"]}
+    payload = json.loads(parse_qs(public_action_body(fake, shaped, post, user, key))["payload"][0])
+    payload["actions"] = [
+        {
+            "type": "overflow",
+            "action_id": menu["action_id"],
+            "block_id": "b1",
+            "selected_option": option,
+            "action_ts": "1.0",
+        }
+    ]
+    return urlencode({"payload": json.dumps(payload)})
+
+
 async def command(
     adapter: SlackAdapter,
     fake: FakeSlack,
@@ -224,11 +252,10 @@ async def test_similar_on_a_digest_answers_ephemerally_and_keeps_the_digest(
 ) -> None:
     digest = await posted_digest(adapter, fake, demo_bot)
     labels = [b["text"]["text"] for b in buttons(digest.blocks) if "value" in b]
-    assert labels[:3] == ["Similar", "👍", "👎"] and "Share in channel" not in labels
-    similar = button(digest.blocks, "Similar", "similar 2606.13392")
-    answer = await press(
-        adapter, fake, public_action_body(fake, similar, digest, user="U5", key="sim"), "sim"
-    )
+    # Save and the 👍/👎 pair are buttons; Similar leads the card's "⋯" menu.
+    assert labels[:4] == ["Save", "👍", "👎", "Similar"] and "Share in channel" not in labels
+    body = choose_body(fake, digest.blocks, "similar 2606.13392", digest, user="U5", key="sim")
+    answer = await press(adapter, fake, body, "sim")
     assert answer["response_type"] == "ephemeral"
     assert answer["replace_original"] is False
     assert "delete_original" not in answer

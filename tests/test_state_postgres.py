@@ -72,7 +72,7 @@ def test_processes_adding_the_first_topics_at_once_get_distinct_ids(
     added: list[int] = []
     errors = together(
         lambda n: added.extend(
-            t.id for t in dbs[n].add_topics([(f"c{n}", "agents", "ada", None)] * 5, T0)
+            t.id for t in dbs[n].add_topics([(f"c{n}", "agents", "ada", None, None)] * 5, T0)
         ),
         4,
     )
@@ -107,3 +107,29 @@ def test_workers_starting_together_on_a_new_database_create_the_schema_once(
     errors = together(lambda n: opened.append(StateDB(tmp_path / str(n), url)), 4)
     assert errors == []
     assert {db.revision() for db in opened} == {opened[0].revision()} != {None}
+
+
+def test_a_claim_skips_rows_another_worker_is_claiming_without_waiting(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    url = postgres.new_database()
+    one, two = StateDB(tmp_path / "1", url), StateDB(tmp_path / "2", url)
+    keys = [f"slack:T:C{n}" for n in range(10)]
+    assert one.claim(keys, "w1", lease=60, limit=3) == keys[:3]
+    one.release(keys[:3], "w1")  # free again, rows kept
+    with one.engine.connect() as busy:  # a worker in the middle of claiming the first five
+        busy.execute(
+            text("SELECT channel FROM claims WHERE channel = ANY(:k) FOR UPDATE"), {"k": keys[:5]}
+        )
+        got: list[list[str]] = []
+        claiming = threading.Thread(target=lambda: got.append(two.claim(keys, "w2", 60, 5)))
+        claiming.start()
+        claiming.join(5)
+        waited = claiming.is_alive()
+        busy.rollback()
+        claiming.join(10)
+    assert not waited and got == [keys[5:]]  # the next five, at once
+    assert one.claim(keys, "w1", lease=60) == keys[:5]  # the others are w2's
+    assert one.claimed() == {**dict.fromkeys(keys[:5], "w1"), **dict.fromkeys(keys[5:], "w2")}
+    one.release(keys, "w1")
+    assert set(one.claimed()) == set(keys[5:])

@@ -1,4 +1,4 @@
-"""The Discord platform: ``/papers`` slash commands, paper cards, digests posted to channels.
+"""The Discord platform: ``/papers`` slash commands, paper cards, digests in channels and DMs.
 
 This module only describes the platform (:data:`PLATFORM`: settings, secret, factory and
 the ``discord-sync`` command) and re-exports the adapter; discord.py is imported only

@@ -11,6 +11,13 @@ registry, and its role decides how the answer is shown (paging edits the ephemer
 in place). They are handled in ``on_interaction``, so buttons keep working on old
 messages and, encoded as their command line, across restarts.
 
+Personal papers (:mod:`adapters.discord.personal`): the DM with the bot is the user's own
+channel (key ``discord:@me:<DM channel id>``, no permission rule, digests posted into the
+DM); through the app's user install, in a place the bot cannot post to, every command acts
+on that DM channel, opened over REST. Users are keyed globally (``user_scope="*"``).
+When the bot joins a server it posts one welcome (:mod:`adapters.discord.welcome`);
+:meth:`DiscordAdapter.post_direct` sends a person a DM (the core's pause notices).
+
 Safety: the client sets ``AllowedMentions.none()`` and every send passes it again, so
 nothing the bot posts can ping @everyone, a role or a user even if escaping missed
 something. The token is never logged.
@@ -19,10 +26,13 @@ something. The token is never logged.
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -33,6 +43,16 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from adapters.base import DeliveryError, PermanentDeliveryError
+from adapters.discord.personal import (
+    CANNOT_OPEN_DM,
+    CANNOT_POST_HERE,
+    DM_WORKSPACE,
+    MOVED_TO_DM,
+    USER_SCOPE,
+    Place,
+    can_post,
+    place_of,
+)
 from adapters.discord.render import (
     CUSTOM_ID_PREFIX,
     LIMITS,
@@ -40,17 +60,20 @@ from adapters.discord.render import (
     MessagePayload,
     build_view,
     cut,
+    payload_files,
     render,
 )
 from adapters.discord.settings import DiscordSettings
 from adapters.discord.tree import build_group
+from adapters.discord.welcome import WELCOME_TEXT, welcome_channels, welcome_key
 from bot.actions import invocation as action_invocation
 from bot.app import PapersBot
 from bot.commands import describe as describe_invocation
+from bot.commands import parse_command
 from bot.config import Config
 from bot.delivery import describe
 from bot.models import Channel
-from bot.registry import Invocation, Option, Spec
+from bot.registry import CommandError, Invocation, Option, Spec
 from bot.replies import ButtonRole, Reply, ReplyKind, Request
 
 log = logging.getLogger(__name__)
@@ -79,25 +102,37 @@ def _remember(cache: "OrderedDict[str, Any]", key: str, value: Any) -> None:
 
 
 @asynccontextmanager
-async def _delivery_errors(channel_id: int) -> AsyncIterator[None]:
+async def _delivery_errors(channel_id: int, *, user_id: int | None = None) -> AsyncIterator[None]:
     """discord.py and network errors as the scheduler's delivery errors: permanent when
-    the bot can never post there as things are, transient otherwise."""
+    the bot can never post there as things are, transient otherwise. With ``user_id`` the
+    post is a DM to that person (opening the DM, or sending into it)."""
     try:
         yield
     except discord.Forbidden as exc:
+        if user_id is not None:
+            raise PermanentDeliveryError(
+                f"Discord refused a DM to user {user_id} (403, code {exc.code}: {exc.text}): "
+                "they do not accept DMs from the bot (privacy settings, or no shared server "
+                "and no install of the app)."
+            ) from exc
         raise PermanentDeliveryError(
             f"Discord refused the post to channel {channel_id} (403, code {exc.code}: "
             f"{exc.text}): the bot lacks access, or Send Messages/Embed Links (or Create "
             "Public Threads, in thread mode) there."
         ) from exc
     except discord.NotFound as exc:
+        if user_id is not None:
+            raise PermanentDeliveryError(
+                f"Discord has no DM with user {user_id} (404, code {exc.code}: {exc.text})."
+            ) from exc
         raise PermanentDeliveryError(
             f"Discord channel {channel_id} not found (404, code {exc.code}): it was "
             "deleted or the bot was removed from the server."
         ) from exc
     except discord.HTTPException as exc:
+        where = f"user {user_id}'s DM" if user_id is not None else f"channel {channel_id}"
         raise DeliveryError(
-            f"Discord returned {exc.status} posting to channel {channel_id}: {exc.text}"
+            f"Discord returned {exc.status} posting to {where}: {exc.text}"
         ) from exc
     except (aiohttp.ClientError, TimeoutError, OSError) as exc:
         raise DeliveryError(f"Could not reach Discord: {exc!r}") from exc
@@ -109,7 +144,13 @@ def _send_kwargs(payload: MessagePayload) -> dict[str, Any]:
     discord.py sets the IS_COMPONENTS_V2 flag itself for a ``LayoutView``; such a message
     carries no content and no embeds.
     """
-    return {"view": build_view(payload), "allowed_mentions": NO_MENTIONS}
+    kwargs: dict[str, Any] = {
+        "view": build_view(payload),
+        "allowed_mentions": payload.allowed_mentions or NO_MENTIONS,
+    }
+    if files := payload_files(payload):  # a reply's file (a reading list export)
+        kwargs["files"] = files
+    return kwargs
 
 
 class _Hooks:
@@ -120,9 +161,18 @@ class _Hooks:
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await self.adapter.on_interaction(interaction)
 
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        # A server the bot was not in (not one becoming available again: on_guild_available).
+        await self.adapter.welcome(guild)
+
     async def on_ready(self) -> None:
         user = getattr(self, "user", None)
         log.info("discord: connected as %s", user)
+
+
+# A channel link ``<#123>`` as the renderer's escaping leaves it (broken by a zero-width
+# space, like every mention form); post_direct restores it, since it pings nobody.
+_DEFUSED_CHANNEL_LINK = re.compile("<\u200b#(\\d{1,20})>")
 
 
 class PapersClient(_Hooks, discord.Client):
@@ -157,13 +207,19 @@ class DiscordAdapter:
         self.ack_deadline = ack_deadline
         self.ids = CommandIds()
         self.last_ack_seconds: float | None = None  # how long the last interaction took to answer
-        cls = PapersShardedClient if self.settings.sharded else PapersClient
+        cls = PapersShardedClient if self.settings.split else PapersClient
         intents = discord.Intents.none()
         intents.guilds = True  # channels and permissions; no message content, no members
+        shards: dict[str, Any] = {}
+        if self.settings.shard_count:
+            shards["shard_count"] = self.settings.shard_count
+            if self.settings.shard_ids:  # this process's share of the guilds
+                shards["shard_ids"] = list(self.settings.shard_ids)
         self.client: discord.Client = cls(
             intents=intents,
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
+            **shards,
         )
         self.client.adapter = self  # type: ignore[attr-defined]
         self.tree = app_commands.CommandTree(self.client)
@@ -173,6 +229,8 @@ class DiscordAdapter:
         self._saved_endpoints: tuple[str, yarl.URL] | None = None
         self._headlines: OrderedDict[str, str] = OrderedDict()  # message id -> title
         self._threads: OrderedDict[str, int] = OrderedDict()  # headline id -> thread id
+        self._dms: OrderedDict[int, int] = OrderedDict()  # user id -> their DM channel id
+        self._welcoming: set[int] = set()  # guilds whose welcome is being sent right now
 
     # ---- lifecycle ------------------------------------------------------------------
 
@@ -297,6 +355,8 @@ class DiscordAdapter:
                 f"{channel.channel_id!r} is not a Discord channel id (or {thread!r} is not "
                 "a message id)."
             ) from None
+        if channel.workspace == DM_WORKSPACE:
+            headline = None  # a DM has no threads: thread mode posts the messages in a row
         target_id = channel_id
         if headline is not None:
             target_id = await self._thread_for(channel_id, headline)
@@ -337,20 +397,124 @@ class DiscordAdapter:
         _remember(self._threads, key, thread_id)
         return thread_id
 
+    async def personal_dm(self, user_id: int) -> int:
+        """The id of the DM channel between the bot and ``user_id``, opened over REST
+        (``POST /users/@me/channels``) the first time and remembered. Raises the delivery
+        errors, as a post does."""
+        known = self._dms.get(user_id)
+        if known is not None:
+            return known
+        async with _delivery_errors(0, user_id=user_id):
+            channel = await self.client.create_dm(discord.Object(id=user_id))
+        _remember(self._dms, user_id, channel.id)  # type: ignore[arg-type]
+        return channel.id
+
+    async def post_direct(self, workspace: str, user_id: str, text: str) -> None:
+        """Send one short message to a person in their DM with the bot (pause notices).
+
+        ``workspace`` is not needed: Discord user ids are global. Raises the same
+        :class:`PermanentDeliveryError` / :class:`DeliveryError` as :meth:`post`.
+        """
+        if self.client.is_closed() or self.client.user is None:
+            raise DeliveryError("The Discord adapter is not connected.")
+        try:
+            user = int(user_id)
+        except ValueError:
+            raise PermanentDeliveryError(f"{user_id!r} is not a Discord user id.") from None
+        dm_id = await self.personal_dm(user)
+        target = self.client.get_partial_messageable(dm_id)
+        for payload in render(Reply(text=text, ephemeral=False), self.ids):
+            if payload.content:  # the notice names its channel: a link, which pings nobody
+                payload.content = _DEFUSED_CHANNEL_LINK.sub(r"<#\1>", payload.content)
+            async with _delivery_errors(dm_id, user_id=user):
+                await target.send(**_send_kwargs(payload))
+
+    async def welcome(self, guild: discord.Guild) -> int | None:
+        """Post the welcome in a server the bot just joined, once per server ever.
+
+        Returns the channel it went to (``None``: already welcomed, or no channel took it).
+        It tries the channels :func:`welcome_channels` allows, in order, moving on when one
+        refuses; it is recorded only once posted, so a server that refused everywhere is
+        welcomed if the bot is invited again. Never raises (an event handler).
+        """
+        if guild.id in self._welcoming:
+            return None
+        self._welcoming.add(guild.id)
+        key = welcome_key(guild.id)
+        try:
+            if await asyncio.to_thread(self.bot.store.get_meta, key):
+                return None
+            payloads = render(Reply(text=WELCOME_TEXT, ephemeral=False), self.ids)
+            for channel in welcome_channels(guild):
+                try:
+                    async with _delivery_errors(channel.id):
+                        for payload in payloads:
+                            await channel.send(**_send_kwargs(payload))
+                except DeliveryError as exc:
+                    log.info("discord: welcome not posted in %s (%s)", channel.id, describe(exc))
+                    continue
+                record = {"channel": str(channel.id), "at": datetime.now(UTC).isoformat()}
+                await asyncio.to_thread(self.bot.store.set_meta, key, record)
+                log.info("discord: welcomed server %s in channel %s", guild.id, channel.id)
+                return channel.id
+            log.warning("discord: no channel of server %s took the welcome", guild.id)
+        except Exception:  # an event handler: log, never raise into discord.py
+            log.exception("discord: welcome to server %s failed", guild.id)
+        finally:
+            self._welcoming.discard(guild.id)
+        return None
+
     # ---- interactions ---------------------------------------------------------------
 
-    def request_for(self, interaction: discord.Interaction, text: str) -> Request:
-        perms = interaction.permissions
-        can_manage = (not self.settings.require_manage_channels) or bool(perms.manage_channels)
+    def request_for(
+        self, interaction: discord.Interaction, text: str, *, dm_id: int | None = None
+    ) -> Request:
+        """The neutral request for ``interaction``: which channel it acts on, and whether
+        the user may change that channel's settings.
+
+        In a server the bot is in: that channel, Manage Channels to change it, and a
+        ``cannot_post`` line when the bot may not post there. In the DM with the bot: that
+        DM (``discord:@me:<id>``), theirs to change. Anywhere else (the user's install,
+        where the bot cannot post): their DM with the bot, ``dm_id`` (see
+        :meth:`request_async`, which opens it), theirs to change.
+        """
+        place = place_of(interaction)
+        user = interaction.user
+        workspace = str(interaction.guild_id) if interaction.guild_id else DM_WORKSPACE
+        channel_id = str(interaction.channel_id)
+        can_manage, cannot_post = True, None
+        if place is Place.GUILD:
+            perms = interaction.permissions
+            can_manage = (not self.settings.require_manage_channels) or perms.manage_channels
+            cannot_post = None if can_post(interaction) else CANNOT_POST_HERE
+        elif place is Place.BOT_DM:
+            workspace = DM_WORKSPACE
+            if interaction.channel_id is not None:
+                _remember(self._dms, user.id, interaction.channel_id)
+        else:
+            dm_id = dm_id or self._dms.get(user.id)
+            if dm_id is not None:
+                workspace, channel_id = DM_WORKSPACE, str(dm_id)
+            # else (only before the DM is open): this place's own key, never posted to
         return Request(
             text=text,
             platform=PLATFORM,
-            workspace=str(interaction.guild_id or "dm"),
-            channel_id=str(interaction.channel_id),
-            user_id=str(interaction.user.id),
-            user_name=interaction.user.display_name,
+            workspace=workspace,
+            channel_id=channel_id,
+            user_id=str(user.id),
+            user_name=user.display_name,
             can_manage=can_manage,
+            cannot_post=cannot_post,
+            user_scope=USER_SCOPE,
         )
+
+    async def request_async(self, interaction: discord.Interaction, text: str) -> Request:
+        """:meth:`request_for`, with the user's DM opened first when the interaction comes
+        from a place the bot cannot post to. Raises the delivery errors when it cannot be."""
+        if place_of(interaction) is Place.ELSEWHERE:
+            dm_id = await self.personal_dm(interaction.user.id)
+            return self.request_for(interaction, text, dm_id=dm_id)
+        return self.request_for(interaction, text)
 
     def channel_key(self, interaction: discord.Interaction) -> str:
         return self.request_for(interaction, "").channel
@@ -360,12 +524,51 @@ class DiscordAdapter:
         request = self.request_for(interaction, describe_invocation(invocation))
         await self.respond(interaction, request, component=False, invocation=invocation)
 
-    def suggest(
+    async def suggest(
         self, interaction: discord.Interaction, spec: Spec, option: Option, current: str
     ) -> list[tuple[str, str]]:
-        """Autocomplete for ``option`` as typed so far, from the core."""
-        request = self.request_for(interaction, "")
-        return self.bot.suggest(request, spec.name, option.key, current)
+        """Autocomplete for ``option`` as typed so far, from the core (for the channel the
+        command would act on: the personal DM's topics when used through a user install)."""
+        try:
+            request = await self.request_async(interaction, "")
+        except DeliveryError:
+            request = self.request_for(interaction, "")
+        # Suggestions read the state database (a channel's topics): off the event loop.
+        return await asyncio.to_thread(self.bot.suggest, request, spec.name, option.key, current)
+
+    async def _answer(
+        self,
+        interaction: discord.Interaction,
+        request: Request,
+        invocation: Invocation | None,
+    ) -> Reply:
+        """The core's reply to ``request``; from a place the bot cannot post to, run on
+        the user's personal DM channel, a settings change saying so (privately)."""
+        if place_of(interaction) is not Place.ELSEWHERE:
+            return await self.bot.handle_async(request, invocation)
+        manages = self._manages(request, invocation)
+        try:
+            dm_id = await self.personal_dm(interaction.user.id)
+        except DeliveryError as exc:
+            log.info("discord: no DM with user %s (%s)", interaction.user.id, describe(exc))
+            if manages:
+                return Reply.error(CANNOT_OPEN_DM)
+            return await self.bot.handle_async(request, invocation)  # reading needs no DM
+        personal = self.request_for(interaction, request.text, dm_id=dm_id)
+        reply = await self.bot.handle_async(personal, invocation)
+        if manages and reply.kind is not ReplyKind.ERROR:
+            text = f"{MOVED_TO_DM}\n{reply.text}" if reply.text else MOVED_TO_DM
+            reply = replace(reply, text=text, ephemeral=True)
+        return reply
+
+    def _manages(self, request: Request, invocation: Invocation | None) -> bool:
+        """Whether the command changes a channel's settings (its declaration says so)."""
+        if invocation is not None:
+            return invocation.spec.manages
+        try:
+            return parse_command(request.text).spec.manages
+        except CommandError:
+            return False
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Button presses: a ``papers:`` custom id's button runs its action for the presser.
@@ -376,7 +579,8 @@ class DiscordAdapter:
         if interaction.type is not discord.InteractionType.component:
             return  # slash commands go through the CommandTree
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
-        custom_id = str(data.get("custom_id", ""))
+        # A card's "⋯" menu (a select) carries the chosen button's custom id as its value.
+        custom_id = str((data.get("values") or [data.get("custom_id", "")])[0])
         if not custom_id.startswith(CUSTOM_ID_PREFIX):
             return
         command = self.ids.decode(custom_id)
@@ -413,7 +617,7 @@ class DiscordAdapter:
         ``request.text`` alone.
         """
         started = time.monotonic()
-        task = asyncio.create_task(self.bot.handle_async(request, invocation))
+        task = asyncio.create_task(self._answer(interaction, request, invocation))
         done, _ = await asyncio.wait({task}, timeout=self.ack_deadline)
         if not done:
             # A button's deferred update shows nothing, and its follow-ups pick their own
@@ -423,6 +627,8 @@ class DiscordAdapter:
                 not component
                 and invocation is not None
                 and self.bot.answers_publicly(request, invocation)
+                # a personal change made where the bot is not is the asker's business
+                and not (invocation.spec.manages and place_of(interaction) is Place.ELSEWHERE)
             )
             if component:
                 await interaction.response.defer()

@@ -17,6 +17,7 @@ row, button label 80, custom id 100. A Components V2 message has no content or e
 
 from __future__ import annotations
 
+import io
 import re
 import secrets
 import threading
@@ -26,9 +27,10 @@ from urllib.parse import quote
 
 import discord
 
-from bot.layout import card_layout, shorten
+from bot.layout import VISIBLE_BUTTONS, card_layout, shorten
+from bot.mentions import parts
 from bot.messages import Piece, RenderLimits, Tail, split_reply
-from bot.replies import Button, ButtonRole, PaperCard, Reply, ReplyKind
+from bot.replies import Attachment, Button, ButtonRole, PaperCard, Reply, ReplyKind
 
 TITLE_LIMIT = 256
 DESCRIPTION_LIMIT = 3000  # one card's lines; all text displays together hold TEXT_LIMIT
@@ -45,6 +47,11 @@ CUSTOM_ID_LIMIT = 100
 SUMMARY_CHARS = 600
 CUSTOM_ID_PREFIX = "papers:"
 _SHORT_MARK = "#"  # custom ids "papers:#<key>" point into CommandIds' map
+# A card's "⋯" menu (a select): its custom id is this plus the card's place in the message;
+# each option's value is a button's custom id, which the adapter runs like a press.
+MORE_MENU_PREFIX = CUSTOM_ID_PREFIX + "more:"
+MORE_LABEL = "⋯ More"
+MENU_OPTIONS = 25
 
 # Card accent colours by reply kind, so a digest stands out.
 _COLOURS = {
@@ -153,6 +160,7 @@ class CardPanel:
     description: str
     thumbnail: str | None = None
     buttons: list[ButtonSpec] = field(default_factory=list)
+    more: list[ButtonSpec] = field(default_factory=list)  # the "⋯" menu's entries
 
     @property
     def text(self) -> str:
@@ -160,17 +168,24 @@ class CardPanel:
         return f"### {heading}\n{self.description}" if self.description else f"### {heading}"
 
     def components(self) -> int:
-        """Discord's count: container, section (+text, +thumbnail) or text, button row."""
+        """Discord's count: container, section (+text, +thumbnail) or text, button row,
+        and the "⋯" menu's row and select."""
         count = 1 + (3 if self.thumbnail else 1)
+        count += 2 if self.more else 0
         return count + (1 + len(self.buttons) if self.buttons else 0)
 
 
-def card_panel(card: PaperCard, buttons: list[ButtonSpec] | None = None) -> CardPanel:
+def card_panel(
+    card: PaperCard,
+    buttons: list[ButtonSpec] | None = None,
+    menu: list[ButtonSpec] | None = None,
+) -> CardPanel:
     """One paper as a panel: the card layout of :mod:`bot.layout`, within Discord's limits.
 
     The linked title, then ▲ upvotes with the authors (and the date where it is not the
     post's), the summary, the other numbers and links, why it is there; the thumbnail as
-    the section's accessory; the card's buttons in the row under it.
+    the section's accessory; the card's ``buttons`` in the row under it, and ``menu`` (the
+    buttons past the shown ones) in its "⋯" select.
     """
     shown = card_layout(card)
     title = cut(shown.rank_prefix + escape(shorten(shown.title, TITLE_LIMIT)), TITLE_LIMIT)
@@ -203,6 +218,7 @@ def card_panel(card: PaperCard, buttons: list[ButtonSpec] | None = None) -> Card
         description=description,
         thumbnail=_link(shown.thumbnail),
         buttons=list(buttons or []),
+        more=list(menu or []),
     )
 
 
@@ -266,6 +282,10 @@ class MessagePayload:
     ephemeral: bool = True
     cards: list[PaperCard] = field(default_factory=list)  # the cards its panels show
     colour: discord.Colour = _DEFAULT_COLOUR  # the panels' accent
+    attachment: Attachment | None = None  # a file sent with it, shown by a file component
+    # Who may be pinged: only a topic alert's ``--notify`` (see :func:`with_mention`);
+    # None means nobody (the client sends ``AllowedMentions.none()``).
+    allowed_mentions: discord.AllowedMentions | None = None
 
     def texts(self) -> list[str]:
         top = [self.content] if self.content else []
@@ -280,6 +300,7 @@ class MessagePayload:
         """Components over the whole layout, nested ones counted (Discord allows 40)."""
         count = (1 if self.content else 0) + (1 if self.footer else 0)
         count += sum(p.components() for p in self.panels)
+        count += 1 if self.attachment else 0
         return count + (1 + len(self.buttons) if self.buttons else 0)
 
 
@@ -307,7 +328,7 @@ def build_view(payload: MessagePayload) -> CommandLayout:
     view = CommandLayout(timeout=None)
     if payload.content:
         view.add_item(discord.ui.TextDisplay(payload.content))
-    for panel in payload.panels:
+    for n, panel in enumerate(payload.panels):
         container: discord.ui.Container[CommandLayout] = discord.ui.Container(
             accent_colour=payload.colour
         )
@@ -320,12 +341,41 @@ def build_view(payload: MessagePayload) -> CommandLayout:
             container.add_item(text)
         if panel.buttons:
             container.add_item(_button_row(panel.buttons))
+        if panel.more:
+            container.add_item(_more_menu(panel.more, f"{MORE_MENU_PREFIX}{n}"))
         view.add_item(container)
+    if payload.attachment is not None:
+        # A Components V2 message shows an uploaded file only through a file component.
+        view.add_item(discord.ui.File(f"attachment://{payload.attachment.filename}"))
     if payload.footer:
         view.add_item(discord.ui.TextDisplay(f"-# {payload.footer}"))
     if payload.buttons:
         view.add_item(_button_row(payload.buttons))
     return view
+
+
+def payload_files(payload: MessagePayload) -> list[discord.File]:
+    """The files to upload with ``payload`` (its attachment, named as its file component
+    refers to it). Made anew for each send: a ``discord.File`` is read once."""
+    if payload.attachment is None:
+        return []
+    data = io.BytesIO(payload.attachment.text.encode("utf-8"))
+    return [discord.File(data, filename=payload.attachment.filename)]
+
+
+def _more_menu(entries: list[ButtonSpec], custom_id: str) -> discord.ui.ActionRow[CommandLayout]:
+    """A card's "⋯" menu: a select whose options are the buttons past the shown ones
+    (choosing one runs it as a press of that button would)."""
+    options = [
+        discord.SelectOption(label=spec.label, value=spec.custom_id)
+        for spec in entries[:MENU_OPTIONS]
+    ]
+    menu: discord.ui.Select[CommandLayout] = discord.ui.Select(
+        custom_id=custom_id, placeholder=MORE_LABEL, options=options
+    )
+    row: discord.ui.ActionRow[CommandLayout] = discord.ui.ActionRow()
+    row.add_item(menu)
+    return row
 
 
 def _reply_buttons(reply: Reply, ids: CommandIds) -> list[ButtonSpec]:
@@ -340,8 +390,11 @@ def _reply_buttons(reply: Reply, ids: CommandIds) -> list[ButtonSpec]:
     return out[:BUTTONS_PER_ROW]
 
 
-def _card_buttons(card: PaperCard, ids: CommandIds, public: bool) -> list[ButtonSpec]:
-    """A card's buttons, in the row under that card.
+def _card_buttons(
+    card: PaperCard, ids: CommandIds, public: bool
+) -> tuple[list[ButtonSpec], list[ButtonSpec]]:
+    """A card's buttons: the row under that card (at most :data:`VISIBLE_BUTTONS`, as on
+    every platform), and the rest, for its "⋯" menu.
 
     On a public post a ``SHARE`` button is dropped: the card is public already. Presses
     there answer the presser ephemerally and never change the channel's message.
@@ -351,7 +404,7 @@ def _card_buttons(card: PaperCard, ids: CommandIds, public: bool) -> list[Button
         if public and b.role is ButtonRole.SHARE:
             continue
         out.append(ButtonSpec(cut(b.label, LABEL_LIMIT), ids.encode(b), b.primary))
-    return out[:BUTTONS_PER_ROW]
+    return out[:VISIBLE_BUTTONS], out[VISIBLE_BUTTONS:]
 
 
 def _unseen(buttons: list[ButtonSpec], seen: set[str]) -> list[ButtonSpec]:
@@ -369,10 +422,13 @@ def _footer(reply: Reply) -> str:
 
 
 def _card_components(card: PaperCard) -> int:
-    """A card's components: container, section or text, and its row of buttons."""
+    """A card's components: container, section or text, its row of buttons and, with more
+    buttons than are shown, its "⋯" menu (a row and a select). Counted as if no button were
+    dropped (a public card loses Share): never fewer than the card will have."""
     panel = card_panel(card)
-    shown = min(len(card.buttons), BUTTONS_PER_ROW)
-    return panel.components() + (1 + shown if shown else 0)
+    shown = min(len(card.buttons), VISIBLE_BUTTONS)
+    menu = 2 if len(card.buttons) > VISIBLE_BUTTONS else 0
+    return panel.components() + (1 + shown if shown else 0) + menu
 
 
 def _piece_size(piece: Piece) -> int:
@@ -413,14 +469,47 @@ def render(reply: Reply, ids: CommandIds) -> list[MessagePayload]:
     panels follow, each with its own buttons, the footer and the reply's own buttons close
     the last message.
     """
-    return [render_message(part, ids) for part in split_reply(reply, LIMITS)]
+    payloads = [render_message(part, ids) for part in split_reply(reply, LIMITS)]
+    with_mention(payloads[0], reply.mentions)
+    return payloads
+
+
+def with_mention(payload: MessagePayload, mentions: tuple[str, ...]) -> None:
+    """Put a topic alert's ``--notify`` (neutral forms, :mod:`bot.mentions`) on top of
+    ``payload`` as Discord mentions (``<@&1>`` a role, ``<@1>`` a member) and allow
+    exactly those to ping: the only mentions the bot ever sends."""
+    shown: list[str] = []
+    roles: list[discord.Object] = []
+    users: list[discord.Object] = []
+    for value in mentions:
+        found = parts(value)
+        if found is None or not found[1].isdigit():
+            continue
+        kind, ident = found
+        if kind == "role":
+            shown.append(f"<@&{ident}>")
+            roles.append(discord.Object(int(ident)))
+        elif kind == "user":
+            shown.append(f"<@{ident}>")
+            users.append(discord.Object(int(ident)))
+    if not shown:
+        return
+    ping = " ".join(shown)
+    head = payload.content or ""
+    payload.content = f"{ping}\n{head}" if head else ping
+    over = payload.text_length() - TEXT_LIMIT
+    if over > 0 and head:
+        payload.content = f"{ping}\n{cut(head, max(1, len(head) - over))}"
+    payload.allowed_mentions = discord.AllowedMentions(
+        everyone=False, users=users, roles=roles, replied_user=False
+    )
 
 
 def render_message(part: Reply, ids: CommandIds) -> MessagePayload:
     """One part of a reply (see :func:`bot.messages.split_reply`) as one message; text
     over a limit is cut, nothing is split further."""
     public = not part.ephemeral
-    panels = [card_panel(card, _card_buttons(card, ids, public)) for card in part.cards]
+    panels = [card_panel(card, *_card_buttons(card, ids, public)) for card in part.cards]
     head = []
     if part.title:
         head.append(f"**{core_text(part.title)}**")
@@ -436,6 +525,7 @@ def render_message(part: Reply, ids: CommandIds) -> MessagePayload:
         ephemeral=part.ephemeral,
         cards=list(part.cards),
         colour=_COLOURS.get(part.kind, _DEFAULT_COLOUR),
+        attachment=part.attachment,
     )
     # Discord refuses a message whose custom ids repeat: a button shown once is enough.
     seen: set[str] = set()

@@ -31,7 +31,7 @@ class Host(Protocol):
 
     def request_for(self, interaction: discord.Interaction, text: str) -> Request: ...
 
-    def suggest(
+    async def suggest(
         self, interaction: discord.Interaction, spec: Spec, option: Option, current: str
     ) -> list[tuple[str, str]]: ...
 
@@ -40,6 +40,10 @@ class Host(Protocol):
 
 class PapersGroup(app_commands.Group):
     """The ``/papers`` group, registered with ``contexts`` and ``integration_types`` only.
+
+    Installable to a server (the bot joins it: channels' digests) and to a user (``/papers``
+    works for them anywhere, acting on their personal DM channel where the bot is not);
+    usable in servers, in the DM with the bot and in other DMs and group DMs.
 
     discord.py 2.7 still sends the deprecated ``dm_permission`` beside ``contexts``; it is
     left out so Discord reads where the command works from ``contexts`` alone.
@@ -53,15 +57,15 @@ class PapersGroup(app_commands.Group):
 
 def build_group(host: Host, specs: Iterable[Spec]) -> app_commands.Group:
     """``/papers`` and one subcommand per command with a form."""
-    # Guilds only, as before (channels are keyed by guild, settings need Manage Channels):
-    # said with ``contexts``/``integration_types``, not the deprecated ``dm_permission``.
+    # Everywhere, said with ``contexts``/``integration_types`` (not the deprecated
+    # ``dm_permission``): the adapter decides which channel a command acts on.
     group = PapersGroup(
         name="papers",
         description="Trending research papers: search, digests, topics",
         allowed_contexts=app_commands.AppCommandContext(
-            guild=True, dm_channel=False, private_channel=False
+            guild=True, dm_channel=True, private_channel=True
         ),
-        allowed_installs=app_commands.AppInstallationType(guild=True, user=False),
+        allowed_installs=app_commands.AppInstallationType(guild=True, user=True),
     )
     for spec in specs:
         if spec.form is not None:
@@ -78,10 +82,11 @@ def subcommand(host: Host, spec: Spec) -> app_commands.Command[Any, ..., None]:
         values = {option.key: _value(option, typed.get(option.name)) for option in spec.options}
         if paste is not None and values.get(paste.option) is None:
             request = host.request_for(interaction, spec.name)
-            if not spec.manages or request.can_manage:
+            if not spec.manages or (request.can_manage and not request.cannot_post):
                 await interaction.response.send_modal(PasteModal(host, spec, values, paste))
                 return
-            # someone who may not run it hears the core's refusal, not a form
+            # someone who may not run it (or where the bot cannot post) hears the core's
+            # refusal, not a form
         await host.invoke(interaction, Invocation(spec, values))
 
     callback.__name__ = callback.__qualname__ = spec.form_name
@@ -155,7 +160,7 @@ def _suggester(host: Host, spec: Spec, option: Option) -> Any:
     async def suggest(
         interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        found = host.suggest(interaction, spec, option, current)
+        found = await host.suggest(interaction, spec, option, current)
         return [
             app_commands.Choice(name=shorten(label, CHOICE_NAME_LIMIT), value=value)
             for label, value in found[:CHOICES_LIMIT]

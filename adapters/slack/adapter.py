@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -26,8 +28,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.base import DeliveryError, PermanentDeliveryError
 from adapters.slack.app import PLATFORM, SlackCommands, build_app
 from adapters.slack.http import RequestRefused, parse_request, refusal
-from adapters.slack.render import LIMITS, render
-from adapters.slack.settings import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, required_secrets
+from adapters.slack.installs import Installations
+from adapters.slack.render import LIMITS, escape, render
+from adapters.slack.settings import (
+    APP_TOKEN,
+    BOT_TOKEN,
+    CLIENT_ID,
+    SIGNING_SECRET,
+    required_secrets,
+)
 from bot.app import PapersBot
 from bot.config import Config
 from bot.models import Channel
@@ -52,6 +61,12 @@ PERMANENT_ERRORS = frozenset(
         "restricted_action",
     }
 )
+# conversations.open / chat.postMessage errors that mean this person cannot be sent a
+# direct message until someone acts (the notice goes to the channel instead).
+DIRECT_PERMANENT_ERRORS = frozenset(
+    {"user_not_found", "user_disabled", "cannot_dm_bot", "missing_scope", "not_allowed"}
+)
+_CHANNEL_LINK = re.compile(r"&lt;#([A-Z0-9]{2,30})&gt;")
 POST_INTERVAL = 1.0  # seconds between two posts to one channel
 # Posts rendering or waiting on chat.postMessage at once, across all channels. Each post's
 # HTTP round trip costs the event loop about a millisecond of CPU, so ~16 keep a local
@@ -83,13 +98,19 @@ class SlackAdapter:
         self.bot = bot
         self.config = config
         self.client = AsyncWebClient(
-            token=secrets.get(BOT_TOKEN),
+            token=None if config.slack.oauth else secrets.get(BOT_TOKEN),
             base_url=config.slack.api_base_url,
             retry_handlers=[AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES)],
         )
+        # Many workspaces: each one's token from its installation, in the state database.
+        self.installations = (
+            Installations(bot.store.state.engine, secrets.get(CLIENT_ID) or "")
+            if config.slack.oauth
+            else None
+        )
         self.app: AsyncApp
         self.commands: SlackCommands
-        self.app, self.commands = build_app(bot, config, self.client)
+        self.app, self.commands = build_app(bot, config, self.client, self.installations)
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self._socket = None  # AsyncSocketModeHandler in Socket Mode
@@ -119,6 +140,21 @@ class SlackAdapter:
 
         application = web.Application(client_max_size=1024 * 1024)
         application.add_routes([web.post(EVENTS_PATH, events), web.get("/healthz", health)])
+        flow = self.app.oauth_flow
+        if flow is not None:
+            # The install flow: unsigned GETs by a person's browser, checked by bolt with
+            # the OAuth state (a cookie plus the state store), not by a signature.
+            async def install(request: web.Request) -> web.Response:
+                answer = await flow.handle_installation(unsigned(request))
+                return await to_aiohttp_response(answer)
+
+            async def redirect(request: web.Request) -> web.Response:
+                answer = await flow.handle_callback(unsigned(request))
+                return await to_aiohttp_response(answer)
+
+            application.add_routes(
+                [web.get(flow.install_path, install), web.get(flow.redirect_uri_path, redirect)]
+            )
         return application
 
     async def start(self) -> None:
@@ -211,6 +247,12 @@ class SlackAdapter:
         for anything else.
         """
         target = channel.channel_id
+        token: dict[str, str] = {}
+        if self.installations is not None:
+            found = await self.installations.bot_token(channel.workspace)
+            if found is None:  # uninstalled: nothing to retry until someone installs it again
+                raise PermanentDeliveryError("app_not_installed")
+            token = {"token": found}
         async with self._posting:
             # Rendering is pure and costs as much as the post's HTTP round trip: in a
             # worker thread, so a fan-out's posts never render in one loop iteration.
@@ -230,6 +272,7 @@ class SlackAdapter:
                             unfurl_links=False,
                             unfurl_media=False,
                             **extra,
+                            **token,
                         )
                 except SlackApiError as exc:
                     code = str(exc.response.get("error") or "unknown_error")
@@ -245,6 +288,39 @@ class SlackAdapter:
                 stamps.append(str(answer.get("ts", "")))
         return stamps
 
+    async def post_direct(self, workspace: str, user_id: str, text: str) -> None:
+        """Send ``text`` to ``user_id`` in the app's direct message with them (pause and
+        recovery notices): ``conversations.open`` (scope ``im:write``), then
+        ``chat.postMessage``. The text is escaped, so nothing in it can mention or link,
+        except a channel link ``<#C123>`` (which pings nobody).
+
+        Raises :class:`PermanentDeliveryError` (Slack's error code) when the person cannot
+        be written to (gone, deactivated, the scope missing), :class:`DeliveryError` for
+        anything else.
+        """
+        shown = _CHANNEL_LINK.sub(r"<#\1>", escape(text))
+        token: dict[str, str] = {}
+        if self.installations is not None:  # many workspaces: that workspace's own token
+            found = await self.installations.bot_token(workspace)
+            if found is None:
+                raise PermanentDeliveryError("app_not_installed")
+            token = {"token": found}
+        try:
+            opened = await self.client.conversations_open(users=user_id, **token)
+            target = str((opened.get("channel") or {}).get("id") or "")
+            if not target:
+                raise DeliveryError("conversations.open returned no channel")
+            await self.client.chat_postMessage(
+                channel=target, text=shown, unfurl_links=False, unfurl_media=False, **token
+            )
+        except SlackApiError as exc:
+            code = str(exc.response.get("error") or "unknown_error")
+            if code in PERMANENT_ERRORS or code in DIRECT_PERMANENT_ERRORS:
+                raise PermanentDeliveryError(code) from None
+            raise DeliveryError(code) from None
+        except (TimeoutError, OSError) as exc:
+            raise DeliveryError(f"network: {type(exc).__name__}") from None
+
     async def _pace(self, target: str) -> None:
         """Sleep until a second has passed since the last post to ``target``."""
         last = self._last_post.get(target)
@@ -252,6 +328,15 @@ class SlackAdapter:
             wait = POST_INTERVAL - (time.monotonic() - last)
             if wait > 0:
                 await asyncio.sleep(wait)
+
+
+def unsigned(request: web.Request) -> AsyncBoltRequest:
+    """A browser's GET as a bolt request (the install pages carry no body)."""
+    return AsyncBoltRequest(
+        body="",
+        query=request.query_string,
+        headers=request.headers,  # type: ignore[arg-type]
+    )
 
 
 def render_for_post(reply: Reply, where: str) -> list[dict[str, Any]]:

@@ -17,8 +17,12 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack.installs import Installations
+from adapters.slack.membership import Membership, is_direct
+from adapters.slack.personal import register_personal
 from adapters.slack.render import (
     ACTION_COMMAND,
     ACTION_LINK,
@@ -27,9 +31,11 @@ from adapters.slack.render import (
     LINK_VALUE,
     render,
 )
+from adapters.slack.settings import BOT_SCOPES, CLIENT_ID, CLIENT_SECRET
 from bot.app import PapersBot
 from bot.commands import CommandError, parse_command
 from bot.config import Config
+from bot.registry import Invocation
 from bot.replies import Reply, Request
 
 log = logging.getLogger(__name__)
@@ -38,6 +44,43 @@ PLATFORM = "slack"
 COMMAND = "/papers"
 ADMIN_CACHE_SECONDS = 300.0
 MAX_RESPONSES = 5  # Slack accepts at most five posts to one response_url
+
+
+class Clients:
+    """The Web API client to call a workspace with.
+
+    One app token for one workspace (the default); with ``[slack] oauth`` each workspace's
+    own bot token, from its installation (:mod:`adapters.slack.installs`). The clients share
+    the base client's URL, retries and HTTP session.
+    """
+
+    def __init__(self, client: AsyncWebClient, installations: Installations | None = None) -> None:
+        self.client = client
+        self.installations = installations
+
+    async def token_for(self, team_id: str) -> str | None:
+        """The bot token for ``team_id`` (``None``: the app is not installed there)."""
+        if self.installations is None:
+            return self.client.token
+        return await self.installations.bot_token(team_id)
+
+    async def client_for(self, team_id: str) -> AsyncWebClient:
+        """A client carrying ``team_id``'s token (the base client without OAuth)."""
+        if self.installations is None:
+            return self.client
+        token = await self.installations.bot_token(team_id)
+        if token is None:
+            raise NotInstalled(team_id)
+        base = self.client
+        client = AsyncWebClient(
+            token=token, base_url=base.base_url, retry_handlers=base.retry_handlers
+        )
+        client.session = base.session
+        return client
+
+
+class NotInstalled(LookupError):
+    """The app has no installation (or it was removed) in this workspace."""
 
 
 class Permissions:
@@ -49,30 +92,31 @@ class Permissions:
     answer is "no": a Slack outage must not open settings to everyone.
     """
 
-    def __init__(self, config: Config, client: AsyncWebClient) -> None:
+    def __init__(self, config: Config, clients: Clients) -> None:
         self.manage_users = set(config.slack.manage_users)
         self.admins_only = config.slack.admins_only
-        self.client = client
-        self._admin_cache: dict[str, tuple[float, bool]] = {}
+        self.clients = clients
+        self._admin_cache: dict[tuple[str, str], tuple[float, bool]] = {}
 
     @property
     def restricted(self) -> bool:
         return bool(self.manage_users) or self.admins_only
 
-    async def can_manage(self, user_id: str) -> bool:
+    async def can_manage(self, user_id: str, team_id: str = "") -> bool:
         if not self.restricted or user_id in self.manage_users:
             return True
         if not self.admins_only:
             return False
-        return await self.is_admin(user_id)
+        return await self.is_admin(user_id, team_id)
 
-    async def is_admin(self, user_id: str) -> bool:
-        cached = self._admin_cache.get(user_id)
+    async def is_admin(self, user_id: str, team_id: str = "") -> bool:
+        cached = self._admin_cache.get((team_id, user_id))
         now = time.monotonic()
         if cached and now - cached[0] < ADMIN_CACHE_SECONDS:
             return cached[1]
         try:
-            answer = await self.client.users_info(user=user_id)
+            client = await self.clients.client_for(team_id)
+            answer = await client.users_info(user=user_id)
             user = answer.get("user") or {}
             admin = bool(
                 user.get("is_admin") or user.get("is_owner") or user.get("is_primary_owner")
@@ -80,7 +124,7 @@ class Permissions:
         except Exception as exc:  # network or API error: refuse, do not cache
             log.warning("users.info for %s failed (%s); treating as not an admin", user_id, exc)
             return False
-        self._admin_cache[user_id] = (now, admin)
+        self._admin_cache[(team_id, user_id)] = (now, admin)
         return admin
 
 
@@ -95,19 +139,41 @@ def needs_permission(text: str) -> bool:
 class SlackCommands:
     """Runs ``/papers`` commands and button presses for one Slack app."""
 
-    def __init__(self, bot: PapersBot, config: Config, client: AsyncWebClient) -> None:
+    def __init__(self, bot: PapersBot, config: Config, clients: Clients) -> None:
         self.bot = bot
         self.config = config
-        self.client = client
-        self.permissions = Permissions(config, client)
+        self.clients = clients
+        self.client = clients.client
+        self.permissions = Permissions(config, clients)
+        self.membership = Membership(clients)
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def request(
-        self, text: str, team_id: str, channel_id: str, user_id: str, user_name: str
+        self,
+        text: str,
+        team_id: str,
+        channel_id: str,
+        user_id: str,
+        user_name: str,
+        *,
+        manages: bool | None = None,
     ) -> Request:
+        """The neutral request for ``text`` typed by ``user_id`` in ``channel_id``.
+
+        ``manages`` says whether the command changes settings (read from ``text`` when not
+        given). A direct conversation is the person's own channel: no permission rule
+        applies there. Before a settings command, the bot checks it can post where it
+        would post (:mod:`adapters.slack.membership`), so "Subscribed" is never said
+        where no post could arrive.
+        """
+        if manages is None:
+            manages = needs_permission(text)
         can_manage = True
-        if self.permissions.restricted and needs_permission(text):
-            can_manage = await self.permissions.can_manage(user_id)
+        if manages and self.permissions.restricted and not is_direct(channel_id):
+            can_manage = await self.permissions.can_manage(user_id, team_id)
+        cannot_post = None
+        if manages and can_manage:
+            cannot_post = await self.membership.problem(team_id, channel_id, user_id)
         return Request(
             text=text,
             platform=PLATFORM,
@@ -116,7 +182,20 @@ class SlackCommands:
             user_id=user_id,
             user_name=user_name,
             can_manage=can_manage,
+            cannot_post=cannot_post,
         )
+
+    async def execute(
+        self, text: str, who: dict[str, str], invocation: Invocation | None = None
+    ) -> Reply:
+        """Run one command (``invocation`` if a form typed it, else ``text``); never raises."""
+        try:
+            manages = invocation.spec.manages if invocation is not None else None
+            request = await self.request(text, **who, manages=manages)
+            return await self.bot.handle_async(request, invocation)
+        except Exception:  # the core never raises; this guards our own wiring
+            log.exception("command %r failed in the Slack adapter", text[:200])
+            return Reply.error("Something went wrong on our side; it has been logged.")
 
     def spawn(self, work: Callable[[], Awaitable[None]], what: str) -> None:
         """Run ``work`` after the listener returns, so the ack goes out first."""
@@ -163,12 +242,7 @@ class SlackCommands:
     async def run(
         self, respond: AsyncRespond, text: str, who: dict[str, str], *, replace: bool = False
     ) -> None:
-        try:
-            request = await self.request(text, **who)
-            reply = await self.bot.handle_async(request)
-        except Exception:  # the core never raises; this guards our own wiring
-            log.exception("command %r failed in the Slack adapter", text[:200])
-            reply = Reply.error("Something went wrong on our side; it has been logged.")
+        reply = await self.execute(text, who)
         await self.answer(respond, reply, replace=replace and reply.ephemeral)
 
 
@@ -180,6 +254,21 @@ def unescape(text: str) -> str:
     ``&amp;`` goes last so ``&amp;lt;`` becomes ``&lt;``, not ``<``.
     """
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+# Slack's markup in command text (``should_escape: true``): a link ``<https://x|label>``,
+# a channel ``<#C1|name>``. Mentions (``<@U1|name>``, ``<!subteam^S1|@team>``) stay as
+# sent: ``subscribe --notify`` reads them (bot.mentions).
+_LINK_MARKUP = re.compile(r"<((?:https?|mailto):[^<>|]*)(?:\|[^<>]*)?>")
+_CHANNEL_MARKUP = re.compile(r"<#[A-Z0-9]+\|([^<>]*)>|<#([A-Z0-9]+)>")
+
+
+def unwrap(text: str) -> str:
+    """Raw slash command text with Slack's link and channel markup back to what was
+    typed (``https://x``, ``#name``); run before :func:`unescape`, while a bare ``<``
+    can only be Slack's markup (a typed one arrives as ``&lt;``)."""
+    text = _LINK_MARKUP.sub(lambda m: m.group(1), text)
+    return _CHANNEL_MARKUP.sub(lambda m: "#" + (m.group(1) or m.group(2)), text)
 
 
 def replaces_original(action: dict[str, Any], container: dict[str, Any]) -> bool:
@@ -197,25 +286,49 @@ def user_name(user: dict[str, Any]) -> str:
     return user.get("username") or user.get("name") or user.get("id", "")
 
 
+def oauth_settings(config: Config, installations: Installations) -> AsyncOAuthSettings:
+    """bolt's install flow (``/slack/install``, ``/slack/oauth_redirect``) over our stores."""
+    return AsyncOAuthSettings(
+        client_id=config.secrets.get(CLIENT_ID),
+        client_secret=config.secrets.get(CLIENT_SECRET),
+        scopes=list(BOT_SCOPES),
+        redirect_uri=config.slack.redirect_url or None,
+        installation_store=installations.installation_store,
+        installation_store_bot_only=True,  # no user tokens: the bot acts, never a person
+        state_store=installations.state_store,
+        logger=logging.getLogger("adapters.slack.oauth"),
+    )
+
+
 def build_app(
-    bot: PapersBot, config: Config, client: AsyncWebClient
+    bot: PapersBot,
+    config: Config,
+    client: AsyncWebClient,
+    installations: Installations | None = None,
 ) -> tuple[AsyncApp, SlackCommands]:
-    """An ``AsyncApp`` answering ``/papers`` and our buttons, and the command runner."""
+    """An ``AsyncApp`` answering ``/papers`` and our buttons, and the command runner.
+
+    With ``installations`` (``[slack] oauth``) bolt runs the install flow and finds each
+    request's workspace token in the installation store; without, one token serves.
+    """
     http = config.slack.mode == "http"
     app = AsyncApp(
         client=client,
         signing_secret=config.secrets.slack_signing_secret or "",
         request_verification_enabled=http,
+        oauth_settings=oauth_settings(config, installations) if installations else None,
         # Bolt's default logger would print request bodies at debug level; use ours.
         logger=logging.getLogger("adapters.slack.bolt"),
     )
-    commands = SlackCommands(bot, config, client)
+    commands = SlackCommands(bot, config, Clients(client, installations))
+    if installations is not None:
+        register_uninstall(app, bot, installations)
 
     @app.command(COMMAND)
     async def on_command(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
         await ack()
         # Newlines survive (a multi-line ``import`` snippet); entities are undone.
-        text = unescape(body.get("text") or "")
+        text = unescape(unwrap(body.get("text") or ""))
         who = {
             "team_id": body.get("team_id", ""),
             "channel_id": body.get("channel_id", ""),
@@ -252,4 +365,33 @@ def build_app(
         # Link buttons open in the browser; Slack still tells us, and wants an ack.
         await ack()
 
+    register_personal(app, commands)
     return app, commands
+
+
+def register_uninstall(app: AsyncApp, bot: PapersBot, installations: Installations) -> None:
+    """``app_uninstalled`` and ``tokens_revoked``: forget the workspace's token and channels.
+
+    Without them a removed workspace's channels would fail every day (``account_inactive``)
+    and its token would stay in the database. A revoked user token alone changes nothing:
+    the app installs bot tokens only.
+    """
+
+    async def forget(team_id: str, why: str) -> None:
+        if not team_id:
+            return
+        await installations.forget(team_id)
+        removed = await asyncio.to_thread(bot.store.forget_workspace, PLATFORM, team_id)
+        log.info("slack: %s in %s: removed its token and %d channels", why, team_id, removed)
+
+    @app.event("app_uninstalled")
+    async def on_uninstalled(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        await forget(str(body.get("team_id") or ""), "app uninstalled")
+
+    @app.event("tokens_revoked")
+    async def on_revoked(ack: Any, body: dict[str, Any]) -> None:
+        await ack()
+        tokens = (body.get("event") or {}).get("tokens") or {}
+        if tokens.get("bot"):
+            await forget(str(body.get("team_id") or ""), "bot token revoked")

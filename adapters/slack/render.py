@@ -31,8 +31,9 @@ from typing import Any
 import orjson
 
 from bot.layout import CardLayout, card_layout, shorten
+from bot.mentions import parts
 from bot.messages import Piece, RenderLimits, Tail, split_reply
-from bot.replies import Button, ButtonRole, PaperCard, Reply, ReplyKind
+from bot.replies import Attachment, Button, ButtonRole, PaperCard, Reply, ReplyKind
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -55,6 +56,13 @@ CARD_URL_BUDGET = 5000
 # Total characters of text, URLs and values in one message's blocks. Slack's own cumulative
 # limit is undocumented (reports put it near 12-13k); stay well clear of it.
 MESSAGE_TEXT_BUDGET = 9000
+
+# A file a reply carries (a reading list's BibTeX or RIS) cannot ride on a slash command's
+# answer: it is shown as code blocks to copy, after the reply's own message, in at most
+# FILE_MESSAGES messages (a response_url takes five posts) of FILE_SECTIONS sections each.
+FILE_MESSAGES = 4
+FILE_SECTIONS = 3
+FILE_CHUNK = MAX_SECTION_TEXT - 100  # room for the ``` fences
 
 TITLE_CHARS = 300
 AUTHORS_CHARS = 250
@@ -495,7 +503,70 @@ def render(reply: Reply) -> list[Message]:
     if len(messages) > 1:
         for n, message in enumerate(messages[1:], start=2):
             message["text"] = f"{fallback} ({n}/{len(messages)})"
+    if ping := mention_text(reply.mentions):
+        with_mention(messages[0], ping)
+    if reply.attachment is not None:
+        messages += file_messages(reply.attachment)
     return [_without_surrogates(message) for message in messages]
+
+
+def file_messages(attachment: Attachment) -> list[Message]:
+    """A reply's file as messages of code blocks, cut at line ends, to copy into a file.
+
+    Escaped like any text (``&``, ``<``, ``>``), and a run of three backticks inside it is
+    broken with a zero-width space so nothing in the file can close its code block. What
+    does not fit :data:`FILE_MESSAGES` messages is left out, and the last message says so.
+    """
+    text = attachment.text.replace("```", "``\u200b`")
+    chunks = split_text(text, FILE_CHUNK)
+    per_message = FILE_SECTIONS
+    room = FILE_MESSAGES * per_message
+    shown, cut = chunks[:room], chunks[room:]
+    groups = [shown[n : n + per_message] for n in range(0, len(shown), per_message)]
+    name = escape(attachment.filename)
+    messages: list[Message] = []
+    for n, group in enumerate(groups, start=1):
+        part = f" ({n}/{len(groups)})" if len(groups) > 1 else ""
+        blocks: list[Block] = [
+            {"type": "context", "elements": [mrkdwn(f"`{name}`{part}: copy it into a file")]}
+        ]
+        blocks += [section(f"```{chunk}```") for chunk in group]
+        messages.append({"text": f"{attachment.filename}{part}", "blocks": blocks})
+    if cut and messages:
+        lines = sum(c.count("\n") + 1 for c in cut)
+        note = (
+            f"About {lines:,} more lines of `{name}` do not fit in Slack replies: "
+            "`/papers saved --export csv` is the most compact, or take papers you have "
+            "read off the list (`/papers unsave <id>`)."
+        )
+        messages[-1]["blocks"].append({"type": "context", "elements": [mrkdwn(note)]})
+    return messages
+
+
+def mention_text(mentions: tuple[str, ...]) -> str:
+    """A topic alert's ``--notify`` (neutral forms, :mod:`bot.mentions`) as Slack
+    mentions: ``<!subteam^S1>`` for a user group, ``<@U1>`` for a person. The only
+    mentions the bot ever writes; anything not a valid Slack form is left out."""
+    shown = []
+    for value in mentions:
+        found = parts(value)
+        if found is None:
+            continue
+        kind, ident = found
+        if kind == "group" and ident.startswith("S"):
+            shown.append(f"<!subteam^{ident}>")
+        elif kind == "user" and ident[0] in "UW":
+            shown.append(f"<@{ident}>")
+    return " ".join(shown)
+
+
+def with_mention(message: Message, ping: str) -> None:
+    """Put ``ping`` on top of ``message`` and in its notification text."""
+    blocks = message["blocks"]
+    if len(blocks) >= MAX_BLOCKS:
+        blocks.pop()
+    blocks.insert(0, section(ping))
+    message["text"] = f"{ping} {message['text']}"
 
 
 def _without_surrogates(message: Message) -> Message:

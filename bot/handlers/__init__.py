@@ -2,7 +2,8 @@
 
 :mod:`bot.handlers.reading` holds the commands that only read (search, trending, paper,
 status...), :mod:`bot.handlers.settings` those that change a channel (subscribe,
-schedule, pause...). Importing this package declares every command in :data:`REGISTRY`;
+schedule, pause...), :mod:`bot.handlers.personal` one person's reading list (save, unsave,
+saved). Importing this package declares every command in :data:`REGISTRY`;
 :mod:`bot.commands` parses text against it and :class:`bot.app.PapersBot` dispatches to
 it, turning every :class:`~bot.registry.CommandError` into a short reply with the usage.
 
@@ -13,6 +14,10 @@ declaration order, readers first); a new module is one more import here.
 from __future__ import annotations
 
 from bot.handlers import reading, settings
+
+# isort: split
+# Help lists commands in import order: readers, channel settings, then one person's own.
+from bot.handlers import personal
 from bot.registry import REGISTRY
 
-__all__ = ["REGISTRY", "reading", "settings"]
+__all__ = ["REGISTRY", "personal", "reading", "settings"]

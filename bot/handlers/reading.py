@@ -21,7 +21,7 @@ from bot.handlers.common import (
 from bot.preview import topic_preview
 from bot.query import quoted
 from bot.registry import REGISTRY, CommandError, Form, Number, Text, Word, command, usage
-from bot.replies import PaperCard, Reply, ReplyKind, Request
+from bot.replies import Reply, ReplyKind, Request
 from bot.slots import next_post_at
 
 
@@ -112,7 +112,9 @@ def topics(ctx: Context, request: Request) -> Reply:
         )
     lines = [
         f"{t.id}. {t.query}  (added by {t.added_by}"
-        + (f"; alert at {t.alert_upvotes}+ upvotes)" if t.alert_upvotes else ")")
+        + (f"; alert at {t.alert_upvotes}+ upvotes" if t.alert_upvotes else "")
+        + (f", mentioning {texts.mention_name(t.notify)}" if t.alert_upvotes and t.notify else "")
+        + ")"
         for t in topics
     ]
     lines.append("Feedback: " + taste + ".")
@@ -258,6 +260,6 @@ def ping(ctx: Context, request: Request) -> Reply:
 def share(ctx: Context, request: Request, ref: str) -> Reply:
     paper = find_paper(ctx, ref)
     who = request.user_name or request.user_id
-    return Reply(
-        text=f"Shared by {who}", kind=ReplyKind.PAPER, cards=[PaperCard(paper)], ephemeral=False
-    )
+    # A card in the channel like a posted one: Save, 👍/👎, Similar (its "⋯" menu).
+    card = answers.card(paper, public=True)
+    return Reply(text=f"Shared by {who}", kind=ReplyKind.PAPER, cards=[card], ephemeral=False)

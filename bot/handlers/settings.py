@@ -26,12 +26,14 @@ from bot.handlers.common import (
     unquote,
 )
 from bot.layout import SUMMARY_MODES
+from bot.mentions import MentionError, read_mention
 from bot.models import MAX_PAPERS_PER_POST, MAX_UPVOTES, Channel, Feedback
 from bot.query import parse_query, quoted
 from bot.registry import (
     CommandError,
     Flag,
     Form,
+    Mention,
     Number,
     Paste,
     Text,
@@ -95,10 +97,13 @@ ZONE = Word(
 
 @command(
     "subscribe",
-    f"subscribe <topic query> [--alert <1-{MAX_UPVOTES}>] [--preview]",
+    f"subscribe <topic query> [--alert <1-{MAX_UPVOTES}> [--notify @group]] [--preview]",
     "keep this channel's posts to a topic; --alert N also posts a paper on it as soon "
-    "as it reaches N upvotes; --preview shows what it would post, without subscribing",
+    "as it reaches N upvotes, --notify @group mentions a user group, role or person in "
+    "those alerts (no one is mentioned otherwise); --preview shows what it would post, "
+    "without subscribing",
     manages=True,
+    starts_posts=True,
     aliases=("sub",),
     options=[
         TOPIC,
@@ -108,6 +113,10 @@ ZONE = Word(
             low=1,
             high=MAX_UPVOTES,
             flag=True,
+        ),
+        Mention(
+            "notify",
+            "Mention this role, user group or person in the topic's alerts (needs alert)",
         ),
         Flag(
             "preview",
@@ -120,12 +129,18 @@ ZONE = Word(
     form=Form("Keep this channel's daily posts to a topic"),
 )
 def subscribe(
-    ctx: Context, request: Request, topic: str, alert: int | None, preview: bool = False
+    ctx: Context,
+    request: Request,
+    topic: str,
+    alert: int | None,
+    notify: str | None = None,
+    preview: bool = False,
 ) -> Reply:
     # ``preview`` never arrives set: ``--preview`` runs the ``preview`` command instead.
     query = topic_text(topic)  # a quoted phrase keeps its quotes: it matches only as one
     if not query:
         raise CommandError("Subscribe to what? Give a topic.", usage("subscribe"))
+    mention = _notify_arg(notify, alert, request.platform)
     parsed = parse_query(query)
     if parsed.is_empty:
         raise CommandError("That topic has no words to match.", usage("subscribe"))
@@ -138,10 +153,16 @@ def subscribe(
         )
     ctx.channel_for(request, create=True)
     added = ctx.store.add_topic(
-        request.channel, query, request.user_name or request.user_id, alert_upvotes=alert
+        request.channel,
+        query,
+        request.user_name or request.user_id,
+        alert_upvotes=alert,
+        notify=mention,
     )
     alert_note = (
-        f" Papers on it reaching {alert}+ upvotes are also posted as soon as they do."
+        f" Papers on it reaching {alert}+ upvotes are also posted as soon as they do"
+        + (", mentioning " + texts.mention_name(mention) if mention else "")
+        + "."
         if alert
         else ""
     )
@@ -151,6 +172,20 @@ def subscribe(
         "papers matching its topics." + alert_note,
         ephemeral=False,
     )
+
+
+def _notify_arg(notify: str | None, alert: int | None, platform: str) -> str | None:
+    """``--notify``'s mention in neutral form (:mod:`bot.mentions`), or a refusal."""
+    if notify is None or not notify.strip():
+        return None
+    if alert is None:
+        raise CommandError(
+            "--notify goes with --alert: only alerts mention anyone.", usage("subscribe")
+        )
+    try:
+        return read_mention(notify, platform)
+    except MentionError as exc:
+        raise CommandError(str(exc), usage("subscribe")) from None
 
 
 @command(
@@ -193,6 +228,7 @@ def unsubscribe(ctx: Context, request: Request, topic: str) -> Reply:
     "`schedule weekly <mon..sun> <HH:MM> [zone]` for a weekly digest of the week's top "
     "papers (`schedule weekly off` stops it) and `schedule daily on|off`",
     manages=True,
+    starts_posts=True,
     options=[TIME, ZONE],
     syntax_error="Give a time, and optionally a time zone.",
     form=Form("When this channel gets its daily post"),
@@ -277,6 +313,7 @@ def _zone_arg(text: str) -> str:
     "schedule weekly <mon..sun> <HH:MM> [IANA time zone] | schedule weekly off",
     "a weekly digest of the week's top papers",
     manages=True,
+    starts_posts=True,
     options=[
         Word(
             "day",
@@ -334,6 +371,7 @@ def schedule_weekly(
     "schedule daily on|off",
     "turn the daily post on or off",
     manages=True,
+    starts_posts=True,
     options=[
         Word(
             "mode",
@@ -489,6 +527,7 @@ def export(ctx: Context, request: Request) -> Reply:
     f"apply exported topics and settings here (max_papers 1-{MAX_PAPERS_PER_POST}, "
     f"min_upvotes 0-{MAX_UPVOTES}, a topic's alert_upvotes 1-{MAX_UPVOTES})",
     manages=True,
+    starts_posts=True,
     options=[
         Text(
             "snippet",
@@ -567,6 +606,7 @@ def pause(ctx: Context, request: Request) -> Reply:
     "resume",
     "start the daily posts again",
     manages=True,
+    starts_posts=True,
     form=Form("Start the daily posts again"),
 )
 def resume(ctx: Context, request: Request) -> Reply:

@@ -7,6 +7,10 @@ A *permanent* failure (the platform refused, the adapter raised, the plan raised
 paused until someone resumes it, so a channel that cannot work is not retried for ever.
 A *transient* one (network, rate limit, 5xx, no answer) is retried in 5 minutes without
 counting. The words come from :mod:`bot.texts`; this module only records facts.
+
+A pause and the first post after it are also facts the people who set the channel up
+are told about, once each (:mod:`bot.scheduler.notices`): the same write that pauses the
+channel, or records that first post, marks the notice owed (``Channel.notice``).
 """
 
 from __future__ import annotations
@@ -24,6 +28,15 @@ from bot.models import Channel
 from bot.store import Store
 
 log = logging.getLogger(__name__)
+
+# ``Channel.notice``: which notice is owed, or the last one sent (or given up on). A
+# notice owed is written in the same transaction as the pause or the post that owes it,
+# so a restart sends it still, and once sent it is never sent again.
+PAUSE_OWED = "pausing"
+PAUSED = "paused"
+RECOVERY_OWED = "recovering"
+RECOVERED = "recovered"
+NOTICE_SENT = {PAUSE_OWED: PAUSED, RECOVERY_OWED: RECOVERED}
 
 RETRY_TRANSIENT = timedelta(minutes=5)
 RETRY_MAX = timedelta(hours=6)
@@ -91,6 +104,8 @@ def record_failure(
             ch.failures += 1
             ch.retry_at = (now + retry_delay(ch.failures)).isoformat()
             if ch.failures >= max_failures:
+                if not ch.paused:  # this failure pauses it: the pause notice is owed
+                    ch.notice = PAUSE_OWED
                 ch.paused = True
                 ch.pause_reason = texts.pause_reason(ch.failures, why)
         else:
@@ -102,6 +117,16 @@ def record_failure(
     else:
         when = f"after {channel.retry_at}" if channel and channel.retry_at else "later"
         log.warning("%s: post failed (%s); will retry %s", key, why, when)
+
+
+def note_success(ch: Channel) -> None:
+    """After a post went out (a state change on ``ch``): a channel whose automatic pause
+    was announced has recovered, and is owed the recovery notice. If the pause notice
+    never went out (the channel was resumed first), there is nothing to follow up."""
+    if ch.notice == PAUSED:
+        ch.notice = RECOVERY_OWED
+    elif ch.notice == PAUSE_OWED:
+        ch.notice = None
 
 
 Commit = Callable[[Callable[[], None]], Awaitable[None]]

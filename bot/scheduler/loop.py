@@ -1,8 +1,9 @@
 """The heartbeat: every tick, start whatever is due, one task per channel.
 
 A tick composes the parts: start the daily ingest when due (:mod:`.ingest_timing`), prune
-old records (:mod:`.pruning`), resume posts a crash cut short and post the digests that
-are owed (:mod:`.planning`, :mod:`.posting`), then topic alerts (:mod:`.alerts`). It does
+old records (:mod:`.pruning`), send the notices of pauses and recoveries recorded so far
+(:mod:`.notices`), resume posts a crash cut short and post the digests that are owed
+(:mod:`.planning`, :mod:`.posting`), then topic alerts (:mod:`.alerts`). It does
 not wait for the posts: one slow channel never holds up the others. One channel's trouble
 stays its own: whatever its plan or post raises is recorded on that channel alone
 (:mod:`.failures`). State changes go through one group commit (:mod:`.group_commit`).
@@ -31,15 +32,24 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from bot.background_work import in_background
-from bot.delivery import Adapter
+from bot.delivery import Adapter, limits_of
 from bot.digest import DigestBuilder
+from bot.messages import DEFAULT_LIMITS
 from bot.models import Channel
-from bot.scheduler.alerts import AlertWatch, Hits, alert_title
+from bot.scheduler.alerts import (
+    AlertWatch,
+    Hits,
+    alert_budget,
+    alert_mentions,
+    alert_title,
+    folded_alert,
+)
 from bot.scheduler.claims import Claims
 from bot.scheduler.core import SchedulerCore
 from bot.scheduler.failures import Failure, backing_off, raised, record_failures, unplannable
 from bot.scheduler.group_commit import GroupCommit
 from bot.scheduler.ingest_timing import DailyIngest, IngestFn
+from bot.scheduler.notices import Notices
 from bot.scheduler.planning import Owed, Plan, owed_channels, plan, plan_digests
 from bot.scheduler.posting import ExactlyOncePoster, mark_posted
 from bot.scheduler.pruning import prune_daily
@@ -74,6 +84,7 @@ class Scheduler:
         self.daily_ingest = DailyIngest(self.store, ingest, self.config.scheduler.ingest_time)
         self.alerts = AlertWatch(self.store, bot.index)
         self.poster = ExactlyOncePoster(bot, self._route, self.commit)
+        self.notices = Notices(self.store, self.adapters.get, self.commit)
         # Several workers on one database: this one's share of the due channels.
         scheduling = self.config.scheduler
         self.claims = Claims(
@@ -186,6 +197,10 @@ class Scheduler:
         await asyncio.to_thread(
             prune_daily, self.store, now, self.config.scheduler.keep_deliveries_days
         )
+        # Pauses and recoveries recorded up to the last tick (a notice in flight never
+        # races this tick's posts for the same record).
+        if (notices := await self.notices.start(now)) is not None:
+            tasks.append(notices)
         failed: dict[str, Failure] = {}
         tasks += self._resume_pending(now, failed)
         planned, unplanned = await self._plan_off_loop(now)
@@ -274,10 +289,38 @@ class Scheduler:
             hits = [(paper, topic) for paper, topic in hits if paper.id not in had]
             if not hits:
                 return
+        cap = self.config.scheduler.max_alerts_per_hour
+        left, frees = await asyncio.to_thread(alert_budget, self.store, channel.key, now, cap)
+        if left <= 0:  # this hour's alerts are used up: the rest go when one frees up
+            log.info(
+                "%s: alert cap (%d an hour) reached; %d papers wait", channel.key, cap, len(hits)
+            )
+            if frees is not None:
+                self.alerts.recheck_at(frees)
+            return
         cards = await asyncio.to_thread(self.alerts.cards, hits)
         day = now.date().isoformat()
-        if not await self.poster.deliver(channel, day, cards, alert_title(hits), kind="alert"):
+        route = self._route(channel.platform)
+        limits = limits_of(route[0]) if route is not None else DEFAULT_LIMITS
+        threshold = min(t.alert_upvotes or 0 for _, t in hits)
+        delivered = await self.poster.deliver(
+            channel,
+            day,
+            cards,
+            alert_title(hits),
+            kind="alert",
+            mentions=alert_mentions(hits),
+            cap=left,
+            fold=lambda rest: folded_alert(rest, threshold, cap, limits),
+        )
+        if not delivered:
             self.alerts.recheck()  # try again once the channel's backoff is over
+            return
+        # A burst that used the hour may have left papers even its list had no room for
+        # (undelivered, see Poster.deliver): look again when the cap frees up.
+        left, frees = await asyncio.to_thread(alert_budget, self.store, channel.key, now, cap)
+        if left <= 0 and frees is not None:
+            self.alerts.recheck_at(frees)
 
     def _spawn(self, channel: Channel, work: Awaitable[None]) -> asyncio.Task[None]:
         key = channel.key

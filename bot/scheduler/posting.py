@@ -30,7 +30,15 @@ from bot.messages import DEFAULT_LIMITS, RenderLimits, split_reply
 from bot.models import Channel, Delivery
 from bot.replies import PaperCard, Reply, ReplyKind
 from bot.scheduler.core import SchedulerCore
-from bot.scheduler.failures import Commit, Failure, FailureKind, record_failure
+from bot.scheduler.failures import (
+    PAUSE_OWED,
+    PAUSED,
+    Commit,
+    Failure,
+    FailureKind,
+    note_success,
+    record_failure,
+)
 from bot.scheduler.planning import Due
 from bot.store import Store
 
@@ -79,6 +87,7 @@ def mark_posted(
         if at is not None:
             ch.last_post_at = at.astimezone(UTC).replace(microsecond=0).isoformat()
             ch.failures, ch.last_error, ch.retry_at = 0, None, None
+            note_success(ch)
 
     store.update_channel(key, change)
     log.info("%s: %s post for %s done", key, "weekly" if kind == "weekly" else "daily", day)
@@ -147,12 +156,19 @@ class ExactlyOncePoster:
         *,
         kind: str = "digest",
         continued: bool = False,
+        mentions: tuple[str, ...] = (),
+        cap: int | None = None,
+        fold: Callable[[list[PaperCard]], tuple[Reply, int]] | None = None,
     ) -> bool:
         """Record intent, send in messages of a few cards, record each completion.
 
         ``continued``: later messages' titles say they continue the first. In thread mode
-        a headline goes first and every paper is its own reply under it. Returns whether
-        every message went out.
+        a headline goes first and every paper is its own reply under it. ``mentions``
+        go on the first message only (a topic alert's ``--notify``). With ``cap``, a post
+        that would need more messages sends ``cap - 1`` of them and then ``fold(rest)``,
+        one message listing the other cards (the hourly alert cap); cards the list has
+        no room for lose their intent records, so a later post carries them. Returns whether every
+        message went out.
         """
         at = self._clock().isoformat()
         intents = {
@@ -167,7 +183,9 @@ class ExactlyOncePoster:
                 text=texts.thread_headline(len(cards)),
                 kind=ReplyKind.DIGEST,
                 ephemeral=False,
+                mentions=mentions,
             )
+            mentions = ()  # said once, on the headline
             outcome = await self.send(channel, headline)
             if isinstance(outcome, Failure):
                 await self.commit(lambda: self.give_up(channel.key, outcome, intents.values()))
@@ -187,6 +205,24 @@ class ExactlyOncePoster:
             limits=limits,
             weekly=kind == "weekly",
         )
+        if cap is not None and fold is not None and len(messages) > cap:
+            rest = [c for part, _ in messages[cap - 1 :] for c in part]
+            folded, listed = fold(rest)
+            later = [intents.pop(c.paper.id) for c in rest[listed:]]
+            if later:  # no room even in the list: not delivered, so a later post has them
+                await self.commit(lambda: self.store.remove_deliveries(later))
+            log.info(
+                "%s: %d alert messages over the hourly cap; %d papers folded into one, "
+                "%d left for later",
+                channel.key,
+                len(messages) - cap + 1,
+                listed,
+                len(later),
+            )
+            messages = [*messages[: cap - 1], (rest[:listed], folded)]
+        if mentions and messages:
+            first, reply = messages[0]
+            messages[0] = (first, replace(reply, mentions=mentions))
         for n, (part, reply) in enumerate(messages):
             outcome = await self.send(channel, reply, thread=thread)
             if isinstance(outcome, Failure):
@@ -205,6 +241,8 @@ class ExactlyOncePoster:
                 self.store.record_deliveries(sent)
                 if last and kind in ("digest", "weekly") and day:
                     mark_posted(self.store, channel.key, day, self._clock(), kind)
+                elif last and channel.notice in (PAUSED, PAUSE_OWED):
+                    self.store.update_channel(channel.key, note_success)
 
             await self.commit(done)
         return True

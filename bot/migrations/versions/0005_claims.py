@@ -1,9 +1,10 @@
 """Claims (issue 17): which worker is posting to a channel, until when.
 
 Several ``papers-bot run`` workers on one PostgreSQL database divide the due channels
-between them: a worker inserts (or, once the holder's lease has lapsed, takes over) a
-channel's row before posting to it, and deletes it when done. A killed worker's rows lapse
-at ``lease_until``. On SQLite (one process) the table stays empty.
+between them: a channel's row is free (no ``claimed_by``, a lapsed ``lease_until``) or held
+by a worker until ``lease_until``; a worker takes free and lapsed rows under ``FOR UPDATE
+SKIP LOCKED`` before posting, renews them while it posts and frees them when done, so a
+killed worker's rows lapse. On SQLite (one process) the table stays empty.
 
 Frozen once released.
 
