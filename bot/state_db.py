@@ -371,6 +371,15 @@ class StateDB:
             finally:
                 chatter.setLevel(saved)
 
+    def create_tables(self, tables: MetaData) -> None:
+        """Create another library's tables where missing (slack_sdk's installation stores:
+        their schema is theirs, not an Alembic revision of ours). On PostgreSQL under the
+        schema lock, so workers starting together on a new database create them once."""
+        with self._write_lock, self._writer.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("schema")})
+            tables.create_all(conn, checkfirst=True)
+
     def revision(self) -> str | None:
         from alembic.runtime.migration import MigrationContext
 

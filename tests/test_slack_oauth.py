@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import AsyncIterator
 from html import unescape
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -22,13 +23,28 @@ from adapters.slack import SlackAdapter, SlackConfigError
 from adapters.slack.installs import Installations
 from adapters.slack.settings import BOT_SCOPES
 from bot.app import PapersBot
+from bot.cli import demo_papers, import_papers
 from bot.config import Config, ConfigError, Secrets
 from bot.models import Channel, Delivery, Saved
 from bot.replies import Reply
+from bot.search import SearchIndex
+from bot.store import Store
 from tests.fakes.slack_api import FakeSlack
 from tests.test_slack import SECRET, free_port, sign
 
 TEAMS = {"TA": "xoxb-team-a", "TB": "xoxb-team-b"}
+
+
+@pytest.fixture
+def demo_bot(tmp_path: Path, config: Config, clock: Any, state_url: str | None) -> PapersBot:
+    """The demo bot with its state on SQLite and, in a second run, on the session's real
+    PostgreSQL server: slack_sdk's installation tables live in whichever it is."""
+    folder = tmp_path / "data"
+    bot = PapersBot(
+        config, Store(folder, state_url=state_url), SearchIndex(folder / "index"), clock=clock
+    )
+    import_papers(bot, demo_papers())
+    return bot
 
 
 @pytest.fixture
@@ -143,7 +159,7 @@ async def test_two_workspaces_install_and_each_is_served_with_its_own_token(
         status, page, _ = await install(adapter, fake, team)
         assert status == 200, page[:300]
     # The tokens are in the state database: another worker on it finds them.
-    other_worker = Installations(demo_bot.store.state.engine, fake.client_id)
+    other_worker = Installations(demo_bot.store.state, fake.client_id)
     assert await other_worker.bot_token("TA") == TEAMS["TA"]
     assert await other_worker.bot_token("TB") == TEAMS["TB"]
     assert await other_worker.bot_token("TC") is None
@@ -173,7 +189,7 @@ async def test_a_forged_or_replayed_state_installs_nothing(
     ):
         assert r.status == 401  # bolt's answer to a state it did not issue
     assert not any(method == "oauth.v2.access" for method, _ in fake.calls)
-    assert await Installations(demo_bot.store.state.engine, fake.client_id).bot_token("TA") is None
+    assert await Installations(demo_bot.store.state, fake.client_id).bot_token("TA") is None
 
     # A real state works once; replaying the same redirect is refused (the state store
     # consumed it), and Slack is not asked for a token again.
@@ -187,10 +203,7 @@ async def test_a_forged_or_replayed_state_installs_nothing(
     ):
         assert r.status == 401
     assert sum(method == "oauth.v2.access" for method, _ in fake.calls) == 1
-    assert (
-        await Installations(demo_bot.store.state.engine, fake.client_id).bot_token("TA")
-        == TEAMS["TA"]
-    )
+    assert await Installations(demo_bot.store.state, fake.client_id).bot_token("TA") == TEAMS["TA"]
 
 
 async def test_uninstalling_removes_the_workspace_s_token_and_channels(
@@ -211,7 +224,7 @@ async def test_uninstalling_removes_the_workspace_s_token_and_channels(
     assert [t.channel for t in store.topics()] == ["slack:TB:C1"]
     assert store.deliveries("slack:TA:C1") == []
     assert store.state.rows(Saved) == []
-    assert await Installations(store.state.engine, fake.client_id).bot_token("TA") is None
+    assert await Installations(store.state, fake.client_id).bot_token("TA") is None
     with pytest.raises(PermanentDeliveryError, match="app_not_installed"):
         await adapter.post(Channel("slack", "TA", "C1"), Reply(text="still there?"))
     assert not fake.posts_to("C1")
@@ -222,7 +235,7 @@ async def test_uninstalling_removes_the_workspace_s_token_and_channels(
     revoked_bot = event("TB", {"type": "tokens_revoked", "tokens": {"bot": ["UBOT"]}})
     assert await signed(adapter, revoked_bot, "application/json") == 200
     await fake.wait_for(lambda: not store.channels())
-    assert await Installations(store.state.engine, fake.client_id).bot_token("TB") is None
+    assert await Installations(store.state, fake.client_id).bot_token("TB") is None
 
 
 def test_oauth_needs_http_mode_and_the_app_credentials(demo_bot: PapersBot, config: Config) -> None:

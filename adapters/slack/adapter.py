@@ -104,7 +104,7 @@ class SlackAdapter:
         )
         # Many workspaces: each one's token from its installation, in the state database.
         self.installations = (
-            Installations(bot.store.state.engine, secrets.get(CLIENT_ID) or "")
+            Installations(bot.store.state, secrets.get(CLIENT_ID) or "")
             if config.slack.oauth
             else None
         )

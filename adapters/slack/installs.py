@@ -26,7 +26,8 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
-from sqlalchemy import Engine
+
+from bot.state_db import StateDB
 
 log = logging.getLogger(__name__)
 
@@ -117,19 +118,16 @@ class ThreadedStateStore(AsyncOAuthStateStore):
 class Installations:
     """Every workspace's installation, and the bot token to post there with."""
 
-    def __init__(self, engine: Engine, client_id: str) -> None:
+    def __init__(self, state: StateDB, client_id: str) -> None:
         logger = logging.getLogger("adapters.slack.oauth")  # never logs tokens
+        engine = state.engine
         sync_store = SQLAlchemyInstallationStore(client_id=client_id, engine=engine, logger=logger)
         sync_states = SQLAlchemyOAuthStateStore(
             expiration_seconds=STATE_EXPIRY, engine=engine, logger=logger
         )
-        # CREATE TABLE IF NOT EXISTS: idempotent, and safe when several workers start at once
-        # (a worker that loses the race finds the table there).
+        # Created once, also when several workers start together on a new database.
         for store in (sync_store, sync_states):
-            try:
-                store.metadata.create_all(engine, checkfirst=True)
-            except Exception as exc:  # another worker created it between check and create
-                log.debug("slack oauth tables: %s", type(exc).__name__)
+            state.create_tables(store.metadata)
         self.installation_store = ThreadedInstallationStore(sync_store)
         self.state_store = ThreadedStateStore(sync_states)
         self._tokens: dict[str, tuple[float, str | None]] = {}
