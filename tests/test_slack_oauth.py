@@ -6,6 +6,7 @@ API checking which bearer token each call carries."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -232,6 +233,9 @@ async def test_uninstalling_removes_the_workspace_s_token_and_channels(
     # A revoked bot token does the same for the other workspace; a user token alone nothing.
     revoked_user = event("TB", {"type": "tokens_revoked", "tokens": {"oauth": ["U1"]}})
     assert await signed(adapter, revoked_user, "application/json") == 200
+    await adapter.commands.drain()
+    assert [c.workspace for c in store.channels()] == ["TB"]  # a user token alone: nothing
+    assert await Installations(store.state, fake.client_id).bot_token("TB") == TEAMS["TB"]
     revoked_bot = event("TB", {"type": "tokens_revoked", "tokens": {"bot": ["UBOT"]}})
     assert await signed(adapter, revoked_bot, "application/json") == 200
     await fake.wait_for(lambda: not store.channels())
@@ -258,3 +262,24 @@ def test_the_install_asks_for_the_manifest_s_scopes() -> None:
     assert bot_scopes is not None
     listed = [line.split("- ")[1].split()[0] for line in bot_scopes[1].strip().splitlines()]
     assert listed == list(BOT_SCOPES)
+
+
+async def test_a_workspace_of_an_enterprise_grid_org_is_posted_to_and_forgotten(
+    adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
+) -> None:
+    """A Grid workspace's installation carries its org's id, which channel keys do not:
+    its token is still found by the workspace, and uninstalling removes it."""
+    fake.enterprise_of["TA"] = "E1"
+    status, _, _ = await install(adapter, fake, "TA")
+    assert status == 200
+    await adapter.post(Channel("slack", "TA", "C1"), Reply(text="hello grid"))
+    assert [p.token for p in fake.posts] == [TEAMS["TA"]]
+    uninstalled = json.loads(event("TA", {"type": "app_uninstalled"}))
+    uninstalled["enterprise_id"] = "E1"
+    assert await signed(adapter, json.dumps(uninstalled), "application/json") == 200
+    await adapter.commands.drain()
+    for _ in range(50):  # the listener forgets in the background after its ack
+        if await Installations(demo_bot.store.state, fake.client_id).bot_token("TA") is None:
+            break
+        await asyncio.sleep(0.05)
+    assert await Installations(demo_bot.store.state, fake.client_id).bot_token("TA") is None

@@ -26,6 +26,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.installation_store.sqlalchemy import SQLAlchemyInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 from slack_sdk.oauth.state_store.sqlalchemy import SQLAlchemyOAuthStateStore
+from sqlalchemy import delete, select
 
 from bot.state_db import StateDB
 
@@ -128,6 +129,7 @@ class Installations:
         # Created once, also when several workers start together on a new database.
         for store in (sync_store, sync_states):
             state.create_tables(store.metadata)
+        self._sync = sync_store
         self.installation_store = ThreadedInstallationStore(sync_store)
         self.state_store = ThreadedStateStore(sync_states)
         self._tokens: dict[str, tuple[float, str | None]] = {}
@@ -135,20 +137,43 @@ class Installations:
     async def bot_token(self, team_id: str) -> str | None:
         """The bot token installed in ``team_id``, or ``None`` when the app is not there.
 
-        Cached for a minute: a fan-out posts to many channels of one workspace, and each
-        lookup is a database round trip. Uninstalling forgets the cached token at once.
+        Found by workspace alone: slack_sdk's ``find_bot`` also matches the enterprise id,
+        which a channel key does not carry, so a workspace of an Enterprise Grid org would
+        never be found. Cached for a minute: a fan-out posts to many channels of one
+        workspace, and each lookup is a database round trip. Uninstalling forgets the
+        cached token at once.
         """
         now = time.monotonic()
         cached = self._tokens.get(team_id)
         if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
             return cached[1]
-        bot = await self.installation_store.async_find_bot(enterprise_id=None, team_id=team_id)
-        token = bot.bot_token if bot is not None else None
+        token = await asyncio.to_thread(self._newest_token, team_id)
         self._tokens[team_id] = (now, token)
         return token
 
+    def _newest_token(self, team_id: str) -> str | None:
+        bots = self._sync.bots
+        query = (
+            select(bots.c.bot_token)
+            .where(bots.c.client_id == self._sync.client_id, bots.c.team_id == team_id)
+            .order_by(bots.c.installed_at.desc(), bots.c.id.desc())
+            .limit(1)
+        )
+        with self._sync.engine.connect() as conn:
+            return conn.execute(query).scalar()
+
     async def forget(self, team_id: str) -> None:
-        """Delete every installation and token of ``team_id`` (uninstalled or revoked)."""
+        """Delete every installation and token of ``team_id`` (uninstalled or revoked),
+        whatever enterprise it belongs to."""
         self._tokens.pop(team_id, None)
-        await self.installation_store.async_delete_all(enterprise_id=None, team_id=team_id)
+        await asyncio.to_thread(self._delete_team, team_id)
         self._tokens.pop(team_id, None)
+
+    def _delete_team(self, team_id: str) -> None:
+        with self._sync.engine.begin() as conn:
+            for table in (self._sync.bots, self._sync.installations):
+                conn.execute(
+                    delete(table).where(
+                        table.c.client_id == self._sync.client_id, table.c.team_id == team_id
+                    )
+                )

@@ -327,6 +327,7 @@ class FakeSlack:
         self.workspaces: dict[str, str] = {}
         # oauth.v2.access: code -> (team id, the bot token installing it there issues).
         self.oauth_codes: dict[str, tuple[str, str]] = {}
+        self.enterprise_of: dict[str, str] = {}  # team id -> its Enterprise Grid org's id
         self.client_id = "1111.2222"
         self.client_secret = "fake-client-secret"
         self.socket_acks: list[dict[str, Any]] = []  # what the app sent over Socket Mode
@@ -558,7 +559,11 @@ class FakeSlack:
                 "access_token": token,
                 "bot_user_id": "UBOT",
                 "team": {"id": team_id, "name": f"Team {team_id}"},
-                "enterprise": None,
+                "enterprise": (
+                    {"id": self.enterprise_of[team_id], "name": "Grid org"}
+                    if team_id in self.enterprise_of
+                    else None
+                ),
                 "is_enterprise_install": False,
             }
         )
