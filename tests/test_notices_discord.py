@@ -11,12 +11,12 @@ from typing import Any
 from adapters.discord import DiscordAdapter
 from bot.app import PapersBot
 from bot.cli import import_papers
-from bot.models import Paper
 from bot.scheduler import Scheduler
 from tests import test_discord
 from tests.fakes.discord_fake import CHANNEL_ID, GUILD_ID, FakeDiscord, v2_text
 from tests.test_discord import check_message
 from tests.test_discord_features import BOB, OTHER_CHANNEL_ID, channel_posts, command
+from tests.test_notices import diffusion_papers
 
 # The fake Discord and the connected adapter, shared with tests/test_discord.py.
 fake = test_discord.fake
@@ -25,23 +25,10 @@ adapter = test_discord.adapter
 ROLE = 900000000000000777
 
 
-def papers() -> list[Paper]:
-    return [
-        Paper(
-            id=f"2606.8{n:04d}",
-            title=f"Diffusion sampler variant {n}",
-            abstract="Faster diffusion sampling.",
-            upvotes=50 + n,
-            daily_date="2026-06-11",
-        )
-        for n in range(2)
-    ]
-
-
 async def test_alert_pings_only_the_notify_role_and_nothing_else_pings(
     fake: FakeDiscord, adapter: DiscordAdapter, demo_bot: PapersBot, clock: Any
 ) -> None:
-    import_papers(demo_bot, papers())
+    import_papers(demo_bot, diffusion_papers(0, 2))
     clock.now = datetime.fromisoformat("2026-06-12T08:00:00+00:00")
     for channel in (CHANNEL_ID, OTHER_CHANNEL_ID):  # daily posts later: the alert alone
         await command(fake, "schedule", {"time": "23:00", "timezone": "UTC"}, channel_id=channel)
