@@ -16,9 +16,11 @@ Layout of ``<data>/corpus/``:
 A corpus opened ``shared=True`` is written by other processes too (workers on one volume,
 docs/deploy.md). Those processes commit one at a time, each on top of the last: a commit
 or a recovery holds ``corpus.lock`` beside the folder (an exclusive ``flock``) and first
-reads the newest ``meta.json``. A reader notices a newer commit by ``meta.json``'s identity
-(a commit replaces the file: a new inode), one ``stat`` per read of the revision, then reads
-the new partition list and forgets the partitions it had cached.
+reads the newest ``meta.json`` (always: its identity is not trusted there). A reader
+notices a newer commit by ``meta.json``'s identity (a commit replaces the file: a new
+inode), one ``stat`` per read of the revision, then reads the new partition list and
+forgets the partitions it had cached; it finishes a commit a killed process left half
+done (its ``commit.json``) under the lock first.
 
 Every file is a TinyDB document (``{"papers": {id: record}}``, ``{"_meta": {...}}``), read
 through :class:`bot.json_files.AtomicJSONStorage` (its parser and its refusals).
@@ -103,7 +105,14 @@ class Corpus:
             self._meta = self._read_meta()
 
     def refresh(self) -> bool:
-        """Read another process's newer commit, if there is one (whether there was)."""
+        """Read another process's newer commit, if there is one (whether there was).
+
+        A journal left behind (a worker killed between its journal and its renames) is
+        rolled forward first, under ``corpus.lock``: a live committer holds the lock until
+        its journal is gone, so one still there once the lock is ours is a dead one's."""
+        if self.shared and (self.path / JOURNAL_FILE).exists():
+            with self._commit_lock, _other_processes_kept_out(self.path, self.shared):
+                return self._reread_locked()
         try:
             seen = _identity(self.path / META_FILE)
         except FileNotFoundError:
@@ -112,11 +121,26 @@ class Corpus:
             return False
         with self.lock:
             meta = self._read_meta()
-            changed = meta["revision"] != self._meta["revision"]
-            if changed:
-                self._cache.clear()
-                self._meta = meta
-            self._seen = seen
+            return self._take_meta(meta)
+
+    def _reread_locked(self) -> bool:
+        """Under ``corpus.lock``: finish a leftover commit, then read ``meta.json`` whatever
+        its identity (an inode is reused, a timestamp is coarse: a file replaced twice may
+        look unchanged, and a commit on top of a stale revision would drop the other's)."""
+        journal = self.path / JOURNAL_FILE
+        if journal.exists():
+            self._roll_forward(journal)
+        with self.lock:
+            return self._take_meta(self._read_meta())
+
+    def _take_meta(self, meta: dict[str, Any]) -> bool:
+        """Adopt ``meta`` (read under :attr:`lock`); whether its revision is new."""
+        changed = meta["revision"] != self._meta["revision"] or (
+            meta["partitions"] != self._meta["partitions"]
+        )
+        if changed:
+            self._cache.clear()
+            self._meta = meta
         return changed
 
     # ---- reading ----------------------------------------------------------------------
@@ -216,7 +240,7 @@ class Corpus:
             return 0
         with self._commit_lock, _other_processes_kept_out(self.path, self.shared):
             if self.shared:
-                self.refresh()  # commit on top of another process's last commit
+                self._reread_locked()  # commit on top of another process's last commit
             if (self.path / JOURNAL_FILE).exists():
                 # An earlier commit's renames failed half-way (its error said so): finish
                 # them before this one writes a journal of its own, and read anew.

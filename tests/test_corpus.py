@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.corpus import OTHER, partition_of
+from bot.corpus import OTHER, Corpus, partition_of
 from bot.models import Paper, is_arxiv_id, stable_id_for_title
 from bot.store import PARTITIONS_CACHED, StorageError, Store
 from tests.conftest import REPO
@@ -290,6 +290,91 @@ def test_a_commit_killed_after_its_journal_is_finished_at_the_next_open(
     store.put_papers([paper("2603.01000")])  # and the next commit works
     store.close()
     assert Store(tmp_path).paper_count() == 2001
+
+
+# ---- processes sharing one corpus folder (workers on one volume) ---------------------------
+
+SHARED_WRITER = """
+import sys, time
+from pathlib import Path
+from bot.corpus import Corpus
+from bot.models import Paper
+folder, name, go = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+corpus = Corpus(folder, shared=True)
+while not go.exists():
+    time.sleep(0.001)
+for n in range(20):  # the same partition as the other writer, one paper a commit
+    pid = f"2603.{int(name) * 100 + n:05d}"
+    corpus.commit({pid: Paper(id=pid, title=f"{name} {n}").to_doc()})
+"""
+
+
+def test_processes_committing_to_one_shared_corpus_lose_nothing(tmp_path: Path) -> None:
+    folder, go = tmp_path / "corpus", tmp_path / "go"
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", SHARED_WRITER, str(folder), name, str(go)], cwd=REPO
+        )
+        for name in ("1", "2")
+    ]
+    time.sleep(1.0)  # both opened, then released at once
+    go.touch()
+    assert [w.wait(60) for w in writers] == [0, 0]
+    corpus = Corpus(folder, shared=True)
+    wanted = {f"2603.{name * 100 + n:05d}" for name in (1, 2) for n in range(20)}
+    assert set(corpus.records("2603-00")) == wanted
+    assert corpus.revision == 40 and corpus.count() == 40
+
+
+def test_a_commit_reads_the_newest_meta_even_when_it_looks_unchanged(tmp_path: Path) -> None:
+    folder = tmp_path / "corpus"
+    one, two = Corpus(folder, shared=True), Corpus(folder, shared=True)  # two workers
+    one.commit({"2603.00001": Paper(id="2603.00001", title="First").to_doc()})
+    assert one.revision == 1 and one.records("2603-00")  # read and cached by one
+    meta_file, kept = folder / "meta.json", folder / "meta.kept"
+    seen = os.stat(meta_file)
+    os.link(meta_file, kept)  # the inode one saw, kept for the file system to reuse
+    two.commit({"2603.00002": Paper(id="2603.00002", title="Second").to_doc()})
+    # What a reused inode with a coarse timestamp looks like: two's meta.json, carrying
+    # the very (inode, mtime, size) one last saw.
+    newer = meta_file.read_bytes()
+    assert len(newer) == seen.st_size
+    kept.write_bytes(newer)
+    os.utime(kept, ns=(seen.st_atime_ns, seen.st_mtime_ns))
+    os.replace(kept, meta_file)
+    one.commit({"2603.00003": Paper(id="2603.00003", title="Third").to_doc()})
+    again = Corpus(folder, shared=True)
+    assert set(again.records("2603-00")) == {"2603.00001", "2603.00002", "2603.00003"}
+    assert again.revision == 3
+
+
+HALF_COMMITTED = """
+import os, signal, sys
+from pathlib import Path
+from bot.corpus import Corpus
+from bot.models import Paper
+corpus = Corpus(Path(sys.argv[1]), shared=True)
+real_replace = os.replace
+def replace(src, dst):  # killed once its journal is in place, before any rename
+    real_replace(src, dst)
+    if str(dst).endswith("commit.json"):
+        os.kill(os.getpid(), signal.SIGKILL)
+os.replace = replace
+corpus.commit({"2603.00002": Paper(id="2603.00002", title="Second").to_doc()})
+"""
+
+
+def test_a_reader_finishes_the_commit_a_killed_worker_left(tmp_path: Path) -> None:
+    folder = tmp_path / "corpus"
+    reader = Corpus(folder, shared=True)  # a running worker
+    reader.commit({"2603.00001": Paper(id="2603.00001", title="First").to_doc()})
+    assert reader.revision == 1
+    done = subprocess.run([sys.executable, "-c", HALF_COMMITTED, str(folder)], cwd=REPO, timeout=60)
+    assert done.returncode == -signal.SIGKILL
+    assert "commit.json" in leftovers(folder)
+    assert reader.revision == 2  # rolled forward by the reader, not at the next start
+    assert reader.get("2603.00002")["title"] == "Second"
+    assert leftovers(folder) == []
 
 
 # ---- a failed commit changes nothing ----------------------------------------------------------

@@ -307,6 +307,29 @@ async def test_ingest_runs_at_start_and_daily(demo_bot, adapter, clock) -> None:
     ]
 
 
+async def test_a_restart_soon_after_an_ingest_does_not_ingest_again(
+    demo_bot, adapter, clock
+) -> None:
+    calls: list[datetime] = []
+
+    async def ingest() -> None:
+        calls.append(clock.now)
+
+    def restarted() -> Scheduler:  # a new process: its first tick is the start-up one
+        return Scheduler(demo_bot, {"console": adapter}, ingest=ingest)
+
+    await at(restarted(), clock, "2026-06-12T03:00:00+00:00")  # start-up: today's is missing
+    await at(restarted(), clock, "2026-06-12T03:40:00+00:00")  # within the hour: skipped
+    assert len(calls) == 1
+    await at(restarted(), clock, "2026-06-12T04:01:00+00:00")  # an hour on: once more
+    assert [c.isoformat() for c in calls] == [
+        "2026-06-12T03:00:00+00:00",
+        "2026-06-12T04:01:00+00:00",
+    ]
+    await at(restarted(), clock, "2026-06-12T06:00:00+00:00")  # the scheduled one runs
+    assert len(calls) == 3
+
+
 async def test_slow_ingest_holds_posts_for_a_grace_period_only(
     demo_bot, adapter, clock, monkeypatch
 ) -> None:

@@ -11,12 +11,15 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from bot.app import PapersBot
 from bot.cli import demo_papers, import_papers
 from bot.config import Config
 from bot.models import Delivery, Paper
+from bot.replies import Request
 from bot.scheduler import Scheduler
+from bot.scheduler.failures import PAUSE_OWED, PAUSED
 from bot.search import SearchIndex
 from bot.store import Store
 from tests.fakes.recording import RecordingAdapter
@@ -39,7 +42,7 @@ def worker(folder: Path, url: str, config: Config, clock) -> tuple[PapersBot, Sc
 def fleet(tmp_path: Path, postgres: PostgresServer, config: Config, clock):
     """Two workers (own data folders: the corpus sharing has its own test) on one database."""
     config.scheduler.claim_batch = 15
-    config.scheduler.lease_seconds = 2
+    config.scheduler.lease_seconds = 10  # run_once never renews: room for a loaded machine
     url = postgres.new_database()
     return [worker(tmp_path / f"w{n}", url, config, clock) for n in range(2)]
 
@@ -66,6 +69,7 @@ async def test_a_dead_workers_claims_lapse_and_another_finishes_its_channels(fle
     (bot, a), (other, b) = fleet
     keys = [enroll(bot, f"c{n}", "09:00").key for n in range(6)]
     clock.now = T(NINE)
+    a.claims.lease = 1.0  # short here: the lapse is what is tested
     # Worker a claims every channel, records the intent of one post, and dies.
     assert a.claims.take(keys, busy=0) == keys
     in_flight = Delivery(keys[0], "2606.00001", NINE, "pending", None, "2026-06-12")
@@ -75,7 +79,7 @@ async def test_a_dead_workers_claims_lapse_and_another_finishes_its_channels(fle
 
     await b.run_once()
     assert posts(b) == []  # held by a, whose lease runs
-    time.sleep(2.2)  # the lease (2 s) lapses
+    time.sleep(1.2)  # the lease (1 s) lapses
     await b.run_once()
     assert Counter(posts(b)) == Counter(keys)  # each once: the resumed one and the others
     (resumed,) = [p for p in b.adapters["console"].posts if p.channel == keys[0]]
@@ -126,3 +130,101 @@ def test_workers_on_one_volume_share_the_corpus(tmp_path: Path, postgres: Postgr
         assert store.paper_count() == 2 and store.corpus_revision == 3
         assert store.get_paper("2606.00001").title == "First, revised"
         assert store.get_paper("2606.00002").title == "Second"
+
+
+# ---- review fixes (issue 17): notices, a failed plan, a lost lease, alerts -----------------
+
+
+async def test_a_pause_notice_goes_out_once_across_the_fleet(fleet, clock) -> None:
+    (bot, a), (_, b) = fleet
+    for scheduler in (a, b):  # slow enough that both workers would be sending at once
+        scheduler.adapters["console"].delay = 0.3
+    key = enroll(bot, "c1", "23:00", paused=True, notice=PAUSE_OWED, pause_reason="gone").key
+    clock.now = T(NINE)
+    await asyncio.gather(a.run_once(), b.run_once())
+    await asyncio.gather(a.run_once(), b.run_once())
+    assert len(posts(a) + posts(b)) == 1  # one notice, from one of them
+    assert bot.store.get_channel(key).notice == PAUSED
+    assert bot.store.state.claimed() == {}
+
+
+async def test_a_plan_that_raises_gives_its_claims_back(fleet, clock, monkeypatch) -> None:
+    (bot_a, a), (_, b) = fleet
+    keys = [enroll(bot_a, f"c{n}", "09:00").key for n in range(10)]
+    clock.now = T(NINE)
+    real_sync, calls = bot_a.index.sync, []
+
+    def sync_failing_once(store):  # a fault in planning, after the claims were taken
+        calls.append(1)
+        if len(calls) == 1:
+            raise OSError("index folder unreadable")
+        return real_sync(store)
+
+    monkeypatch.setattr(bot_a.index, "sync", sync_failing_once)
+    with pytest.raises(OSError):
+        await a.run_once()
+    assert posts(a) == [] and a.claims.held == set()
+    await b.run_once()  # within a's lease: only given back claims can be taken
+    assert Counter(posts(b)) == Counter(keys)
+    assert bot_a.store.state.claimed() == {}
+
+
+async def test_a_worker_that_lost_its_claim_stops_posting_there(fleet, clock) -> None:
+    (bot, a), _ = fleet
+    adapter = a.adapters["console"]
+    adapter.delay = 0.2
+    key = enroll(bot, "c1", "09:00", thread_mode=True).key  # a headline and 5 replies
+    clock.now = T(NINE)
+    tasks = await a.tick()
+    await adapter.started.wait()
+    with bot.store.state.engine.begin() as conn:  # a's lease lapsed; another worker took it
+        conn.execute(
+            text(
+                "UPDATE claims SET claimed_by = 'other', "
+                "lease_until = clock_timestamp() + interval '1 hour' WHERE channel = :k"
+            ),
+            {"k": key},
+        )
+    await asyncio.to_thread(a.claims.renew)
+    assert not a.claims.holds(key) and a.claims.held == set()
+    await asyncio.gather(*tasks)
+    assert 1 <= len(posts(a)) <= 2  # the message in flight at most, then nothing
+    sent = len(posts(a)) - 1  # the headline carries no paper
+    assert len(bot.store.pending_deliveries(key)) == 5 - sent  # left to the new owner
+    assert bot.store.state.claimed() == {key: "other"}  # not given back: not a's
+
+
+async def test_an_alert_is_posted_by_a_worker_that_did_not_ingest(
+    tmp_path: Path, postgres: PostgresServer, config: Config, clock
+) -> None:
+    url = postgres.new_database()
+    folder = tmp_path / "data"  # one volume: one corpus, an index per worker
+    ingesting, other = (
+        PapersBot(config, Store(folder, state_url=url), SearchIndex(tmp_path / n), clock=clock)
+        for n in ("ia", "ib")
+    )
+    hot = [p for p in demo_papers() if p.id == "2606.13392"]
+    import_papers(ingesting, [p for p in demo_papers() if p.id != "2606.13392"])
+    enroll(ingesting, "lab", "23:00", since="2026-06-12T00:00:00+00:00")
+    ingesting.handle(Request('subscribe "sparse attention" --alert 100', channel_id="lab"))
+    adapter = RecordingAdapter()
+    sched = Scheduler(other, {"console": adapter})
+    clock.now = T("2026-06-12T09:59:00+00:00")
+    await sched.run_once()  # looked at the corpus as it was: nothing
+    assert adapter.posts == []
+    import_papers(ingesting, hot)  # the ingesting worker's commit (its own index synced)
+    clock.now = T("2026-06-12T10:00:00+00:00")
+    await sched.run_once()
+    (alert,) = adapter.posts
+    assert alert.paper_ids == ["2606.13392"]
+
+
+async def test_a_claim_held_for_one_post_is_not_handed_to_another_in_the_process(
+    fleet, clock
+) -> None:
+    (bot, a), _ = fleet
+    key = enroll(bot, "c1", "09:00").key
+    assert a.claims.take([key], busy=0) == [key]  # a post's, say
+    assert a.claims.take([key], busy=0) == []  # an alert or a notice waits for its turn
+    a.claims.give_back([key])
+    assert a.claims.take([key], busy=0) == [key]

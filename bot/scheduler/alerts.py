@@ -73,8 +73,12 @@ class AlertWatch:
         """
         if self._wake is not None and now >= self._wake:
             self._wake, self._seen = None, None
+        # The index first: on a worker that did not ingest, it still holds the last
+        # revision, and a look recorded as done at the new one would never find its papers.
+        # The look is keyed on the index's revision, which is what the search answers from.
+        self.index.sync(self.store)
         topics = [t for t in self.store.topics() if t.alert_upvotes is not None]
-        seen = (self.store.corpus_revision, tuple((t.id, t.alert_upvotes) for t in topics))
+        seen = (self.index.revision, tuple((t.id, t.alert_upvotes) for t in topics))
         if not topics or seen == self._seen:
             return {}
         self._seen = seen

@@ -13,6 +13,12 @@ Why the fresh read after claiming: a worker may have planned from a snapshot tak
 before another finished a channel and gave its claim back. Every change of a channel is
 committed before its claim is released, so whoever claims next reads it done.
 
+A lease this worker let lapse (a stall longer than ``lease``) is lost: the key leaves
+:attr:`Claims.held`, and the poster sends nothing more there (:meth:`Claims.holds`), leaving
+the rest pending for the worker that took the channel over. Within one process, a key is
+held by one user at a time (a post, an alert, a notice): :meth:`Claims.take` never hands
+out a key this worker holds already, so one user's give-back cannot end another's claim.
+
 On SQLite (one process per data folder) every claim is granted and nothing is written.
 """
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import uuid
 from collections.abc import Iterable
 
@@ -44,36 +51,53 @@ class Claims:
         self.batch = batch
         self.worker = worker or worker_name()
         self.held: set[str] = set()
+        # take, give_back and renew's bookkeeping run in worker threads: one at a time, so
+        # a key is never given back by one user while another takes it anew.
+        self._lock = threading.Lock()
 
     @property
     def shared(self) -> bool:
         """Whether other workers may post from the same database (PostgreSQL)."""
         return self.state.fleet
 
+    def holds(self, key: str) -> bool:
+        """Whether this worker may still post to ``key`` (always, with one worker)."""
+        return not self.shared or key in self.held
+
     def take(self, keys: Iterable[str], busy: int) -> list[str]:
         """The channels of ``keys`` this worker now holds (``busy``: how many it is still
-        posting to, counted against its batch). Called from worker threads."""
+        posting to, counted against its batch); none it held already. Called from worker
+        threads."""
         if not self.shared:
             return list(keys)
-        got = self.state.claim(keys, self.worker, self.lease, limit=self.batch - busy)
-        self.held.update(got)
-        return got
+        with self._lock:
+            free = [k for k in keys if k not in self.held]
+            got = self.state.claim(free, self.worker, self.lease, limit=self.batch - busy)
+            self.held.update(got)
+            return got
 
     def give_back(self, keys: Iterable[str]) -> None:
         """Release ``keys`` (their posts are recorded, or they were not owed after all)."""
-        mine = [k for k in keys if k in self.held]
-        if mine:
-            self.held.difference_update(mine)
-            self.state.release(mine, self.worker)
+        with self._lock:
+            mine = [k for k in keys if k in self.held]
+            if mine:
+                self.state.release(mine, self.worker)
+                self.held.difference_update(mine)
 
     def renew(self) -> None:
-        """Extend the leases of every channel this worker still holds."""
-        if not self.held:
-            return
+        """Extend the leases of every channel this worker still holds; forget those whose
+        lease lapsed (another worker may hold them now)."""
         held = set(self.held)
+        if not held:
+            return
         renewed = self.state.renew(held, self.worker, self.lease)
-        lost = (held - renewed) & self.held  # not those given back meanwhile
+        with self._lock:
+            lost = (held - renewed) & self.held  # not those given back meanwhile
+            self.held.difference_update(lost)
         if lost:  # this worker stalled past its lease; another may be posting there now
             log.warning(
-                "lost the claim on %d channels (lease lapsed): %s", len(lost), sorted(lost)[:5]
+                "lost the claim on %d channels (lease lapsed); their posts stop and are "
+                "left to the worker that takes them: %s",
+                len(lost),
+                sorted(lost)[:5],
             )

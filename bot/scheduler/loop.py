@@ -83,13 +83,13 @@ class Scheduler:
         self.commit = GroupCommit(self.store)
         self.daily_ingest = DailyIngest(self.store, ingest, self.config.scheduler.ingest_time)
         self.alerts = AlertWatch(self.store, bot.index)
-        self.poster = ExactlyOncePoster(bot, self._route, self.commit)
-        self.notices = Notices(self.store, self.adapters.get, self.commit)
         # Several workers on one database: this one's share of the due channels.
         scheduling = self.config.scheduler
         self.claims = Claims(
             self.store, lease=scheduling.lease_seconds, batch=scheduling.claim_batch
         )
+        self.poster = ExactlyOncePoster(bot, self._route, self.commit, self.claims.holds)
+        self.notices = Notices(self.store, self.adapters.get, self.commit, self.claims)
         # Planning's own builder: plans are built in a worker thread while commands on the
         # event loop use the bot's, and a builder's caches are not shared across threads.
         self.digests = DigestBuilder(self.store, bot.index)
@@ -149,20 +149,28 @@ class Scheduler:
         owed, failed = await asyncio.to_thread(
             _in_background, owed_channels, self.bot, now, eligible=self._plannable
         )
-        if owed and self.claims.shared:
-            owed, failed = await asyncio.to_thread(self._claim_owed, owed, failed, now)
-        if not owed:
-            return [], failed
-        planned = await asyncio.to_thread(_in_background, self._plan_digests, owed, failed)
+        taken: set[str] = set()  # claimed here: given back should planning raise
+        try:
+            if owed and self.claims.shared:
+                owed, failed = await asyncio.to_thread(self._claim_owed, owed, failed, now, taken)
+            if not owed:
+                return [], failed
+            planned = await asyncio.to_thread(_in_background, self._plan_digests, owed, failed)
+        except BaseException:
+            if taken:  # nothing of theirs started: another worker (or the next tick) has them
+                await asyncio.to_thread(self.claims.give_back, taken - set(self._in_flight))
+            raise
         return planned, failed
 
     def _claim_owed(
-        self, owed: Owed, failed: dict[str, Failure], now: datetime
+        self, owed: Owed, failed: dict[str, Failure], now: datetime, taken: set[str]
     ) -> tuple[Owed, dict[str, Failure]]:
-        """Several workers: the owed channels this worker claimed, planned again from a
-        fresh read (another worker may have posted one since the first read); the claims
-        of those no longer owed are given back at once. In a worker thread."""
+        """Several workers: the owed channels this worker claimed (added to ``taken``),
+        planned again from a fresh read (another worker may have posted one since the
+        first read); the claims of those no longer owed are given back at once. In a
+        worker thread."""
         keys = self.claims.take([c.key for c, _dues in owed], busy=len(self._in_flight))
+        taken.update(keys)
         if not keys:
             return [], failed
         # A channel with pending deliveries is a dead worker's post cut short: it is
@@ -178,9 +186,9 @@ class Scheduler:
 
     def _plan_digests(self, owed: Owed, failed: dict[str, Failure]) -> Plan:
         self.bot.index.sync(self.store)
-        planned = plan_digests(self.bot, owed, failed, self.digests)
-        self.claims.give_back(set(failed) & {c.key for c, _dues in owed})
-        return planned
+        # The failed channels' claims are given back once their failures are recorded
+        # (Scheduler.tick): given back now, another worker would plan them again first.
+        return plan_digests(self.bot, owed, failed, self.digests)
 
     async def tick(self) -> list[asyncio.Task[None]]:
         """Ingest if due, then start a task for every channel owed something.
@@ -191,7 +199,7 @@ class Scheduler:
         now = self.clock()
         first, self._started = not self._started, True
         tasks: list[asyncio.Task[None]] = []
-        if (ingest := self.daily_ingest.maybe_start(now, first)) is not None:
+        if (ingest := await self.daily_ingest.maybe_start(now, first)) is not None:
             tasks.append(ingest)
             await self.daily_ingest.hold_posts(ingest)
         await asyncio.to_thread(
@@ -202,14 +210,22 @@ class Scheduler:
         if (notices := await self.notices.start(now)) is not None:
             tasks.append(notices)
         failed: dict[str, Failure] = {}
-        tasks += self._resume_pending(now, failed)
+        resumed, failed = await asyncio.to_thread(self._resume_pending, now, failed)
+        tasks += [self._spawn(channel, self.poster.resume(channel)) for channel in resumed]
         planned, unplanned = await self._plan_off_loop(now)
         failed.update(unplanned)
         tasks += await self._post_planned(planned)
         tasks += await self._post_alerts(now)
         if failed:  # after the others' posts have started: recording must not delay them
             limit = self.config.scheduler.max_failures
-            await record_failures(self.commit, self.store, failed, clock=self.clock, limit=limit)
+            try:
+                await record_failures(
+                    self.commit, self.store, failed, clock=self.clock, limit=limit
+                )
+            finally:  # recorded: whoever claims these channels next reads their failures
+                if self.claims.shared:
+                    done = set(failed) - set(self._in_flight)  # not an alert's claim since
+                    await asyncio.to_thread(self.claims.give_back, done)
         return tasks
 
     async def run_once(self) -> None:
@@ -220,9 +236,11 @@ class Scheduler:
 
     def _resume_pending(
         self, now: datetime, failed: dict[str, Failure]
-    ) -> list[asyncio.Task[None]]:
-        """Tasks re-posting what a crash left pending, for channels able to post now."""
-        tasks = []
+    ) -> tuple[list[Channel], dict[str, Failure]]:
+        """The channels to re-post what a crash left pending, those able to post now
+        (and ``failed``, with those that could not be read). In a worker thread: the
+        claims and reads are database round trips."""
+        resumed = []
         pending = [k for k in self.store.pending_channels() if k not in self._in_flight]
         if self.claims.shared:  # another worker's post in flight has pending records too
             pending = self.claims.take(pending, busy=0)  # few, and first: not held back
@@ -239,10 +257,10 @@ class Scheduler:
                 failed[key] = unplannable(key, exc)
                 continue
             if channel and resume:
-                tasks.append(self._spawn(channel, self.poster.resume(channel)))
+                resumed.append(channel)
             else:
                 self.claims.give_back([key])
-        return tasks
+        return resumed, failed
 
     async def _post_planned(self, planned: Plan) -> list[asyncio.Task[None]]:
         """A task per planned post, started :data:`SPAWN_STEP` at a time: each task's
@@ -256,8 +274,13 @@ class Scheduler:
                 continue
             if due.late and self.config.scheduler.catch_up == "none":
                 log.info("%s missed its %s post; catch_up=none, skipping", due.channel.key, due.day)
-                mark_posted(self.store, due.channel.key, due.day.isoformat(), None, due.kind)
-                self.claims.give_back([due.channel.key])
+                key, day, kind = due.channel.key, due.day.isoformat(), due.kind
+                await self.commit(
+                    lambda key=key, day=day, kind=kind: mark_posted(
+                        self.store, key, day, None, kind
+                    )
+                )
+                await asyncio.to_thread(self.claims.give_back, [key])
                 continue
             tasks.append(self._spawn(due.channel, self.poster.post_digest(due, digest)))
         return tasks
@@ -270,17 +293,28 @@ class Scheduler:
         )
         tasks = []
         if self.claims.shared and owed:
-            mine = set(await asyncio.to_thread(self.claims.take, owed, len(self._in_flight)))
+            # A channel being posted to waits for the next look (recheck below): its claim
+            # is its post's, not the alert's.
+            free = [key for key in owed if key not in self._in_flight]
+            mine = set(await asyncio.to_thread(self.claims.take, free, len(self._in_flight)))
             if len(mine) < len(owed):
                 self.alerts.recheck()  # the others' are claimed elsewhere: look again
             owed = {key: hits for key, hits in owed.items() if key in mine}
+        try:
+            channels = await asyncio.to_thread(self.store.state.channels_by_key, list(owed))
+        except BaseException:  # nothing started: the claims go back, the look is repeated
+            self.alerts.recheck()
+            await asyncio.to_thread(self.claims.give_back, owed)
+            raise
+        found = {channel.key: channel for channel in channels}
         for key, hits in owed.items():
             if key in self._in_flight:
                 self.alerts.recheck()  # look again next tick
-                continue
-            channel = self.store.get_channel(key)
-            assert channel is not None
-            tasks.append(self._spawn(channel, self._post_alert(channel, hits, now)))
+            elif (channel := found.get(key)) is not None:
+                tasks.append(self._spawn(channel, self._post_alert(channel, hits, now)))
+        gone = [key for key in owed if key not in found]  # removed meanwhile: nothing owed
+        if gone:
+            await asyncio.to_thread(self.claims.give_back, gone)
         return tasks
 
     async def _post_alert(self, channel: Channel, hits: Hits, now: datetime) -> None:

@@ -17,6 +17,11 @@ posts or the scheduler: a failure that may pass (network, rate limit) is retried
 ticks, 5, 10, 20... minutes apart, up to :data:`MAX_ATTEMPTS` tries; one that cannot (the
 person and the channel both refuse) is given up at once. Either way a log line says so,
 and the notice is recorded as done. A platform that is not connected just waits.
+
+Several workers on one database send each notice once: a worker sends only the notices of
+channels whose claim it took (:class:`bot.scheduler.claims.Claims`, as for posts), reads
+them afresh once claimed (another worker may have sent one and given the claim back), and
+gives each claim back once the notice is recorded.
 The words come from :mod:`bot.texts`.
 """
 
@@ -32,6 +37,7 @@ from bot import texts
 from bot.delivery import Adapter, describe, direct_poster, is_transient
 from bot.models import Channel
 from bot.replies import Reply, ReplyKind
+from bot.scheduler.claims import Claims
 from bot.scheduler.failures import NOTICE_SENT, PAUSE_OWED, Commit
 from bot.store import Store
 
@@ -56,10 +62,12 @@ class Notices:
         store: Store,
         route: Callable[[str], Adapter | None],
         commit: Commit,
+        claims: Claims | None = None,
     ) -> None:
         self.store = store
         self.route = route  # asked per notice: platforms come and go
         self.commit = commit
+        self.claims = claims  # several workers: a notice goes from the claim's holder
         self._tries: dict[tuple[str, str], _Tries] = {}  # (channel key, notice) -> tries
         self._task: asyncio.Task[None] | None = None
 
@@ -70,14 +78,35 @@ class Notices:
             return None
         try:
             owed = await asyncio.to_thread(self.store.channels_with_notice, *NOTICE_SENT)
+            due = [channel for channel in owed if self._due(channel, now)]
+            if due and self.claims is not None and self.claims.shared:
+                due = await asyncio.to_thread(self._claim, due)
         except Exception as exc:  # the state could not be read: next tick
             log.error("could not read the notices owed: %s", describe(exc))
             return None
-        due = [channel for channel in owed if self._due(channel, now)]
         if not due:
             return None
         self._task = asyncio.ensure_future(self.send(due, now))
         return self._task
+
+    def _claim(self, due: list[Channel]) -> list[Channel]:
+        """Several workers: those of ``due`` this worker claimed and that still owe the
+        same notice when read afresh (the others' claims given back at once). In a worker
+        thread. A channel this worker is posting to waits for the next tick."""
+        assert self.claims is not None
+        owed = {channel.key: channel.notice for channel in due}
+        keys = self.claims.take(owed, busy=0)
+        try:
+            fresh = [
+                channel
+                for channel in self.store.state.channels_by_key(keys)
+                if channel.notice is not None and channel.notice == owed[channel.key]
+            ]
+        except BaseException:
+            self.claims.give_back(keys)
+            raise
+        self.claims.give_back(set(keys) - {channel.key for channel in fresh})
+        return fresh
 
     def _due(self, channel: Channel, now: datetime) -> bool:
         tries = self._tries.get((channel.key, channel.notice or ""))
@@ -92,6 +121,9 @@ class Notices:
             await self._send(channel, now)
         except Exception:  # a bug here must not reach the scheduler
             log.exception("%s: sending its %s notice failed", channel.key, channel.notice)
+        finally:  # settled (or to be tried again): another worker may take it now
+            if self.claims is not None and channel.key in self.claims.held:
+                await asyncio.to_thread(self.claims.give_back, [channel.key])
 
     async def _send(self, channel: Channel, now: datetime) -> None:
         owed = channel.notice or ""

@@ -7,6 +7,11 @@ deliveries and re-posts just those (:meth:`ExactlyOncePoster.resume`). The one m
 flight at the instant of a hard kill (sent by the platform, not yet recorded by us) is the
 only thing that can repeat.
 
+Several workers: before each message the poster asks whether this worker still holds the
+channel's claim (``holds``, :meth:`bot.scheduler.claims.Claims.holds`). One whose lease
+lapsed sends nothing more and records nothing more there: the unsent papers stay pending,
+and the worker that took the channel over resumes them.
+
 A failed message drops the records of what was not sent (those papers stay eligible for
 the next post) and records the failure on the channel (:mod:`bot.scheduler.failures`).
 How a post is cut into messages is decided where every reply's is,
@@ -101,11 +106,13 @@ class ExactlyOncePoster:
         core: SchedulerCore,
         route: Route,
         commit: Commit,
+        holds: Callable[[str], bool] = lambda _key: True,
     ) -> None:
         self.core = core
         self.store = core.store
         self.route = route  # asked per message: platforms come and go
         self.commit = commit
+        self.holds = holds  # asked per message: a lapsed claim stops the post
 
     def _clock(self) -> datetime:
         return self.core.clock()
@@ -116,6 +123,8 @@ class ExactlyOncePoster:
         if not digest.cards:
             if self.core.config.bot.empty_day == "silent":
                 await self.commit(lambda: mark_posted(self.store, channel.key, day, None, kind))
+                return
+            if not self._still_mine(channel.key):
                 return
             outcome = await self.send(channel, self.core.digest_reply(digest, late=due.late))
             if isinstance(outcome, Failure):
@@ -186,6 +195,8 @@ class ExactlyOncePoster:
                 mentions=mentions,
             )
             mentions = ()  # said once, on the headline
+            if not self._still_mine(channel.key):
+                return False
             outcome = await self.send(channel, headline)
             if isinstance(outcome, Failure):
                 await self.commit(lambda: self.give_up(channel.key, outcome, intents.values()))
@@ -224,6 +235,8 @@ class ExactlyOncePoster:
             first, reply = messages[0]
             messages[0] = (first, replace(reply, mentions=mentions))
         for n, (part, reply) in enumerate(messages):
+            if not self._still_mine(channel.key):
+                return False  # the rest stay pending for the channel's new owner
             outcome = await self.send(channel, reply, thread=thread)
             if isinstance(outcome, Failure):
                 unsent = [intents[c.paper.id] for rest, _ in messages[n:] for c in rest]
@@ -246,6 +259,13 @@ class ExactlyOncePoster:
 
             await self.commit(done)
         return True
+
+    def _still_mine(self, key: str) -> bool:
+        """Whether this worker may send to ``key`` now; logged when not."""
+        if self.holds(key):
+            return True
+        log.warning("%s: claim lost mid-post; leaving the rest to its new owner", key)
+        return False
 
     def _messages(
         self,
