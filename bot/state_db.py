@@ -599,15 +599,22 @@ class StateDB:
 
     def forget_workspace(self, platform: str, workspace: str) -> int:
         """Delete every record of a workspace the app was removed from, in one transaction:
-        its channels, their topics, deliveries and feedback, and its people's reading lists.
+        its channels, their topics, deliveries, feedback and claims, its people's reading
+        lists, and the marks of its welcomes (installed again, it is welcomed again).
         Returns how many channels went."""
         prefix = f"{platform}:{workspace}:"
         with self.transaction() as conn:
-            for table in (topics, deliveries, feedback):
+            for table in (topics, deliveries, feedback, claims):
                 conn.execute(
                     delete(table).where(table.c.channel.startswith(prefix, autoescape=True))
                 )
             conn.execute(delete(saved).where(saved.c.user.startswith(prefix, autoescape=True)))
+            welcomed = f"welcomed:{prefix}"
+            conn.execute(
+                delete(meta).where(
+                    meta.c.key.startswith(welcomed, autoescape=True) | (meta.c.key == welcomed[:-1])
+                )
+            )
             gone = conn.execute(
                 delete(channels).where(
                     channels.c.platform == platform, channels.c.workspace == workspace

@@ -216,6 +216,8 @@ async def test_uninstalling_removes_the_workspace_s_token_and_channels(
     store = demo_bot.store
     store.record_deliveries([Delivery("slack:TA:C1", "2606.00001", "2026-06-12T09:00:00+00:00")])
     store.state.put([Saved("slack:TA:U1", "2606.00001", "2026-06-12T09:00:00+00:00")])
+    store.set_meta("welcomed:slack:TA:C1", {"at": "2026-06-12T09:00:00+00:00"})
+    store.set_meta("welcomed:slack:TB:C1", {"at": "2026-06-12T09:00:00+00:00"})
 
     assert (
         await signed(adapter, event("TA", {"type": "app_uninstalled"}), "application/json") == 200
@@ -225,6 +227,8 @@ async def test_uninstalling_removes_the_workspace_s_token_and_channels(
     assert [t.channel for t in store.topics()] == ["slack:TB:C1"]
     assert store.deliveries("slack:TA:C1") == []
     assert store.state.rows(Saved) == []
+    assert store.get_meta("welcomed:slack:TA:C1") is None  # installed again: welcomed again
+    assert store.get_meta("welcomed:slack:TB:C1") is not None
     assert await Installations(store.state, fake.client_id).bot_token("TA") is None
     with pytest.raises(PermanentDeliveryError, match="app_not_installed"):
         await adapter.post(Channel("slack", "TA", "C1"), Reply(text="still there?"))
