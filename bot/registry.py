@@ -331,9 +331,10 @@ class Registry:
             "⚙ changes the channel's settings, which the workspace may limit to some people. "
             "A channel gets daily posts (09:00 UTC until you say otherwise) once someone runs "
             "`schedule` or `subscribe`. 👍/👎 under a posted paper tune the channel's ranking.",
-            "Search syntax: `transformer quantization` (all words; typos and word forms "
-            'forgiven), `"speech recognition"`, `-survey`, `author:Hinton`, `cat:cs.CL`, '
-            "`since:2026-05-01`.",
+            "Search syntax: `transformer quantization` (papers matching most words, or the "
+            'same meaning, first; typos and word forms forgiven), `"speech recognition"` '
+            "(exact phrase), `-survey`, `author:Hinton`, `cat:cs.CL`, `since:2026-05-01` "
+            "(these always hold).",
             f"Shortcuts: {shortcuts}.",
         ]
         return "\n".join(lines)
