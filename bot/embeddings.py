@@ -240,3 +240,62 @@ def load_encoder(preferred: str = "minilm") -> Encoder | None:
             log.warning("search by meaning uses the fallback model %s", encoder.name)
         return encoder
     return None
+
+
+# ---- many texts at once: every core ------------------------------------------------------
+
+PARALLEL_FROM = 500  # texts: below this, one process (starting the helpers costs ~2 s)
+CHUNK = 256  # texts per task: small enough to balance the helpers, big enough to batch
+MAX_HELPERS = 4
+
+_helper_encoder: Encoder | None = None
+
+
+def _start_helper() -> None:
+    """In a helper process: load the model once (one BLAS thread: the helpers are the
+    parallelism)."""
+    global _helper_encoder
+    _one_blas_thread()
+    _helper_encoder = MiniLMEncoder.from_package()
+
+
+def _encode_in_helper(texts: list[str]) -> np.ndarray:
+    assert _helper_encoder is not None
+    return _helper_encoder.encode(texts)
+
+
+def encode_many(
+    encoder: Encoder,
+    texts: list[str],
+    *,
+    processes: int | None = None,
+    parallel_from: int = PARALLEL_FROM,
+) -> np.ndarray:
+    """``encoder.encode(texts)``, spread over one process per core when there are many.
+
+    Why: the forward pass runs numpy on one BLAS thread (a second thread only spun on a
+    busy 2-core machine), so a backfill used one core. Helper processes each loading the
+    model use all of them: 100,000 papers took ~90 min on one core, about half on two. Only
+    MiniLM is worth it (the static model is fast), and only for a backfill or a large
+    ingest; the helpers exist for that call only (each holds the ~90 MB model meanwhile).
+    If the helpers cannot start (no process support, a sandbox), one process does it all,
+    with a log line. Rows come back in the order of ``texts``.
+    """
+    helpers = min(processes or os.cpu_count() or 1, MAX_HELPERS)
+    if not isinstance(encoder, MiniLMEncoder) or helpers < 2 or len(texts) < parallel_from:
+        return encoder.encode(texts)
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunks = [texts[n : n + CHUNK] for n in range(0, len(texts), CHUNK)]
+    log.info("embedding %d texts in %d processes", len(texts), helpers)
+    try:
+        # spawn: a fresh interpreter, never a fork of a process holding threads and locks.
+        with ProcessPoolExecutor(
+            helpers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_helper
+        ) as pool:
+            rows = list(pool.map(_encode_in_helper, chunks))
+    except Exception as exc:  # BrokenProcessPool, OSError...: one process still works
+        log.warning("embedding in %d processes failed (%s); using one", helpers, exc)
+        return encoder.encode(texts)
+    return np.concatenate(rows) if rows else encoder.encode([])

@@ -38,7 +38,7 @@ import orjson
 import tantivy
 
 from bot import ranking
-from bot.embeddings import Encoder, load_encoder, paper_text
+from bot.embeddings import Encoder, encode_many, load_encoder, paper_text
 from bot.models import Paper
 from bot.query import ParsedQuery
 from bot.spelling import americanize_text
@@ -348,7 +348,7 @@ class SearchIndex:
             else:
                 missing.append(pid)
         if missing:
-            rows = encoder.encode([todo[pid] for pid in missing])
+            rows = encode_many(encoder, [todo[pid] for pid in missing])
             for pid, row in zip(missing, rows, strict=True):
                 checksum = text_checksum(todo[pid])
                 new[pid] = (checksum, row)

@@ -2,4 +2,5 @@
 
 from papers_bot.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # not when a helper process (bot.embeddings) imports it
+    raise SystemExit(main())

@@ -7,11 +7,13 @@ every ``demo_bot`` after the first reuses them (see bot/search.py ``_EMBED_MEMO`
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pytest
 
 from bot.cli import import_papers
-from bot.embeddings import MiniLMEncoder, StaticEncoder, load_encoder
+from bot.embeddings import MiniLMEncoder, StaticEncoder, encode_many, load_encoder
 from bot.models import Paper
 from bot.query import QueryError, parse_query, quoted
 from bot.replies import Request
@@ -38,6 +40,20 @@ def test_minilm_matches_the_reference_implementation(minilm) -> None:
     assert vec.dtype == np.float32 and vec.shape == (384,)
     assert abs(float(np.linalg.norm(vec)) - 1.0) < 1e-5
     assert np.allclose(vec[:8], REFERENCE, atol=1e-3)
+
+
+def test_many_texts_are_embedded_in_helper_processes_in_order(minilm, caplog) -> None:
+    """A backfill's texts go to one helper process per core (real processes, each loading
+    the model): the same rows, in the same order, as one process gives."""
+    texts = [f"Paper {n} about {topic}" for n, topic in enumerate(["speech", "vision"] * 300)]
+    alone = minilm.encode(texts)
+    caplog.set_level(logging.INFO, logger="bot.embeddings")
+    spread = encode_many(minilm, texts, processes=2, parallel_from=100)
+    assert "embedding 600 texts in 2 processes" in caplog.text
+    assert "using one" not in caplog.text  # the helpers did it, no fallback
+    assert spread.shape == alone.shape == (600, 384)
+    assert np.allclose(spread, alone, atol=1e-5)
+    assert not np.allclose(spread[0], spread[1], atol=1e-3)  # distinct rows, not one repeated
 
 
 @pytest.mark.parametrize("make", [lambda: load_encoder("minilm"), StaticEncoder])
