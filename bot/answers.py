@@ -81,20 +81,34 @@ def search(ctx: Context, query: str, page: int = 1) -> Reply:
         notes.append("Also matched close spellings of: " + ", ".join(result.corrected) + ".")
     if not result.matched_all_words:
         notes.append("No paper has every word; these have some of them.")
+    return paged_reply("Search", notes, cards, "search", page, result.pages, query=query)
+
+
+def paged_reply(
+    title: str,
+    notes: list[str],
+    cards: list[PaperCard],
+    command: str,
+    page: int,
+    pages: int,
+    **values: object,
+) -> Reply:
+    """One page of a list of cards (search results, a reading list): the notes on top,
+    Previous / Next buttons that run ``command`` with ``values`` and the page, a footer."""
     buttons = []
     if page > 1:
-        buttons.append(button("◀ Previous", ButtonRole.PAGE, "search", query=query, page=page - 1))
-    if page < result.pages:
+        buttons.append(button("◀ Previous", ButtonRole.PAGE, command, **values, page=page - 1))
+    if page < pages:
         buttons.append(
-            button("Next ▶", ButtonRole.PAGE, "search", primary=True, query=query, page=page + 1)
+            button("Next ▶", ButtonRole.PAGE, command, primary=True, **values, page=page + 1)
         )
     return Reply(
         text=" ".join(notes),
         kind=ReplyKind.SEARCH,
-        title="Search",
+        title=title,
         cards=cards,
         buttons=buttons,
-        footer=f"Page {page} of {result.pages}",
+        footer=f"Page {page} of {pages}",
     )
 
 

@@ -30,10 +30,12 @@ from bot.models import Channel, Delivery, Saved
 from bot.replies import Reply
 from bot.search import SearchIndex
 from bot.store import Store
+from tests import test_slack
 from tests.fakes.slack_api import FakeSlack
-from tests.test_slack import SECRET, free_port, sign
+from tests.test_slack import SECRET, sign
 
 TEAMS = {"TA": "xoxb-team-a", "TB": "xoxb-team-b"}
+slack_config = test_slack.slack_config  # HTTP mode on a free port, at this module's fake
 
 
 @pytest.fixture
@@ -55,19 +57,16 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 
 @pytest.fixture
-def oauth_config(config: Config, fake: FakeSlack) -> Config:
-    config.slack.enabled = True
-    config.slack.mode = "http"
-    config.slack.oauth = True
-    config.slack.host = "127.0.0.1"
-    config.slack.port = free_port()
-    config.slack.api_base_url = fake.base_url
-    config.secrets = Secrets(
+def oauth_config(slack_config: Config, fake: FakeSlack) -> Config:
+    """test_slack's HTTP-mode config (pointed at this module's fake), installed by OAuth:
+    the app's id and secret instead of a bot token."""
+    slack_config.slack.oauth = True
+    slack_config.secrets = Secrets(
         slack_client_id=fake.client_id,
         slack_client_secret=fake.client_secret,
         slack_signing_secret=SECRET,
     )
-    return config
+    return slack_config
 
 
 @pytest.fixture

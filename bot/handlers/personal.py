@@ -10,13 +10,12 @@ RIS (Zotero) or CSV, built by :mod:`bot.citations` from the stored metadata.
 from __future__ import annotations
 
 from bot import answers, citations
-from bot.actions import button
 from bot.context import Context
 from bot.handlers.common import PAPER_REF, count_of, find_paper, parse_paper_ref
 from bot.models import Paper, Saved
 from bot.query import quoted
 from bot.registry import CommandError, Flag, Form, Number, Word, command, usage
-from bot.replies import Attachment, ButtonRole, Reply, ReplyKind, Request
+from bot.replies import Attachment, Reply, Request
 
 EXPORT_FORMATS = (("RIS (Zotero, Mendeley, EndNote)", "ris"), ("CSV", "csv"))
 EMPTY_LIST = "Your reading list is empty: press Save under a paper, or `/papers save <arXiv id>`."
@@ -125,19 +124,7 @@ def _list_page(ctx: Context, items: list[Saved], page: int) -> Reply:
     ]
     if missing:
         notes.append("No longer in the corpus: " + ", ".join(missing) + ".")
-    buttons = []
-    if page > 1:
-        buttons.append(button("◀ Previous", ButtonRole.PAGE, "saved", page=page - 1))
-    if page < pages:
-        buttons.append(button("Next ▶", ButtonRole.PAGE, "saved", primary=True, page=page + 1))
-    return Reply(
-        text=" ".join(notes),
-        kind=ReplyKind.SEARCH,
-        title="Your reading list",
-        cards=cards,
-        buttons=buttons,
-        footer=f"Page {page} of {pages}",
-    )
+    return answers.paged_reply("Your reading list", notes, cards, "saved", page, pages)
 
 
 def _gone_note(gone: int) -> str:
