@@ -128,9 +128,12 @@ class Corpus:
         its identity (an inode is reused, a timestamp is coarse: a file replaced twice may
         look unchanged, and a commit on top of a stale revision would drop the other's)."""
         journal = self.path / JOURNAL_FILE
-        if journal.exists():
+        rolled = journal.exists()
+        if rolled:
             self._roll_forward(journal)
         with self.lock:
+            if rolled:  # partition files were replaced under the parsed ones
+                self._cache.clear()
             return self._take_meta(self._read_meta())
 
     def _take_meta(self, meta: dict[str, Any]) -> bool:
@@ -149,6 +152,11 @@ class Corpus:
     def revision(self) -> int:
         if self.shared:
             self.refresh()
+        return self.known_revision
+
+    @property
+    def known_revision(self) -> int:
+        """The revision last read, without looking for another process's newer one."""
         return int(self._meta["revision"])
 
     def count(self) -> int:
@@ -239,15 +247,10 @@ class Corpus:
         if not changes:
             return 0
         with self._commit_lock, _other_processes_kept_out(self.path, self.shared):
-            if self.shared:
-                self._reread_locked()  # commit on top of another process's last commit
-            if (self.path / JOURNAL_FILE).exists():
-                # An earlier commit's renames failed half-way (its error said so): finish
-                # them before this one writes a journal of its own, and read anew.
-                self._roll_forward(self.path / JOURNAL_FILE)
-                with self.lock:
-                    self._cache.clear()
-                    self._meta = self._read_meta()
+            if self.shared or (self.path / JOURNAL_FILE).exists():
+                # On top of another process's last commit, and after finishing an earlier
+                # commit whose renames failed half-way (its error said so).
+                self._reread_locked()
             new_parts: dict[str, dict[str, dict[str, Any]]] = {}
             for name, (docs, gone) in changes.items():
                 with self.lock:

@@ -252,10 +252,9 @@ _helper_encoder: Encoder | None = None
 
 
 def _start_helper() -> None:
-    """In a helper process: load the model once (one BLAS thread: the helpers are the
-    parallelism)."""
+    """In a helper process: load the model once (on one BLAS thread, as the encoder always
+    runs: the helpers are the parallelism)."""
     global _helper_encoder
-    _one_blas_thread()
     _helper_encoder = MiniLMEncoder.from_package()
 
 

@@ -26,11 +26,6 @@ from pathlib import Path
 from bot.store import Store, claim_folder
 
 
-def is_server(url: str | None) -> bool:
-    """Whether a state URL names a database server that other processes may share."""
-    return url is not None and not url.startswith("sqlite")
-
-
 def worker_base() -> str:
     """This worker's stable name: ``$PAPERS_BOT_WORKER``, else the host name."""
     return os.environ.get("PAPERS_BOT_WORKER") or socket.gethostname() or "worker"

@@ -186,6 +186,11 @@ _CHANNELS_BY_KEYS = (
     .where(channels.c.key.in_(bindparam("keys", expanding=True)))
     .order_by(channels.c.id)
 )
+_CHANNELS_WITH_NOTICE = (
+    select(*[channels.c[f] for f in Channel.__dataclass_fields__])
+    .where(channels.c.notice.in_(bindparam("notices", expanding=True)))
+    .order_by(channels.c.id)
+)
 _CHANNEL_BY_KEY_FOR_UPDATE = _CHANNEL_BY_KEY.with_for_update()  # built once: see _upsert_statement
 
 # Claims (PostgreSQL only). Every channel a worker may claim has a row (free: no worker,
@@ -352,10 +357,7 @@ class StateDB:
         config = _alembic_config()
         head = head_revision()
         with self._write_lock, self._writer.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # Workers starting together on a new database: one creates the schema (DDL
-                # is transactional there), the others wait here, then find it done.
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("schema")})
+            _schema_lock(conn)
             current = MigrationContext.configure(conn).get_current_revision()
             if current == head:
                 return
@@ -376,8 +378,7 @@ class StateDB:
         their schema is theirs, not an Alembic revision of ours). On PostgreSQL under the
         schema lock, so workers starting together on a new database create them once."""
         with self._write_lock, self._writer.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("schema")})
+            _schema_lock(conn)
             tables.create_all(conn, checkfirst=True)
 
     def revision(self) -> str | None:
@@ -481,6 +482,12 @@ class StateDB:
                 chunk = wanted[start : start + 1000]
                 found += (Channel(*row) for row in conn.execute(_CHANNELS_BY_KEYS, {"keys": chunk}))
         return found
+
+    def channels_with_notice(self, notices: Iterable[str]) -> list[Channel]:
+        """The channels whose ``notice`` is one of these, in insertion order: one query."""
+        with self.reading() as conn:
+            rows = conn.execute(_CHANNELS_WITH_NOTICE, {"notices": list(notices)})
+            return [Channel(*row) for row in rows]
 
     def update_channel(self, key: str, change: Callable[[Channel], None]) -> Channel | None:
         with self.transaction() as conn:
@@ -739,6 +746,14 @@ class StateDB:
         """Close every pooled connection. The store may still be used: it reconnects."""
         self.engine.dispose()
         self._writer.dispose()
+
+
+def _schema_lock(conn: Connection) -> None:
+    """PostgreSQL: hold the schema's advisory lock to the end of this transaction. Workers
+    starting together on a new database: one creates the tables (DDL is transactional
+    there), the others wait here, then find them made. SQLite has one process: nothing."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("schema")})
 
 
 def _lock_key(name: str) -> int:

@@ -308,15 +308,15 @@ class Store:
         Holds a lock only around the LRU: a lookup never waits for a commit
         that is writing partitions (it reads the partition as it was until the swap).
         """
+        revision = self.corpus.revision  # (shared: one look at meta.json per lookup)
         with self._papers_lock:
-            if self.shared and self.corpus.revision != self._papers_revision:
+            if self.shared and revision != self._papers_revision:
                 self._papers.clear()  # another worker committed: its papers may differ
-                self._papers_revision = self.corpus.revision
+                self._papers_revision = revision
             paper = self._papers.get(paper_id)
             if paper is not None:
                 self._papers.move_to_end(paper_id)
                 return paper
-            revision = self.corpus.revision
         doc = None
         if self.record_lookup is not None:
             doc = self.record_lookup(paper_id, revision)
@@ -326,7 +326,7 @@ class Store:
             return None
         paper = Paper.from_doc(doc)
         with self._papers_lock:
-            if self.corpus.revision == revision:  # not overtaken by a commit meanwhile
+            if self.corpus.known_revision == revision:  # not overtaken by a commit meanwhile
                 self._papers[paper_id] = paper
                 if len(self._papers) > PAPERS_CACHED:
                     self._papers.popitem(last=False)
@@ -415,7 +415,7 @@ class Store:
     def channels_with_notice(self, *notices: str) -> list[Channel]:
         """The channels whose ``notice`` is one of these (the owed pause and recovery
         notices: :mod:`bot.scheduler.notices`)."""
-        return [c for notice in notices for c in self.state.rows(Channel, notice=notice)]
+        return self.state.channels_with_notice(notices)
 
     # ---- state: topics --------------------------------------------------------------
 
@@ -462,8 +462,9 @@ class Store:
         """Write delivery records (intent or completion): one row each, one transaction."""
         self.state.put(deliveries)
 
-    def deliveries(self, channel: str | None = None) -> list[Delivery]:
-        return self.state.rows(Delivery, **_in_channel(channel))
+    def deliveries(self, channel: str | None = None, **equal: str) -> list[Delivery]:
+        """Delivery records (of one channel), those whose columns equal ``equal`` only."""
+        return self.state.rows(Delivery, **_in_channel(channel), **equal)
 
     def delivered_ids(self, channel: str, *, weekly: bool = False) -> set[str]:
         """Papers this channel has had, or that are on their way to it (pending).

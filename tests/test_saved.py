@@ -24,7 +24,7 @@ from adapters.slack import SlackAdapter
 from bot.app import PapersBot
 from bot.citations import bibtex, bibtex_key
 from bot.handlers.personal import EMPTY_LIST
-from bot.models import Paper, Saved
+from bot.models import Paper
 from bot.registry import REGISTRY
 from bot.replies import Reply, ReplyKind, Request
 from tests import test_slack
@@ -251,10 +251,25 @@ def test_ris_and_csv_exports_parse(demo_bot: PapersBot) -> None:
     hostile_row = next(r for r in rows if r["arxiv_id"] == HOSTILE.id)
     assert hostile_row["authors"] == "Ada {Love}lace; Bob and Alice; Zoë Müller"
     assert "\n" not in hostile_row["title"]
-    # A reading list whose papers left the corpus says so instead of sending an empty file.
-    demo_bot.store.state.delete_keys(Saved, [s.key for s in demo_bot.store.saved_papers(
-        "console:local:local-user") if s.paper_id != NO_ARXIV.id])  # fmt: skip
-    assert "1 paper" in ask(demo_bot, "saved --export csv").text
+    # Papers that left the corpus are named or counted as left out, never a silent gap.
+    saved_ids = [x.paper_id for x in demo_bot.store.saved_papers("console:local:local-user")]
+    demo_bot.store.put_papers([], remove_ids=[pid for pid in saved_ids if pid != NO_ARXIV.id])
+    gone = len(saved_ids) - 1
+    listed = ask(demo_bot, "saved")
+    assert "No longer in the corpus: " in listed.text
+    assert (
+        f"{gone} saved papers no longer in the corpus left out"
+        in ask(demo_bot, "saved --export csv").text
+    )
+    cited = ask(demo_bot, "saved --bibtex")
+    assert cited.attachment is None  # the one left has no arXiv id: nothing to cite
+    assert "None of your saved papers has an arXiv id to cite." in cited.text
+    assert f"{gone} saved papers no longer in the corpus left out" in cited.text
+    demo_bot.store.put_papers([], remove_ids=[NO_ARXIV.id])
+    assert (
+        "None of your saved papers is in the corpus any more."
+        in ask(demo_bot, "saved --export").text
+    )
 
 
 # ---- Slack: signed requests into bolt, answers to the fake Web API --------------------------

@@ -257,16 +257,6 @@ def test_oauth_needs_http_mode_and_the_app_credentials(demo_bot: PapersBot, conf
         SlackAdapter(demo_bot, config)
 
 
-def test_the_install_asks_for_the_manifest_s_scopes() -> None:
-    from tests.conftest import REPO
-
-    manifest = (REPO / "adapters" / "slack" / "manifest.yaml").read_text()
-    bot_scopes = re.search(r"bot:\n((?:\s+- .*\n)+)", manifest)
-    assert bot_scopes is not None
-    listed = [line.split("- ")[1].split()[0] for line in bot_scopes[1].strip().splitlines()]
-    assert listed == list(BOT_SCOPES)
-
-
 async def test_a_workspace_of_an_enterprise_grid_org_is_posted_to_and_forgotten(
     adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
 ) -> None:

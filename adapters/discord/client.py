@@ -424,8 +424,9 @@ class DiscordAdapter:
         dm_id = await self.personal_dm(user)
         target = self.client.get_partial_messageable(dm_id)
         for payload in render(Reply(text=text, ephemeral=False), self.ids):
-            if payload.content:  # the notice names its channel: a link, which pings nobody
-                payload.content = _DEFUSED_CHANNEL_LINK.sub(r"<#\1>", payload.content)
+            if payload.content:  # the notice names its channel first: a link, pinging nobody
+                # (only that one: a channel reference inside the quoted reason stays inert)
+                payload.content = _DEFUSED_CHANNEL_LINK.sub(r"<#\1>", payload.content, count=1)
             async with _delivery_errors(dm_id, user_id=user):
                 await target.send(**_send_kwargs(payload))
 

@@ -18,9 +18,8 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
@@ -145,11 +144,11 @@ class SlackAdapter:
             # The install flow: unsigned GETs by a person's browser, checked by bolt with
             # the OAuth state (a cookie plus the state store), not by a signature.
             async def install(request: web.Request) -> web.Response:
-                answer = await flow.handle_installation(unsigned(request))
+                answer = await flow.handle_installation(await to_bolt_request(request))
                 return await to_aiohttp_response(answer)
 
             async def redirect(request: web.Request) -> web.Response:
-                answer = await flow.handle_callback(unsigned(request))
+                answer = await flow.handle_callback(await to_bolt_request(request))
                 return await to_aiohttp_response(answer)
 
             application.add_routes(
@@ -247,12 +246,7 @@ class SlackAdapter:
         for anything else.
         """
         target = channel.channel_id
-        token: dict[str, str] = {}
-        if self.installations is not None:
-            found = await self.installations.bot_token(channel.workspace)
-            if found is None:  # uninstalled: nothing to retry until someone installs it again
-                raise PermanentDeliveryError("app_not_installed")
-            token = {"token": found}
+        token = await self._token(channel.workspace)
         async with self._posting:
             # Rendering is pure and costs as much as the post's HTTP round trip: in a
             # worker thread, so a fan-out's posts never render in one loop iteration.
@@ -299,12 +293,7 @@ class SlackAdapter:
         anything else.
         """
         shown = _CHANNEL_LINK.sub(r"<#\1>", escape(text))
-        token: dict[str, str] = {}
-        if self.installations is not None:  # many workspaces: that workspace's own token
-            found = await self.installations.bot_token(workspace)
-            if found is None:
-                raise PermanentDeliveryError("app_not_installed")
-            token = {"token": found}
+        token = await self._token(workspace)
         try:
             opened = await self.client.conversations_open(users=user_id, **token)
             target = str((opened.get("channel") or {}).get("id") or "")
@@ -321,6 +310,17 @@ class SlackAdapter:
         except (TimeoutError, OSError) as exc:
             raise DeliveryError(f"network: {type(exc).__name__}") from None
 
+    async def _token(self, workspace: str) -> dict[str, str]:
+        """The Web API arguments that make a call in ``workspace``: none with one bot
+        token; with ``[slack] oauth`` that workspace's own token (uninstalled: permanent,
+        nothing to retry until someone installs it again)."""
+        if self.installations is None:
+            return {}
+        found = await self.installations.bot_token(workspace)
+        if found is None:
+            raise PermanentDeliveryError("app_not_installed")
+        return {"token": found}
+
     async def _pace(self, target: str) -> None:
         """Sleep until a second has passed since the last post to ``target``."""
         last = self._last_post.get(target)
@@ -328,15 +328,6 @@ class SlackAdapter:
             wait = POST_INTERVAL - (time.monotonic() - last)
             if wait > 0:
                 await asyncio.sleep(wait)
-
-
-def unsigned(request: web.Request) -> AsyncBoltRequest:
-    """A browser's GET as a bolt request (the install pages carry no body)."""
-    return AsyncBoltRequest(
-        body="",
-        query=request.query_string,
-        headers=request.headers,  # type: ignore[arg-type]
-    )
 
 
 def render_for_post(reply: Reply, where: str) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ from adapters.slack.settings import BOT_SCOPES, CLIENT_ID, CLIENT_SECRET
 from bot.app import PapersBot
 from bot.commands import CommandError, parse_command
 from bot.config import Config
-from bot.registry import Invocation
+from bot.registry import Invocation, Spec
 from bot.replies import Reply, Request
 
 log = logging.getLogger(__name__)
@@ -57,12 +57,6 @@ class Clients:
     def __init__(self, client: AsyncWebClient, installations: Installations | None = None) -> None:
         self.client = client
         self.installations = installations
-
-    async def token_for(self, team_id: str) -> str | None:
-        """The bot token for ``team_id`` (``None``: the app is not installed there)."""
-        if self.installations is None:
-            return self.client.token
-        return await self.installations.bot_token(team_id)
 
     async def client_for(self, team_id: str) -> AsyncWebClient:
         """A client carrying ``team_id``'s token (the base client without OAuth)."""
@@ -128,12 +122,14 @@ class Permissions:
         return admin
 
 
-def needs_permission(text: str) -> bool:
-    """Whether ``text`` is a command that changes settings (only then ask ``users.info``)."""
+def spec_of(text: str) -> Spec | None:
+    """The declaration of the command ``text`` runs (``None``: not a command we know).
+    Its ``manages`` says whether to ask ``users.info``; its ``starts_posts`` whether to
+    check the bot can post here (the core reads the answer for those commands only)."""
     try:
-        return parse_command(text).spec.manages
+        return parse_command(text).spec
     except CommandError:
-        return False
+        return None
 
 
 class SlackCommands:
@@ -143,7 +139,6 @@ class SlackCommands:
         self.bot = bot
         self.config = config
         self.clients = clients
-        self.client = clients.client
         self.permissions = Permissions(config, clients)
         self.membership = Membership(clients)
         self._tasks: set[asyncio.Task[None]] = set()
@@ -156,23 +151,22 @@ class SlackCommands:
         user_id: str,
         user_name: str,
         *,
-        manages: bool | None = None,
+        spec: Spec | None = None,
     ) -> Request:
         """The neutral request for ``text`` typed by ``user_id`` in ``channel_id``.
 
-        ``manages`` says whether the command changes settings (read from ``text`` when not
-        given). A direct conversation is the person's own channel: no permission rule
-        applies there. Before a settings command, the bot checks it can post where it
-        would post (:mod:`adapters.slack.membership`), so "Subscribed" is never said
-        where no post could arrive.
+        ``spec`` is the command's declaration (read from ``text`` when not given). A direct
+        conversation is the person's own channel: no permission rule applies there.
+        Before a command that starts posts, the bot checks it can post where it would
+        post (:mod:`adapters.slack.membership`), so "Subscribed" is never said where no
+        post could arrive; stopping posts needs no check.
         """
-        if manages is None:
-            manages = needs_permission(text)
+        spec = spec or spec_of(text)
         can_manage = True
-        if manages and self.permissions.restricted and not is_direct(channel_id):
+        if spec and spec.manages and self.permissions.restricted and not is_direct(channel_id):
             can_manage = await self.permissions.can_manage(user_id, team_id)
         cannot_post = None
-        if manages and can_manage:
+        if spec and spec.starts_posts and can_manage:
             cannot_post = await self.membership.problem(team_id, channel_id, user_id)
         return Request(
             text=text,
@@ -190,8 +184,8 @@ class SlackCommands:
     ) -> Reply:
         """Run one command (``invocation`` if a form typed it, else ``text``); never raises."""
         try:
-            manages = invocation.spec.manages if invocation is not None else None
-            request = await self.request(text, **who, manages=manages)
+            spec = invocation.spec if invocation is not None else None
+            request = await self.request(text, **who, spec=spec)
             return await self.bot.handle_async(request, invocation)
         except Exception:  # the core never raises; this guards our own wiring
             log.exception("command %r failed in the Slack adapter", text[:200])

@@ -165,9 +165,8 @@ class Installations:
     async def forget(self, team_id: str) -> None:
         """Delete every installation and token of ``team_id`` (uninstalled or revoked),
         whatever enterprise it belongs to."""
-        self._tokens.pop(team_id, None)
         await asyncio.to_thread(self._delete_team, team_id)
-        self._tokens.pop(team_id, None)
+        self._tokens.pop(team_id, None)  # after: a lookup meanwhile would cache it again
 
     def _delete_team(self, team_id: str) -> None:
         with self._sync.engine.begin() as conn:

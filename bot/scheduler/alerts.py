@@ -146,9 +146,7 @@ def alert_budget(store: Store, key: str, now: datetime, cap: int) -> tuple[int, 
     the instant one frees up (an hour after the oldest counted)."""
     since = now - CAP_WINDOW
     sent: dict[str, datetime] = {}
-    for d in store.deliveries(key):
-        if d.kind != "alert" or d.status != "sent":
-            continue
+    for d in store.deliveries(key, kind="alert", status="sent"):  # not the whole history
         try:
             at = datetime.fromisoformat(d.at)
         except ValueError:

@@ -45,11 +45,11 @@ def worker_name() -> str:
 class Claims:
     """The channels this worker holds, and the leases it keeps."""
 
-    def __init__(self, store: Store, *, lease: float, batch: int, worker: str | None = None):
+    def __init__(self, store: Store, *, lease: float, batch: int):
         self.state = store.state
         self.lease = lease
         self.batch = batch
-        self.worker = worker or worker_name()
+        self.worker = worker_name()
         self.held: set[str] = set()
         # take, give_back and renew's bookkeeping run in worker threads: one at a time, so
         # a key is never given back by one user while another takes it anew.

@@ -62,7 +62,7 @@ class Notices:
         store: Store,
         route: Callable[[str], Adapter | None],
         commit: Commit,
-        claims: Claims | None = None,
+        claims: Claims,
     ) -> None:
         self.store = store
         self.route = route  # asked per notice: platforms come and go
@@ -79,7 +79,7 @@ class Notices:
         try:
             owed = await asyncio.to_thread(self.store.channels_with_notice, *NOTICE_SENT)
             due = [channel for channel in owed if self._due(channel, now)]
-            if due and self.claims is not None and self.claims.shared:
+            if due and self.claims.shared:
                 due = await asyncio.to_thread(self._claim, due)
         except Exception as exc:  # the state could not be read: next tick
             log.error("could not read the notices owed: %s", describe(exc))
@@ -93,7 +93,6 @@ class Notices:
         """Several workers: those of ``due`` this worker claimed and that still owe the
         same notice when read afresh (the others' claims given back at once). In a worker
         thread. A channel this worker is posting to waits for the next tick."""
-        assert self.claims is not None
         owed = {channel.key: channel.notice for channel in due}
         keys = self.claims.take(owed, busy=0)
         try:
@@ -122,7 +121,7 @@ class Notices:
         except Exception:  # a bug here must not reach the scheduler
             log.exception("%s: sending its %s notice failed", channel.key, channel.notice)
         finally:  # settled (or to be tried again): another worker may take it now
-            if self.claims is not None and channel.key in self.claims.held:
+            if channel.key in self.claims.held:
                 await asyncio.to_thread(self.claims.give_back, [channel.key])
 
     async def _send(self, channel: Channel, now: datetime) -> None:
