@@ -14,6 +14,8 @@ how it was made is in its header) on nDCG@10 (binary gains), recall@10 and MRR:
 * ``hybrid``: what ``/papers search`` runs (bot/search.py): BM25 fused with the vectors.
 
 ``--static`` adds the hybrid on wordllama's static model (the zero-download fallback).
+``--ceiling`` adds what a perfect re-ranker of the hybrid's first 30 results would score:
+how far re-ranking alone (a cross-encoder over the top 30) could lift the hybrid.
 """
 
 from __future__ import annotations
@@ -48,11 +50,16 @@ def mrr(ranked: list[str], relevant: set[str]) -> float:
     return next((1 / n for n, pid in enumerate(ranked, start=1) if pid in relevant), 0.0)
 
 
+CEILING_DEPTH = 30  # the results a re-ranker would reorder
+
+
 def load_queries(path: Path) -> list[dict]:
     return tomllib.loads(path.read_text())["query"]
 
 
-def systems(folder: Path, static: bool) -> dict[str, Callable[[str], list[str]]]:
+def systems(
+    folder: Path, static: bool, relevant: dict[str, set[str]] | None = None
+) -> dict[str, Callable[[str], list[str]]]:
     """Each system: query text -> its ranked paper ids (top 10)."""
     from fts5 import FTS5Search, build
 
@@ -92,6 +99,13 @@ def systems(folder: Path, static: bool) -> dict[str, Callable[[str], list[str]]]
         fallback = SearchIndex(folder / "static", encoder="static")
         fallback.rebuild(papers, store.corpus_revision)
         found["hybrid-static"] = ours(fallback)
+    if relevant is not None:
+
+        def ceiling(q: str) -> list[str]:
+            top = hybrid.search(parse_query(q), per_page=CEILING_DEPTH).hits
+            return sorted((h.paper_id for h in top), key=lambda pid: pid not in relevant[q])
+
+        found["ceiling@30"] = ceiling
     return found
 
 
@@ -99,6 +113,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--queries", type=Path, default=HERE / "relevance_queries.toml")
     parser.add_argument("--static", action="store_true", help="also the wordllama hybrid")
+    parser.add_argument(
+        "--ceiling", action="store_true", help="a perfect re-ranking of the hybrid's top 30"
+    )
     parser.add_argument("--by-kind", action="store_true", help="nDCG@10 per query kind")
     parser.add_argument("--misses", action="store_true", help="the hybrid's worst queries")
     args = parser.parse_args()
@@ -110,7 +127,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         Store(folder).put_papers(demo_papers())
-        runs = systems(folder, args.static)
+        judged = {q["text"]: set(q["relevant"]) for q in queries}
+        runs = systems(folder, args.static, judged if args.ceiling else None)
         scores: dict[str, dict[str, list[float]]] = {}
         per_query: dict[str, list[float]] = {}
         for name, run in runs.items():
