@@ -74,10 +74,11 @@ def read_mention(text: str, platform: str) -> str:
     )
 
 
-def parts(value: str | None) -> tuple[str, str] | None:
-    """A stored mention's ``(kind, id)`` if it is a valid neutral form, else ``None``
-    (an old or hand-edited value never reaches a message)."""
-    if not value or not any(p.match(value) for p in NEUTRAL.values()):
+def parts(value: str | None, platform: str) -> tuple[str, str] | None:
+    """A stored mention's ``(kind, id)`` if it is a valid neutral form on ``platform``,
+    else ``None`` (an old, hand-edited or other platform's value never reaches a message)."""
+    form = NEUTRAL.get(platform)
+    if not value or form is None or not form.match(value):
         return None
     kind, _, ident = value.partition(":")
     return kind, ident

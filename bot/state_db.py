@@ -56,6 +56,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.models import Channel, Delivery, Feedback, Record, Saved, Topic
 from bot.storage_errors import StorageError
+from bot.welcome import welcomed_key
 
 log = logging.getLogger(__name__)
 
@@ -616,7 +617,7 @@ class StateDB:
                     delete(table).where(table.c.channel.startswith(prefix, autoescape=True))
                 )
             conn.execute(delete(saved).where(saved.c.user.startswith(prefix, autoescape=True)))
-            welcomed = f"welcomed:{prefix}"
+            welcomed = welcomed_key(prefix)
             conn.execute(
                 delete(meta).where(
                     meta.c.key.startswith(welcomed, autoescape=True) | (meta.c.key == welcomed[:-1])

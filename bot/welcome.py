@@ -9,6 +9,13 @@ so both platforms greet and explain alike. Nothing here is escaped: renderers es
 from __future__ import annotations
 
 COMMAND = "/papers"
+WELCOMED = "welcomed:"  # the meta key prefix that records a welcome, so it is said once
+
+
+def welcomed_key(place: str) -> str:
+    """The meta key recording that ``place`` (a channel key, or ``<platform>:<server>``)
+    got its welcome; removing a workspace deletes every key under its prefix."""
+    return f"{WELCOMED}{place}"
 
 
 def welcome_text(platform_hint: str = "") -> str:

@@ -330,6 +330,18 @@ def test_notify_needs_an_alert_and_a_mention_of_this_platform(demo_bot: PapersBo
     assert topic.query == "x y" and topic.notify == "user:U0AB12"
 
 
+def test_a_stored_mention_renders_only_on_its_own_platform() -> None:
+    """A hand-edited or other platform's ``notify`` value never becomes a mention."""
+    from adapters.discord.render import MessagePayload, with_mention
+    from adapters.slack.render import mention_text
+
+    stored = ("group:S1AB", "user:U0AB12", "role:123456789012345678", "user:<!here>")
+    assert mention_text(stored) == "<!subteam^S1AB> <@U0AB12>"
+    payload = MessagePayload(content="alert")
+    with_mention(payload, stored)
+    assert payload.content == "<@&123456789012345678>\nalert"
+
+
 async def test_the_terminal_shows_a_direct_notice_for_its_person(
     demo_bot: PapersBot, clock: Any
 ) -> None:

@@ -482,8 +482,8 @@ def with_mention(payload: MessagePayload, mentions: tuple[str, ...]) -> None:
     roles: list[discord.Object] = []
     users: list[discord.Object] = []
     for value in mentions:
-        found = parts(value)
-        if found is None or not found[1].isdigit():
+        found = parts(value, "discord")
+        if found is None:
             continue
         kind, ident = found
         if kind == "role":

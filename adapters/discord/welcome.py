@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import discord
 
-from bot.welcome import welcome_text
+from bot.welcome import welcome_text, welcomed_key
 
 PLATFORM = "discord"
 MAX_TRIES = 5  # channels tried in order when Discord refuses one the permissions allowed
@@ -30,7 +30,7 @@ WELCOME_TEXT = welcome_text(
 
 def welcome_key(guild_id: int | str) -> str:
     """The meta key that says this server got its welcome."""
-    return f"welcomed:{PLATFORM}:{guild_id}"
+    return welcomed_key(f"{PLATFORM}:{guild_id}")
 
 
 def welcome_channels(guild: discord.Guild) -> list[discord.TextChannel]:

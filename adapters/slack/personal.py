@@ -60,11 +60,6 @@ SLACK_HINT = (
 )
 
 
-def welcomed_key(key: str) -> str:
-    """The meta key that records the welcome in the channel ``key``."""
-    return f"welcomed:{key}"
-
-
 def first_line(text: str) -> str:
     return next((line for line in text.splitlines() if line.strip()), "")
 
@@ -181,7 +176,7 @@ class Personal:
         self._welcoming.add(key)
         try:
             store = self.bot.store
-            if await asyncio.to_thread(store.get_meta, welcomed_key(key)):
+            if await asyncio.to_thread(store.get_meta, welcome.welcomed_key(key)):
                 return
             text = welcome.welcome_text(SLACK_HINT)
             client = await self.clients.client_for(team)
@@ -192,7 +187,7 @@ class Personal:
                 unfurl_links=False,
                 unfurl_media=False,
             )
-            await asyncio.to_thread(store.set_meta, welcomed_key(key), utc_now())
+            await asyncio.to_thread(store.set_meta, welcome.welcomed_key(key), utc_now())
             log.info("welcomed %s", key)
         finally:
             self._welcoming.discard(key)

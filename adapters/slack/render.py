@@ -549,14 +549,11 @@ def mention_text(mentions: tuple[str, ...]) -> str:
     mentions the bot ever writes; anything not a valid Slack form is left out."""
     shown = []
     for value in mentions:
-        found = parts(value)
+        found = parts(value, "slack")
         if found is None:
             continue
         kind, ident = found
-        if kind == "group" and ident.startswith("S"):
-            shown.append(f"<!subteam^{ident}>")
-        elif kind == "user" and ident[0] in "UW":
-            shown.append(f"<@{ident}>")
+        shown.append(f"<!subteam^{ident}>" if kind == "group" else f"<@{ident}>")
     return " ".join(shown)
 
 
