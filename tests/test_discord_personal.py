@@ -224,6 +224,24 @@ async def test_user_install_in_a_server_without_the_bot_changes_the_users_dm(
     assert posts_to(fake, DM_CHANNEL_ID) and posts_to(fake, CHANNEL_ID) == []
 
 
+async def test_a_slow_user_install_settings_change_is_deferred_privately(
+    fake: FakeDiscord, adapter: DiscordAdapter, demo_bot: PapersBot
+) -> None:
+    """Past the ack deadline the "thinking" message already has the answer's visibility:
+    a settings change made through a user install is the asker's alone, even deferred."""
+    adapter.ack_deadline = 0.0
+    interaction = fake.command_interaction(
+        "subscribe", {"topic": "diffusion"}, install="user", permissions=MEMBER_PERMISSIONS
+    )
+    await fake.dispatch_interaction(interaction)
+    deferred = await fake.wait_for(is_callback(interaction))
+    assert deferred.body["type"] == 5 and deferred.body["data"]["flags"] & 64
+    token = interaction["token"]
+    follow = await fake.wait_for(lambda r: r.path.startswith("/webhooks/") and token in r.path)
+    assert v2_text(follow.body).startswith(MOVED_TO_DM)
+    assert [t.query for t in demo_bot.store.topics(DM_KEY)] == ["diffusion"]
+
+
 async def test_a_dm_that_cannot_be_opened_refuses_settings_but_not_reading(
     fake: FakeDiscord, adapter: DiscordAdapter, demo_bot: PapersBot
 ) -> None:

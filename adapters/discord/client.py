@@ -547,7 +547,7 @@ class DiscordAdapter:
         the user's personal DM channel, a settings change saying so (privately)."""
         if place_of(interaction) is not Place.ELSEWHERE:
             return await self.bot.handle_async(request, invocation)
-        manages = self._manages(request, invocation)
+        manages = self._moves_to_dm(interaction, request, invocation)
         try:
             dm_id = await self.personal_dm(interaction.user.id)
         except DeliveryError as exc:
@@ -561,6 +561,13 @@ class DiscordAdapter:
             text = f"{MOVED_TO_DM}\n{reply.text}" if reply.text else MOVED_TO_DM
             reply = replace(reply, text=text, ephemeral=True)
         return reply
+
+    def _moves_to_dm(
+        self, interaction: discord.Interaction, request: Request, invocation: Invocation | None
+    ) -> bool:
+        """Whether the command is a settings change made where the bot cannot post (a user
+        install elsewhere): it acts on the asker's DM, and its answer is theirs alone."""
+        return place_of(interaction) is Place.ELSEWHERE and self._manages(request, invocation)
 
     def _manages(self, request: Request, invocation: Invocation | None) -> bool:
         """Whether the command changes a channel's settings (its declaration says so)."""
@@ -628,8 +635,7 @@ class DiscordAdapter:
                 not component
                 and invocation is not None
                 and self.bot.answers_publicly(request, invocation)
-                # a personal change made where the bot is not is the asker's business
-                and not (invocation.spec.manages and place_of(interaction) is Place.ELSEWHERE)
+                and not self._moves_to_dm(interaction, request, invocation)
             )
             if component:
                 await interaction.response.defer()
