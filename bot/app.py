@@ -199,15 +199,9 @@ class PapersBot:
 
     @staticmethod
     def _permit(request: Request, spec: Spec) -> None:
-        if spec.manages and not request.can_manage:
-            raise CommandError(
-                f"You don't have permission to change this channel's papers settings "
-                f"(`{spec.root}`). Ask someone who can manage the channel."
-            )
-        if spec.starts_posts and request.cannot_post:
-            # Setting up posts where the bot cannot post would answer "Subscribed" and fail
-            # when the post is due: the adapter's line on how to let the bot in instead.
-            raise CommandError(request.cannot_post)
+        why = refusal(request, spec)
+        if why is not None:
+            raise CommandError(why)
 
     async def _fetch_missing(self, text: str) -> str | None:
         """Fetch the paper ``text`` names from the lookup when the corpus lacks it.
@@ -259,3 +253,21 @@ class PapersBot:
     def digest_reply(self, digest: Digest, *, late: bool = False) -> Reply:
         """A channel post for ``digest`` (also the ``digest`` command's preview)."""
         return answers.digest_reply(digest, late=late)
+
+
+def refusal(request: Request, spec: Spec) -> str | None:
+    """Why ``request`` may not run ``spec`` here (one line for the channel), else None.
+
+    The one permission rule: adapters ask it before offering a form for a command, so a
+    form is never shown to someone whose submission the core would refuse.
+    """
+    if spec.manages and not request.can_manage:
+        return (
+            f"You don't have permission to change this channel's papers settings "
+            f"(`{spec.root}`). Ask someone who can manage the channel."
+        )
+    if spec.starts_posts and request.cannot_post:
+        # Setting up posts where the bot cannot post would answer "Subscribed" and fail
+        # when the post is due: the adapter's line on how to let the bot in instead.
+        return request.cannot_post
+    return None

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import discord
 from discord import app_commands
 
+from bot.app import refusal
 from bot.layout import shorten
 from bot.registry import Flag, Invocation, Number, Option, Paste, Spec, Text, Word
 from bot.replies import Request
@@ -82,7 +83,7 @@ def subcommand(host: Host, spec: Spec) -> app_commands.Command[Any, ..., None]:
         values = {option.key: _value(option, typed.get(option.name)) for option in spec.options}
         if paste is not None and values.get(paste.option) is None:
             request = host.request_for(interaction, spec.name)
-            if not spec.manages or (request.can_manage and not request.cannot_post):
+            if refusal(request, spec) is None:
                 await interaction.response.send_modal(PasteModal(host, spec, values, paste))
                 return
             # someone who may not run it (or where the bot cannot post) hears the core's
