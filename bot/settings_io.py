@@ -33,10 +33,24 @@ class SettingsError(ValueError):
     """The snippet cannot be imported; the message names the key."""
 
 
+MAX_NOTIFY = 40  # a neutral mention ("role:<snowflake>") is far shorter
+
+
+@dataclass(slots=True, frozen=True)
+class TopicEntry:
+    """One ``[[topics]]`` entry: the query, its alert threshold and who its alerts mention
+    (a neutral form, :mod:`bot.mentions`; whether it names someone on the importing
+    platform is the import's to check)."""
+
+    query: str
+    alert_upvotes: int | None = None
+    notify: str | None = None
+
+
 @dataclass(slots=True)
 class Snapshot:
     settings: dict[str, Any] = field(default_factory=dict)
-    topics: list[tuple[str, int | None]] = field(default_factory=list)
+    topics: list[TopicEntry] = field(default_factory=list)
 
 
 def _quote(value: str) -> str:
@@ -65,6 +79,8 @@ def export_settings(channel: Channel, topics: list[Topic]) -> str:
         lines += ["[[topics]]", f"query = {_quote(topic.query)}"]
         if topic.alert_upvotes:
             lines.append(f"alert_upvotes = {topic.alert_upvotes}")
+            if topic.notify:
+                lines.append(f"notify = {_quote(topic.notify)}")
     return "\n".join(lines) + "\n"
 
 
@@ -120,8 +136,12 @@ def parse_settings(text: str) -> Snapshot:
         snap.settings[key] = value
     _check(snap.settings)
     for n, item in enumerate(data.get("topics") or []):
-        query = item.get("query") if isinstance(item, dict) else None
-        alert = item.get("alert_upvotes") if isinstance(item, dict) else None
+        if not isinstance(item, dict):
+            raise SettingsError(f"topics[{n}]: expected a [[topics]] entry")
+        unknown = set(item) - {"query", "alert_upvotes", "notify"}
+        if unknown:
+            raise SettingsError(f"topics[{n}].{sorted(unknown)[0]}: unknown key")
+        query, alert, notify = item.get("query"), item.get("alert_upvotes"), item.get("notify")
         if not isinstance(query, str) or not query.strip():
             raise SettingsError(f"topics[{n}].query: expected a topic query")
         if alert is not None and (
@@ -130,7 +150,12 @@ def parse_settings(text: str) -> Snapshot:
             raise SettingsError(
                 f"topics[{n}].alert_upvotes: expected a number from 1 to {MAX_UPVOTES}"
             )
-        snap.topics.append((query.strip(), alert))
+        if notify is not None:
+            if not isinstance(notify, str) or not 0 < len(notify) <= MAX_NOTIFY:
+                raise SettingsError(f"topics[{n}].notify: expected a mention as export wrote it")
+            if alert is None:
+                raise SettingsError(f"topics[{n}].notify: goes with alert_upvotes")
+        snap.topics.append(TopicEntry(query.strip(), alert, notify))
     return snap
 
 

@@ -400,6 +400,21 @@ class Store:
         """Read, change and write one channel in one transaction (no lost updates)."""
         return self.state.update_channel(key, change)
 
+    def import_channel(
+        self,
+        key: str,
+        change: Callable[[Channel], None],
+        topics: Iterable[tuple[str, str, int | None, str | None]],
+    ) -> Channel | None:
+        """Change a channel and add its topics (query, added_by, alert_upvotes, notify) in
+        one transaction: an import that fails half-way leaves the channel as it was."""
+        rows = [(key, query, by, alert, notify) for query, by, alert, notify in topics]
+        with self.state.transaction():
+            channel = self.state.update_channel(key, change)
+            if rows:
+                self.state.add_topics(rows, utc_now())
+            return channel
+
     def forget_workspace(self, platform: str, workspace: str) -> int:
         """Remove a workspace's channels and everything kept for them (the app was
         uninstalled there); returns how many channels went."""

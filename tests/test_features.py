@@ -197,6 +197,44 @@ def test_export_import_round_trip_across_platforms(demo_bot) -> None:
     assert "0 topics (2 already here" in again.text
 
 
+def test_alert_mentions_travel_with_the_topic_to_the_same_platform_only(demo_bot) -> None:
+    def on(platform: str, channel: str, text: str):
+        return demo_bot.handle(
+            Request(text, platform=platform, workspace="T1", channel_id=channel, user_id="U1")
+        )
+
+    on("slack", "C1", "subscribe diffusion --alert 20 --notify <!subteam^S0ML|@ml>")
+    on("slack", "C1", "subscribe agents")
+    snippet = on("slack", "C1", "export").text.split("```\n")[1].split("```")[0]
+    assert 'notify = "group:S0ML"' in snippet
+    reply = on("slack", "C2", f"import {snippet}")
+    assert "Imported" in reply.text and "mention" not in reply.text
+    kept = {t.query: t.notify for t in demo_bot.store.topics("slack:T1:C2")}
+    assert kept == {"diffusion": "group:S0ML", "agents": None}
+    # A Slack group means nothing on Discord: the alert stays, its mention is left out.
+    reply = on("discord", "42", f"import {snippet}")
+    assert "1 alert mention left out" in reply.text
+    (alert, _) = demo_bot.store.topics("discord:T1:42")
+    assert (alert.query, alert.alert_upvotes, alert.notify) == ("diffusion", 20, None)
+
+
+def test_a_failed_import_changes_neither_settings_nor_topics(demo_bot) -> None:
+    """The settings and the topics are written in one transaction: the real database
+    refusing the topics' insert leaves the channel's schedule as it was."""
+    import sqlite3
+
+    ask(demo_bot, "schedule 07:30 UTC")
+    with sqlite3.connect(demo_bot.store.state.path) as db:
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON topics "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
+    reply = ask(demo_bot, 'import [channel]\npost_time = "11:00"\n[[topics]]\nquery = "agents"')
+    assert reply.kind == ReplyKind.ERROR and "\n" not in reply.text.strip()
+    assert demo_bot.store.get_channel("console:local:lab").post_time == "07:30"
+    assert demo_bot.store.topics() == []
+
+
 @pytest.mark.parametrize(
     ("snippet", "message"),
     [
@@ -205,6 +243,8 @@ def test_export_import_round_trip_across_platforms(demo_bot) -> None:
         ("[channel]\ncolour = 'red'", "channel.colour: unknown setting"),
         ("[channel]\nmax_papers = 99", "between 1 and 25"),
         ("[[topics]]\nalert_upvotes = 3", "topics[0].query"),
+        ("[[topics]]\nquery = 'x'\nnotify = 'group:S1'", "notify: goes with alert_upvotes"),
+        ("[[topics]]\nquery = 'x'\ncolour = 'red'", "topics[0].colour: unknown key"),
         ("<html>", "not a settings snippet"),
     ],
 )

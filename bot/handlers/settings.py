@@ -26,7 +26,7 @@ from bot.handlers.common import (
     unquote,
 )
 from bot.layout import SUMMARY_MODES
-from bot.mentions import MentionError, read_mention
+from bot.mentions import MentionError, parts, read_mention
 from bot.models import MAX_PAPERS_PER_POST, MAX_UPVOTES, Channel, Feedback
 from bot.query import parse_query, quoted
 from bot.registry import (
@@ -564,20 +564,36 @@ def import_(ctx: Context, request: Request, snippet: str | None) -> Reply:
         apply_settings(ch, snapshot.settings)
         ch.not_before = ctx.clock().isoformat()
 
-    ctx.store.update_channel(channel.key, change)
     existing = {t.query.lower() for t in ctx.store.topics(request.channel)}
-    new = [(q, a) for q, a in snapshot.topics if q.lower() not in existing]
-    room = MAX_TOPICS - len(existing)
-    added = new[: max(0, room)]
+    new = [t for t in snapshot.topics if t.query.lower() not in existing]
+    added = new[: max(0, MAX_TOPICS - len(existing))]
+    # A mention names someone on the platform it was exported from: kept only where it
+    # can ping (a Slack group means nothing on Discord); the alert itself is kept.
+    foreign = sum(1 for t in added if t.notify and parts(t.notify, request.platform) is None)
     who = request.user_name or request.user_id
-    for query, alert in added:
-        ctx.store.add_topic(request.channel, query, who, alert_upvotes=alert)
+    rows = [
+        (
+            t.query,
+            who,
+            t.alert_upvotes,
+            t.notify if t.notify and parts(t.notify, request.platform) else None,
+        )
+        for t in added
+    ]
+    # The settings and every topic in one transaction: a failed import changes nothing.
+    ctx.store.import_channel(channel.key, change, rows)
     skipped = len(snapshot.topics) - len(added)
     return Reply(
         text=f"Imported {count_of(len(snapshot.settings), 'setting')} and "
         f"{count_of(len(added), 'topic')}"
         + (f" ({skipped} already here or over the limit)" if skipped else "")
-        + ". See `/papers status` and `/papers topics`.",
+        + ". See `/papers status` and `/papers topics`."
+        + (
+            f" {count_of(foreign, 'alert mention')} left out: "
+            "they name people on another platform (`subscribe ... --notify` adds one)."
+            if foreign
+            else ""
+        ),
         ephemeral=False,
     )
 
