@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.slack.render import MAX_SECTION_TEXT, clip, escape, fit, plain, safe_url
+from adapters.slack.render import MAX_SECTION_TEXT, clip, escape, fit, plain, safe_url, section
 from bot.handlers.common import WEEKDAY_NAMES
 from bot.models import Channel, Paper, Topic, channel_key, user_key
 from bot.store import Store
@@ -66,13 +66,6 @@ def read_metadata(view: dict[str, Any] | None) -> dict[str, str]:
     return {k: v for k, v in found.items() if isinstance(v, str)} if isinstance(found, dict) else {}
 
 
-def _section(text: str, accessory: Block | None = None) -> Block:
-    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": text or " "}}
-    if accessory is not None:
-        block["accessory"] = accessory
-    return block
-
-
 def _button(label: str, action_id: str, value: str, *, primary: bool = False) -> Block:
     button: Block = {
         "type": "button",
@@ -114,7 +107,7 @@ def home_view(data: HomeData, dm_channel: str) -> dict[str, Any]:
                 "elements": [{"type": "mrkdwn", "text": fit(data.notice, MAX_NOTICE)}],
             }
         )
-    blocks.append(_section("\n".join(schedule_lines(data.channel))))
+    blocks.append(section("\n".join(schedule_lines(data.channel))))
     buttons = [
         _button("Subscribe…", f"{ACTION_FORM}_{FORM_SUBSCRIBE}", FORM_SUBSCRIBE, primary=True),
         _button("Schedule…", f"{ACTION_FORM}_{FORM_SCHEDULE}", FORM_SCHEDULE),
@@ -123,12 +116,12 @@ def home_view(data: HomeData, dm_channel: str) -> dict[str, Any]:
         buttons.append(_button("Resume", f"{ACTION_RUN}_resume", "resume"))
     blocks.append({"type": "actions", "elements": buttons})
 
-    blocks += [{"type": "divider"}, _section("*Your topics*")]
+    blocks += [{"type": "divider"}, section("*Your topics*")]
     if not data.topics:
-        blocks.append(_section("None yet: without topics your digest carries the top papers."))
+        blocks.append(section("None yet: without topics your digest carries the top papers."))
     for n, topic in enumerate(data.topics):
         blocks.append(
-            _section(
+            section(
                 f"{topic.id}. {fit(topic.query, 1000)}",
                 _button("Unsubscribe", f"{ACTION_RUN}_topic_{n}", f"unsubscribe {topic.id}"),
             )
@@ -137,15 +130,13 @@ def home_view(data: HomeData, dm_channel: str) -> dict[str, Any]:
     blocks += [{"type": "divider"}]
     if not data.saved:
         blocks.append(
-            _section(
-                "*Saved papers*\nNothing saved yet: press *Save* on any paper to keep it here."
-            )
+            section("*Saved papers*\nNothing saved yet: press *Save* on any paper to keep it here.")
         )
     else:
-        blocks.append(_section(f"*Saved papers* ({data.saved_total})"))
+        blocks.append(section(f"*Saved papers* ({data.saved_total})"))
         for n, (paper_id, paper) in enumerate(data.saved):
             blocks.append(
-                _section(
+                section(
                     saved_line(paper_id, paper),
                     _button("Unsave", f"{ACTION_RUN}_unsave_{n}", f"unsave {paper_id}"),
                 )

@@ -159,8 +159,12 @@ def mrkdwn(text: str, limit: int = MAX_SECTION_TEXT) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": clip(text, limit) or " "}
 
 
-def section(text: str) -> Block:
-    return {"type": "section", "text": mrkdwn(text, MAX_SECTION_TEXT)}
+def section(text: str, accessory: Block | None = None) -> Block:
+    """A mrkdwn section (clipped to Slack's 3000), with a button or menu at its side."""
+    block: Block = {"type": "section", "text": mrkdwn(text, MAX_SECTION_TEXT)}
+    if accessory is not None:
+        block["accessory"] = accessory
+    return block
 
 
 def split_text(text: str, limit: int = MAX_SECTION_TEXT) -> list[str]:
