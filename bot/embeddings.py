@@ -105,9 +105,17 @@ def _blocked_product(x: np.ndarray, blocks: list[np.ndarray], bias: np.ndarray) 
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
-    mean = x.mean(-1, keepdims=True)
-    var = ((x - mean) ** 2).mean(-1, keepdims=True)
-    return (x - mean) / np.sqrt(var + 1e-12) * weight + bias
+    """``(x - mean) / sqrt(var + 1e-12) * weight + bias`` over the last axis, in place on
+    one temporary: the same values as ``x.mean``'s form, for a third of the calls (``mean``
+    is a Python wrapper; at a query's few tokens, the calls were the cost)."""
+    size = x.shape[-1]
+    centred = x - np.add.reduce(x, axis=-1, keepdims=True) / size
+    var = np.add.reduce(centred * centred, axis=-1, keepdims=True) / size
+    var += 1e-12
+    centred /= np.sqrt(var)
+    centred *= weight
+    centred += bias
+    return centred
 
 
 class MiniLMEncoder:
