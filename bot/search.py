@@ -635,10 +635,13 @@ class SearchIndex:
             self._embed_query_soon(self._spelled(parsed, corrected, []))
         depth = max(LEXICAL_DEPTH, offset + per_page)
         lexical, lexical_total = self._run(query, parsed, depth, 0)
-        dense = self._dense_hits(parsed, DENSE_DEPTH, self._spelled(parsed, corrected, lexical))
-        by_id = {h.paper_id: h for h in lexical}
-        # Papers with every word, in BM25 order: a third list, so they come first.
+        spelled = self._spelled(parsed, corrected, lexical)
+        self._embed_query_soon(spelled)  # a typo's text is known now (else started above)
+        # Papers with every word, in BM25 order: a third list, so they come first. (Run
+        # before the dense half, which waits for the query vector being computed.)
         complete = self._ids(self.build_query(parsed)[0], depth) if len(parsed.words) > 1 else []
+        dense = self._dense_hits(parsed, DENSE_DEPTH, spelled)
+        by_id = {h.paper_id: h for h in lexical}
         fused = ranking.fuse(
             [
                 ([h.paper_id for h in lexical], ranking.LEXICAL_WEIGHT),
@@ -675,10 +678,7 @@ class SearchIndex:
         if constraints is None or not ids:
             return set(ids)
         query = tantivy.Query.boolean_query(
-            [
-                (tantivy.Occur.Must, constraints),
-                (tantivy.Occur.Must, tantivy.Query.term_set_query(self.schema, "id", ids)),
-            ]
+            [(tantivy.Occur.Must, constraints), (tantivy.Occur.Must, self._id_query(ids))]
         )
         searcher = self.index.searcher()
         result = searcher.search(query, limit=len(ids), count=False)
@@ -708,6 +708,15 @@ class SearchIndex:
         allowed = self._allowed(parsed, [pid for pid, _ in near])
         return [(pid, s) for pid, s in near if pid in allowed]
 
+    def _id_query(self, ids: list[str]) -> tantivy.Query:
+        """The papers with these ids: one term query each, in a disjunction. The same
+        documents as ``term_set_query``, which builds an automaton over the id
+        dictionary: 0.4 ms for 4 ids at 100,000 papers, against 0.06 ms."""
+        term = tantivy.Query.term_query
+        return tantivy.Query.boolean_query(
+            [(tantivy.Occur.Should, term(self.schema, "id", pid)) for pid in ids]
+        )
+
     def _ids(self, query: tantivy.Query, limit: int) -> list[str]:
         searcher = self.index.searcher()
         result = searcher.search(query, limit=limit, count=False)
@@ -717,7 +726,7 @@ class SearchIndex:
         if not ids:
             return {}
         searcher = self.index.searcher()
-        query = tantivy.Query.term_set_query(self.schema, "id", ids)
+        query = self._id_query(ids)
         found = {}
         for _, address in searcher.search(query, limit=len(ids), count=False).hits:
             doc = searcher.doc(address)
