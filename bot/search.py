@@ -640,7 +640,8 @@ class SearchIndex:
         depth = max(LEXICAL_DEPTH, offset + per_page)
         lexical, lexical_total = self._run(query, parsed, depth, 0)
         spelled = self._spelled(parsed, corrected, lexical)
-        self._embed_query_soon(spelled)  # a typo's text is known now (else started above)
+        if corrected and len(parsed.words) > 1:  # a typo's text is known now: encode it
+            self._embed_query_soon(spelled)  # while the every-word query runs
         # Papers with every word, in BM25 order: a third list, so they come first. (Run
         # before the dense half, which waits for the query vector being computed.)
         complete = self._ids(self.build_query(parsed)[0], depth) if len(parsed.words) > 1 else []

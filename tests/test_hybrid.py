@@ -340,6 +340,12 @@ def test_query_vector_is_computed_while_bm25_runs(demo_bot) -> None:
     # Had "animatoin" been started early, it would still be pending: the dense half
     # encodes the spelled word the BM25 hits have instead.
     assert not index._vectors_pending
+    # With another word, the spelled text is started before the every-word query, and
+    # taken back by the dense half.
+    search_module._embed_query.cache_clear()
+    page = index.search(parse_query("animatoin portrait"))
+    assert page.corrected == ("animatoin",) and page.hits
+    assert not index._vectors_pending
 
     for n in range(100):  # vectors started and never taken (searches that failed) are bounded
         index._embed_query_soon(f"topic number {n}")
