@@ -258,3 +258,95 @@ def test_quoted_topics_round_trip_through_export_and_import(demo_bot) -> None:
         assert [(t.query, t.alert_upvotes) for t in topics] == expected
     again = ask(demo_bot, f"import {snippet}", channel_id="S1")
     assert "0 topics (3 already here" in again.text
+
+
+# ---- speed work (issue 14: search p99 at 100,000 papers) ---------------------------------
+
+
+def test_one_text_encodes_as_it_does_in_a_batch(minilm) -> None:
+    """A query (one text) takes a batch-free forward pass in column blocks: the same
+    vector as the batch pass, for short, empty and truncated (over 128 tokens) texts."""
+    texts = ["diffusion", "", "quantization of large language models", "speech " * 200]
+    batch = minilm.encode([*texts, "a second text, so the batch pass pads"])
+    for n, text in enumerate(texts):
+        alone = minilm.encode([text])
+        assert alone.shape == (1, 384) and alone.dtype == np.float32
+        assert np.allclose(alone[0], batch[n], atol=1e-5), text[:20]
+
+
+def test_float16_rows_widen_exactly() -> None:
+    """The probe's bit-moving float16 -> float32 conversion equals numpy's cast for every
+    finite float16 (subnormals, both zeros), once its 2**-112 is undone."""
+    from bot.vectors import _HALF_SCALE, _widened
+
+    every = np.arange(65536, dtype=np.uint32).astype(np.uint16).view(np.float16)
+    finite = every[np.isfinite(every)]
+    widened = _widened(finite).astype(np.float64) * float(_HALF_SCALE)
+    assert np.array_equal(widened, finite.astype(np.float64))
+    assert np.array_equal(np.signbit(_widened(finite)), np.signbit(finite))
+
+
+def test_clustered_nearest_scores_as_the_plain_cast_does() -> None:
+    """Above 20,000 rows the store probes clusters; its scores are those of casting the
+    probed float16 rows to float32, bit for bit, and so are the ids and their order."""
+    from bot.vectors import BRUTE_FORCE_UP_TO, PROBE, VectorStore
+
+    rng = np.random.default_rng(3)
+    n, dim = BRUTE_FORCE_UP_TO + 500, 24
+    rows = rng.normal(size=(n, dim)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    rows[:50, :3] = 0.0  # zeros and (after float16) tiny values: the signs must hold
+    rows[50:100, :3] = -3e-6
+    store = VectorStore(None, "test")
+    store.replace({f"p{i}": (i, row) for i, row in enumerate(rows)})
+    snap = store._snap
+    assert snap.centroids is not None  # clustered, not the brute-force path
+    for q in rows[rng.choice(n, 20)] + rng.normal(scale=0.1, size=(20, dim)).astype(np.float32):
+        q = (q / np.linalg.norm(q)).astype(np.float32)
+        near = np.argsort(-(snap.centroids @ q))[:PROBE]
+        spans = [(int(snap.starts[c]), int(snap.starts[c + 1])) for c in near]
+        scores = np.concatenate([snap.matrix[lo:hi].astype(np.float32) @ q for lo, hi in spans])
+        ids = np.concatenate([np.arange(lo, hi) for lo, hi in spans])
+        order = np.argsort(-scores, kind="stable")[:30]
+        expected = [(snap.ids[ids[i]], float(scores[i])) for i in order]
+        assert store.nearest(q, 30) == expected
+
+
+def test_query_vector_is_computed_while_bm25_runs(demo_bot) -> None:
+    """A search without typos hands its encoder text to a helper thread before BM25 runs
+    and takes that vector back (nothing left pending); the page is the one the inline
+    path gives. A typo's text depends on the BM25 hits: nothing is started early."""
+    import threading
+
+    from bot import search as search_module
+
+    index = demo_bot.index
+    parsed = parse_query("portrait animation")
+    search_module._embed_query.cache_clear()
+    overlapped = index.search(parsed, per_page=10)
+    assert any(t.name.startswith("query-vector") for t in threading.enumerate())
+    assert not index._vectors_pending  # taken by the search that started it
+    search_module._embed_query.cache_clear()
+    vector = index.embed_query("portrait animation")  # nothing pending: computed here
+    assert np.array_equal(vector, search_module._embed_query(index.encoder, "portrait animation"))
+    again = index.search(parsed, per_page=10)
+    assert [h.paper_id for h in again.hits] == [h.paper_id for h in overlapped.hits]
+    assert [h.score for h in again.hits] == [h.score for h in overlapped.hits]
+
+    typo = parse_query("animatoin")
+    _, corrected = index.build_query(typo, require_all=False)
+    assert corrected == ["animatoin"]
+    index.search(typo)
+    # Had "animatoin" been started early, it would still be pending: the dense half
+    # encodes the spelled word the BM25 hits have instead.
+    assert not index._vectors_pending
+    # With another word, the spelled text is started before the every-word query, and
+    # taken back by the dense half.
+    search_module._embed_query.cache_clear()
+    page = index.search(parse_query("animatoin portrait"))
+    assert page.corrected == ("animatoin",) and page.hits
+    assert not index._vectors_pending
+
+    for n in range(100):  # vectors started and never taken (searches that failed) are bounded
+        index._embed_query_soon(f"topic number {n}")
+    assert len(index._vectors_pending) <= 64
