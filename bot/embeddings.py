@@ -22,12 +22,16 @@ import contextlib
 import logging
 import math
 import os
+import threading
 import zipfile
 from functools import cache
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+from bot import minilm_onnx
+from bot.minilm_onnx import QueryModel
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +69,11 @@ class Encoder(Protocol):
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """One L2-normalised float32 row per text."""
+        ...
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """A search's or a topic's text as one L2-normalised row, as fast as the model
+        allows (it is on every search's path); close to ``encode([text])[0]``."""
         ...
 
 
@@ -138,6 +147,9 @@ class MiniLMEncoder:
         self.emb_norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         self.layers = []
         self._query_layers: list[tuple] | None = None  # column blocks, made at first query
+        self._query_model: QueryModel | None = None  # int8 (bot.minilm_onnx), at first query
+        self._query_model_tried = False
+        self._query_model_lock = threading.Lock()
         for n in range(6):
             p = f"encoder.layer.{n}."
             qkv_w = np.concatenate(
@@ -227,13 +239,17 @@ class MiniLMEncoder:
             self._query_layers = blocked  # one assignment: a concurrent first query is safe
         return self._query_layers
 
+    def _embedded(self, ids: list[int]) -> np.ndarray:
+        """One text's tokens embedded (word + position + type), layer-normed: ``[L, 384]``."""
+        x = self.word[ids] + self.position[: len(ids)] + self.token_type
+        return _layer_norm(x, *self.emb_norm)
+
     def _forward_one(self, ids: list[int]) -> np.ndarray:
         """:meth:`_forward` for one unpadded text: the same operations without the batch
         axis, the padding mask and its bias, in column blocks (equal to ~1e-7)."""
         length = len(ids)
         heads, size = 12, 32
-        x = self.word[ids] + self.position[:length] + self.token_type
-        x = _layer_norm(x, *self.emb_norm)
+        x = self._embedded(ids)
         scale = 1.0 / math.sqrt(size)
         for qkv_w, qkv_b, o_w, o_b, norm1, i_w, i_b, f_w, f_b, norm2 in self._blocked_layers():
             qkv = _blocked_product(x, qkv_w, qkv_b)  # (length, 3*384)
@@ -254,11 +270,29 @@ class MiniLMEncoder:
             x = _layer_norm(y, *norm2)
         return x.mean(0)
 
+    def encode_query(self, text: str) -> np.ndarray:
+        """A query's vector from the int8 model (:mod:`bot.minilm_onnx`, ~1 ms), or from
+        the float32 numpy pass when onnxruntime is not there (5-10 ms)."""
+        ids = self.tokenizer.encode(text or " ").ids
+        model = self._int8_query_model()
+        if model is None:
+            return _normalise(self._forward_one(ids)[None, :])[0]
+        return _normalise(model.pooled(self._embedded(ids))[None, :])[0]
+
+    def _int8_query_model(self) -> QueryModel | None:
+        """Built once, by the first query (~0.5 s); None for good if it cannot be."""
+        if not self._query_model_tried:
+            with self._query_model_lock:
+                if not self._query_model_tried:
+                    self._query_model = minilm_onnx.build(self)
+                    self._query_model_tried = True
+        return self._query_model
+
     def encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        if len(texts) == 1:  # a query: no batch to pad, and small products (QUERY_BLOCK)
+        if len(texts) == 1:  # one paper: no batch to pad, and small products (QUERY_BLOCK)
             out[0] = self._forward_one(self.tokenizer.encode(texts[0] or " ").ids)
             return _normalise(out)
         encodings = self.tokenizer.encode_batch([t or " " for t in texts])
@@ -296,6 +330,9 @@ class StaticEncoder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return _normalise(np.asarray(self.model.embed(texts, norm=False), dtype=np.float32))
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
 
 
 def _normalise(rows: np.ndarray) -> np.ndarray:

@@ -985,7 +985,7 @@ def _pool() -> ThreadPoolExecutor:
 @lru_cache(maxsize=1024)
 def _embed_query(encoder: Encoder, text: str) -> np.ndarray:
     """A query's vector; cached, since paging and topics ask for the same text again."""
-    return encoder.encode([text])[0]
+    return encoder.encode_query(text)
 
 
 def _close_to_any(stem: str, vocabulary: set[str]) -> bool:

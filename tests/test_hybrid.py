@@ -350,3 +350,63 @@ def test_query_vector_is_computed_while_bm25_runs(demo_bot) -> None:
     for n in range(100):  # vectors started and never taken (searches that failed) are bounded
         index._embed_query_soon(f"topic number {n}")
     assert len(index._vectors_pending) <= 64
+
+
+# ---- the int8 query model (bot/minilm_onnx.py) -------------------------------------------
+
+QUERIES = [
+    "gaussian splatting",
+    "serving large language models",
+    "NeRF",
+    "a",
+    "Übersetzung 語彙 ≥ 4-bit",
+    "rendering new viewpoints of a scene from photos " * 20,  # past 128 word pieces: cut
+]
+
+
+def test_a_query_encodes_in_int8_close_to_the_float32_vector(minilm) -> None:
+    """Queries go through onnxruntime's integer kernels; documents stay float32 numpy.
+    The two must agree in direction (cosine >= 0.99), not only roughly."""
+    assert minilm._int8_query_model() is not None, "onnxruntime must run the query model"
+    for text in QUERIES:
+        query = minilm.encode_query(text)
+        exact = minilm.encode([text])[0]
+        assert query.dtype == np.float32 and query.shape == (384,)
+        assert abs(float(np.linalg.norm(query)) - 1.0) < 1e-5
+        assert float(query @ exact) >= 0.99, text
+    # Not the float32 pass itself (that would mean the int8 model never ran).
+    assert not np.allclose(minilm.encode_query("NeRF"), minilm.encode(["NeRF"])[0], atol=1e-4)
+
+
+def test_weight_columns_quantize_symmetrically() -> None:
+    from bot.minilm_onnx import quantize_columns
+
+    rng = np.random.default_rng(3)
+    weight = rng.normal(size=(64, 8)).astype(np.float32)
+    weight[:, 5] = 0.0  # a column of zeros keeps a usable scale
+    q, scale = quantize_columns(weight)
+    assert q.dtype == np.int8 and scale.shape == (8,)
+    assert np.abs(q).max(axis=0).tolist() == [127] * 5 + [0] + [127] * 2
+    assert np.all(np.abs(q * scale - weight) <= scale / 2 + 1e-7)
+
+
+def test_without_onnxruntime_queries_encode_in_numpy() -> None:
+    """A machine without onnxruntime still searches by meaning: one log line, and the
+    query vector is the float32 pass's own (a real process where the import fails)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, numpy as np; sys.modules['onnxruntime'] = None\n"
+        "from bot.embeddings import MiniLMEncoder\n"
+        "e = MiniLMEncoder.from_package()\n"
+        "q = e.encode_query('speech recognition')\n"
+        "assert e._int8_query_model() is None\n"
+        "print(float(q @ e.encode(['speech recognition'])[0]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout.strip()) > 0.99999
+    assert "query encoding stays in numpy" in done.stderr
