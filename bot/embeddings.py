@@ -53,8 +53,8 @@ def _one_blas_thread() -> None:
 
 MAX_TOKENS = 128  # the model was trained on 128-token inputs; title + abstract start fit
 BATCH = 32
-# Output columns per matrix product when one text is encoded (a search's query). A query
-# is a handful of tokens: OpenBLAS then spends most of a product copying ("packing") the
+# Output columns per matrix product when a query is encoded in numpy (without onnxruntime:
+# see bot/minilm_onnx.py for the usual path). A query is a handful of tokens: OpenBLAS then spends most of a product copying ("packing") the
 # weight matrix, unless the product is small enough for its unpacked small-matrix kernel.
 # Column blocks of 192 (96 for the 1536-wide input of the feed-forward's second product)
 # keep each product under that limit: a query's forward pass took ~30 % less (9.6 -> 6.7
@@ -72,8 +72,10 @@ class Encoder(Protocol):
         ...
 
     def encode_query(self, text: str) -> np.ndarray:
-        """A search's or a topic's text as one L2-normalised row, as fast as the model
-        allows (it is on every search's path); close to ``encode([text])[0]``."""
+        """A search's text as one L2-normalised row, as fast as the model allows (it is on
+        every search's path); close to ``encode([text])[0]`` (MiniLM: a cosine of 0.97 or
+        more, see :mod:`bot.minilm_onnx`), so anything compared with a fixed threshold
+        uses ``encode``."""
         ...
 
 
@@ -146,7 +148,7 @@ class MiniLMEncoder:
         self.token_type = w["embeddings.token_type_embeddings.weight"][0]
         self.emb_norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         self.layers = []
-        self._query_layers: list[tuple] | None = None  # column blocks, made at first query
+        self._query_layers: list[tuple] | None = None  # column blocks, for numpy queries only
         self._query_model: QueryModel | None = None  # int8 (bot.minilm_onnx), at first query
         self._query_model_tried = False
         self._query_model_lock = threading.Lock()
@@ -217,8 +219,8 @@ class MiniLMEncoder:
 
     def _blocked_layers(self) -> list[tuple]:
         """The layers with each weight matrix cut into contiguous column blocks (see
-        :data:`QUERY_BLOCK`); made once, on the first single-text encoding (a process that
-        only embeds batches, such as a backfill helper, never holds them: ~42 MB)."""
+        :data:`QUERY_BLOCK`); made once, by the first query encoded in numpy, which only
+        happens without onnxruntime (~42 MB that a bot with it never holds)."""
         if self._query_layers is None:
             blocked = []
             for qkv_w, qkv_b, o_w, o_b, norm1, i_w, i_b, f_w, f_b, norm2 in self.layers:
@@ -271,7 +273,7 @@ class MiniLMEncoder:
         return x.mean(0)
 
     def encode_query(self, text: str) -> np.ndarray:
-        """A query's vector from the int8 model (:mod:`bot.minilm_onnx`, ~1 ms), or from
+        """A query's vector from the int8 model (:mod:`bot.minilm_onnx`, ~1.5 ms), or from
         the float32 numpy pass when onnxruntime is not there (5-10 ms)."""
         ids = self.tokenizer.encode(text or " ").ids
         model = self._int8_query_model()
@@ -292,9 +294,6 @@ class MiniLMEncoder:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        if len(texts) == 1:  # one paper: no batch to pad, and small products (QUERY_BLOCK)
-            out[0] = self._forward_one(self.tokenizer.encode(texts[0] or " ").ids)
-            return _normalise(out)
         encodings = self.tokenizer.encode_batch([t or " " for t in texts])
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         for start in range(0, len(order), BATCH):  # similar lengths together: little padding

@@ -380,14 +380,28 @@ class SearchIndex:
             return pending.result()
         return _embed_query(encoder, text)  # none started (or queued behind others): here
 
+    def embed_text(self, text: str) -> np.ndarray | None:
+        """``text`` embedded as the papers are (float32), for comparing against a fixed
+        cosine: a topic's threshold (:data:`bot.ranking.TOPIC_THRESHOLD`) was set on these
+        vectors, and a search's int8 query vector can move a cosine by up to 0.03 (about
+        one match in ten near the threshold would flip). Not on a search's path."""
+        if not len(self.vectors) or not text.strip():
+            return None
+        encoder = self.encoder
+        if encoder is None:
+            return None
+        return _embed_text(encoder, text)
+
     def _embed_query_soon(self, text: str) -> None:
         """Start computing the query vector of ``text`` in a helper thread; the next
         :meth:`embed_query` of the same text takes it. A search knows its encoder text
         before BM25 runs (unless a word is a typo: then the text depends on the BM25
-        hits), and encoding is most of a search's time (5-9 ms of MiniLM on one core):
-        overlapped, the BM25 queries mostly hide behind it (100,000 papers: about 1 ms
-        less a search on average, the most for several words). The helper threads wait
-        on a queue, never spin: a busy machine only delays them."""
+        hits), and encoding is a good part of a search's time (~1.5 ms with the int8
+        model, 5-9 ms in numpy): overlapped with BM25, a search at 100,000 papers took
+        1.1 ms less at p50 and 0.5 ms less at p99 (3.4 / 9.4 ms against 4.5 / 9.9 ms
+        inline, the int8 model). The helper threads wait on a queue, never spin: a busy
+        machine only delays them. A search that started one and then failed takes it
+        back (:meth:`_drop_pending`)."""
         if not len(self.vectors) or not text.strip():
             return
         encoder = self.encoder
@@ -396,11 +410,21 @@ class SearchIndex:
         with self._pending_lock:
             if text in self._vectors_pending:
                 return
-            if len(self._vectors_pending) >= 64:  # left by searches that failed midway
+            if len(self._vectors_pending) >= 64:  # never expected: a bound, not a path
+                for left in self._vectors_pending.values():
+                    left.cancel()
                 self._vectors_pending.clear()
             # RuntimeError: the interpreter is shutting down; embed_query does it inline.
             with contextlib.suppress(RuntimeError):
                 self._vectors_pending[text] = _pool().submit(_embed_query, encoder, text)
+
+    def _drop_pending(self, texts: Iterable[str]) -> None:
+        """Forget (and cancel, if not started) the vectors a failed search asked for."""
+        with self._pending_lock:
+            for text in texts:
+                left = self._vectors_pending.pop(text, None)
+                if left is not None:
+                    left.cancel()
 
     def sync(self, store: object) -> bool:
         """Rebuild from ``store`` if the corpus changed since the index was built, or if
@@ -635,12 +659,33 @@ class SearchIndex:
             hits, total = self._run(query, parsed, per_page, offset)
             return SearchPage(hits, total, page, per_page, True, tuple(dict.fromkeys(corrected)))
         query, corrected = self.build_query(parsed, require_all=False)
+        started: list[str] = []
+        try:
+            return self._hybrid(parsed, query, corrected, page, per_page, started)
+        except BaseException:
+            self._drop_pending(started)  # nobody will take it: cancel it or let it go
+            raise
+
+    def _hybrid(
+        self,
+        parsed: ParsedQuery,
+        query: tantivy.Query,
+        corrected: list[str],
+        page: int,
+        per_page: int,
+        started: list[str],
+    ) -> SearchPage:
+        """:meth:`search` of plain words: BM25 and the vectors, fused. The texts whose
+        vectors it starts in the helper threads are added to ``started``."""
+        offset = (page - 1) * per_page
         if not corrected:  # the encoder's text is known before BM25 runs: start it now
-            self._embed_query_soon(self._spelled(parsed, corrected, []))
+            started.append(self._spelled(parsed, corrected, []))
+            self._embed_query_soon(started[-1])
         depth = max(LEXICAL_DEPTH, offset + per_page)
         lexical, lexical_total = self._run(query, parsed, depth, 0)
         spelled = self._spelled(parsed, corrected, lexical)
         if corrected and len(parsed.words) > 1:  # a typo's text is known now: encode it
+            started.append(spelled)
             self._embed_query_soon(spelled)  # while the every-word query runs
         # Papers with every word, in BM25 order: a third list, so they come first. (Run
         # before the dense half, which waits for the query vector being computed.)
@@ -807,7 +852,7 @@ class SearchIndex:
         found = run(query)
         if not parsed.words:
             return found
-        vector = self.embed_query(" ".join([*parsed.words, *parsed.phrases]))
+        vector = self.embed_text(" ".join([*parsed.words, *parsed.phrases]))
         if vector is None:
             return found
         constraints = self._constraints(parsed) or tantivy.Query.all_query()
@@ -896,7 +941,7 @@ class SearchIndex:
         dense: list[str] = []
         vector = self.vectors.vector(paper.id) if self.encoder is not None else None
         if vector is None:
-            vector = self.embed_query(paper_text(paper.title, paper.abstract))
+            vector = self.embed_text(paper_text(paper.title, paper.abstract))
         if vector is not None:
             near = self.vectors.nearest(vector, max(limit, 30) + 1)
             dense = [pid for pid, _ in near if pid != paper.id]
@@ -980,6 +1025,12 @@ def _pool() -> ThreadPoolExecutor:
         if _query_pool is None:
             _query_pool = ThreadPoolExecutor(_QUERY_THREADS, thread_name_prefix="query-vector")
         return _query_pool
+
+
+@lru_cache(maxsize=256)
+def _embed_text(encoder: Encoder, text: str) -> np.ndarray:
+    """A topic's (or paper's) float32 vector; cached, since every digest asks again."""
+    return encoder.encode([text])[0]
 
 
 @lru_cache(maxsize=1024)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.config import check_timezone, parse_hhmm
+from bot.mentions import NEUTRAL
 from bot.models import MAX_PAPERS_PER_POST, MAX_UPVOTES, Channel, Topic, clean_text
 from bot.query import SMART_QUOTES
 
@@ -31,9 +32,6 @@ _SETTINGS = {
 
 class SettingsError(ValueError):
     """The snippet cannot be imported; the message names the key."""
-
-
-MAX_NOTIFY = 40  # a neutral mention ("role:<snowflake>") is far shorter
 
 
 @dataclass(slots=True, frozen=True)
@@ -151,7 +149,9 @@ def parse_settings(text: str) -> Snapshot:
                 f"topics[{n}].alert_upvotes: expected a number from 1 to {MAX_UPVOTES}"
             )
         if notify is not None:
-            if not isinstance(notify, str) or not 0 < len(notify) <= MAX_NOTIFY:
+            if not isinstance(notify, str) or not any(
+                form.match(notify) for form in NEUTRAL.values()
+            ):
                 raise SettingsError(f"topics[{n}].notify: expected a mention as export wrote it")
             if alert is None:
                 raise SettingsError(f"topics[{n}].notify: goes with alert_upvotes")
