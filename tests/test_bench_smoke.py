@@ -51,3 +51,22 @@ def test_scale_bench_runs_at_300_papers(tmp_path: Path) -> None:
         assert result[engine]["p50_ms"] > 0 and result[engine]["qps"] > 0, engine
     # A 1,000-paper ingest writes a small part of the corpus (its partitions and meta).
     assert 0 < result["ingest_bytes"] < result["corpus_bytes"]
+
+
+def test_hybrid_bench_runs_at_300_papers(tmp_path: Path) -> None:
+    """bench/hybrid.py: latency with vectors beside the raw tantivy peer, the dense half
+    actually answering some searches, and a kept folder reused on the second run."""
+    first = bench("hybrid.py", "--papers", "300", "--embed", "0", "--keep", tmp_path)
+    assert "600 searches" in first.stdout and "peer, raw tantivy" in first.stdout
+    share = first.stdout.split("% of the mix found papers by meaning")[0].rsplit(" ", 1)[1]
+    assert int(share) > 0, first.stdout  # the fitted map gives queries real neighbours
+    again = bench("hybrid.py", "--papers", "300", "--embed", "0", "--keep", tmp_path)
+    assert f"reused from {tmp_path}" in again.stdout
+
+
+def test_relevance_bench_prints_the_systems_side_by_side() -> None:
+    proc = bench("relevance.py", "--ceiling")
+    rows = {line.split()[0]: line.split()[1:] for line in proc.stdout.splitlines()[2:]}
+    assert set(rows) == {"fts5", "bm25", "dense", "hybrid", "ceiling@30"}
+    scores = {name: float(cells[0]) for name, cells in rows.items()}
+    assert scores["ceiling@30"] >= scores["hybrid"] > scores["fts5"]
