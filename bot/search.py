@@ -368,10 +368,15 @@ class SearchIndex:
             keep = [pid for pid in self.vectors.ids if pid not in removed]
         self.vectors.replace(new, keep=keep)
 
-    def embed_query(self, text: str) -> np.ndarray | None:
+    def _encoder_for(self, text: str) -> Encoder | None:
+        """The encoder, when ``text`` has something to embed and there are vectors to
+        compare it with (with none, BM25 alone: the model is not even loaded)."""
         if not len(self.vectors) or not text.strip():
-            return None  # no vectors (BM25 alone): the model is not even loaded
-        encoder = self.encoder
+            return None
+        return self.encoder
+
+    def embed_query(self, text: str) -> np.ndarray | None:
+        encoder = self._encoder_for(text)
         if encoder is None:
             return None
         with self._pending_lock:
@@ -385,12 +390,8 @@ class SearchIndex:
         cosine: a topic's threshold (:data:`bot.ranking.TOPIC_THRESHOLD`) was set on these
         vectors, and a search's int8 query vector can move a cosine by up to 0.03 (about
         one match in ten near the threshold would flip). Not on a search's path."""
-        if not len(self.vectors) or not text.strip():
-            return None
-        encoder = self.encoder
-        if encoder is None:
-            return None
-        return _embed_text(encoder, text)
+        encoder = self._encoder_for(text)
+        return None if encoder is None else _embed_text(encoder, text)
 
     def _embed_query_soon(self, text: str) -> None:
         """Start computing the query vector of ``text`` in a helper thread; the next
@@ -402,9 +403,7 @@ class SearchIndex:
         inline, the int8 model). The helper threads wait on a queue, never spin: a busy
         machine only delays them. A search that started one and then failed takes it
         back (:meth:`_drop_pending`)."""
-        if not len(self.vectors) or not text.strip():
-            return
-        encoder = self.encoder
+        encoder = self._encoder_for(text)
         if encoder is None:
             return
         with self._pending_lock:
