@@ -232,6 +232,13 @@ async def test_uninstalling_removes_the_workspace_s_token_and_channels(
     with pytest.raises(PermanentDeliveryError, match="app_not_installed"):
         await adapter.post(Channel("slack", "TA", "C1"), Reply(text="still there?"))
     assert not fake.posts_to("C1")
+    # Uninstalling took the bot out of its channels: installed again at once, it does not
+    # go by what it knew of C1 before (it asks Slack, which says it is not in C1).
+    fake.channels["C1"] = {"is_member": False}
+    await install(adapter, fake, "TA")
+    answer = await command(adapter, fake, "TA", "subscribe diffusion")
+    assert "not in this channel" in json.dumps(answer) and "Subscribed" not in json.dumps(answer)
+    fake.channels.pop("C1")
 
     # A revoked bot token does the same for the other workspace; a user token alone nothing.
     revoked_user = event("TB", {"type": "tokens_revoked", "tokens": {"oauth": ["U1"]}})

@@ -32,7 +32,6 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -75,6 +74,7 @@ from bot.delivery import describe
 from bot.models import Channel
 from bot.registry import CommandError, Invocation, Option, Spec
 from bot.replies import ButtonRole, Reply, ReplyKind, Request
+from bot.store import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -454,7 +454,7 @@ class DiscordAdapter:
                 except DeliveryError as exc:
                     log.info("discord: welcome not posted in %s (%s)", channel.id, describe(exc))
                     continue
-                record = {"channel": str(channel.id), "at": datetime.now(UTC).isoformat()}
+                record = {"channel": str(channel.id), "at": utc_now()}
                 await asyncio.to_thread(self.bot.store.set_meta, key, record)
                 log.info("discord: welcomed server %s in channel %s", guild.id, channel.id)
                 return channel.id
@@ -476,8 +476,8 @@ class DiscordAdapter:
         In a server the bot is in: that channel, Manage Channels to change it, and a
         ``cannot_post`` line when the bot may not post there. In the DM with the bot: that
         DM (``discord:@me:<id>``), theirs to change. Anywhere else (the user's install,
-        where the bot cannot post): their DM with the bot, ``dm_id`` (see
-        :meth:`request_async`, which opens it), theirs to change.
+        where the bot cannot post): their DM with the bot, ``dm_id`` (opened by
+        :meth:`personal_dm` when a command runs), theirs to change.
         """
         place = place_of(interaction)
         user = interaction.user
@@ -488,8 +488,7 @@ class DiscordAdapter:
             perms = interaction.permissions
             can_manage = (not self.settings.require_manage_channels) or perms.manage_channels
             cannot_post = None if can_post(interaction) else CANNOT_POST_HERE
-        elif place is Place.BOT_DM:
-            workspace = DM_WORKSPACE
+        elif place is Place.BOT_DM:  # (workspace is DM_WORKSPACE already: no guild)
             if interaction.channel_id is not None:
                 _remember(self._dms, user.id, interaction.channel_id)
         else:
@@ -509,14 +508,6 @@ class DiscordAdapter:
             user_scope=USER_SCOPE,
         )
 
-    async def request_async(self, interaction: discord.Interaction, text: str) -> Request:
-        """:meth:`request_for`, with the user's DM opened first when the interaction comes
-        from a place the bot cannot post to. Raises the delivery errors when it cannot be."""
-        if place_of(interaction) is Place.ELSEWHERE:
-            dm_id = await self.personal_dm(interaction.user.id)
-            return self.request_for(interaction, text, dm_id=dm_id)
-        return self.request_for(interaction, text)
-
     def channel_key(self, interaction: discord.Interaction) -> str:
         return self.request_for(interaction, "").channel
 
@@ -529,11 +520,10 @@ class DiscordAdapter:
         self, interaction: discord.Interaction, spec: Spec, option: Option, current: str
     ) -> list[tuple[str, str]]:
         """Autocomplete for ``option`` as typed so far, from the core (for the channel the
-        command would act on: the personal DM's topics when used through a user install)."""
-        try:
-            request = await self.request_async(interaction, "")
-        except DeliveryError:
-            request = self.request_for(interaction, "")
+        command would act on: through a user install, the personal DM's topics once that DM
+        is known; autocomplete never opens it, so a user who refuses DMs costs no REST call
+        per keystroke)."""
+        request = self.request_for(interaction, "")
         # Suggestions read the state database (a channel's topics): off the event loop.
         return await asyncio.to_thread(self.bot.suggest, request, spec.name, option.key, current)
 

@@ -292,7 +292,9 @@ class SlackAdapter:
         be written to (gone, deactivated, the scope missing), :class:`DeliveryError` for
         anything else.
         """
-        shown = _CHANNEL_LINK.sub(r"<#\1>", escape(text))
+        # Only the notice's own channel link (the first) is restored: one inside a quoted
+        # pause reason stays text, as on Discord.
+        shown = _CHANNEL_LINK.sub(r"<#\1>", escape(text), count=1)
         token = await self._token(workspace)
         try:
             opened = await self.client.conversations_open(users=user_id, **token)

@@ -316,7 +316,7 @@ def build_app(
     )
     commands = SlackCommands(bot, config, Clients(client, installations))
     if installations is not None:
-        register_uninstall(app, bot, installations)
+        register_uninstall(app, bot, installations, commands.membership)
 
     @app.command(COMMAND)
     async def on_command(ack: Any, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -363,7 +363,9 @@ def build_app(
     return app, commands
 
 
-def register_uninstall(app: AsyncApp, bot: PapersBot, installations: Installations) -> None:
+def register_uninstall(
+    app: AsyncApp, bot: PapersBot, installations: Installations, membership: Membership
+) -> None:
     """``app_uninstalled`` and ``tokens_revoked``: forget the workspace's token and channels.
 
     Without them a removed workspace's channels would fail every day (``account_inactive``)
@@ -375,6 +377,7 @@ def register_uninstall(app: AsyncApp, bot: PapersBot, installations: Installatio
         if not team_id:
             return
         await installations.forget(team_id)
+        membership.forget(team_id)  # its "member of C1" no longer holds
         removed = await asyncio.to_thread(bot.store.forget_workspace, PLATFORM, team_id)
         log.info("slack: %s in %s: removed its token and %d channels", why, team_id, removed)
 

@@ -139,16 +139,18 @@ class Installations:
 
         Found by workspace alone: slack_sdk's ``find_bot`` also matches the enterprise id,
         which a channel key does not carry, so a workspace of an Enterprise Grid org would
-        never be found. Cached for a minute: a fan-out posts to many channels of one
-        workspace, and each lookup is a database round trip. Uninstalling forgets the
-        cached token at once.
+        never be found. A token found is cached for a minute: a fan-out posts to many
+        channels of one workspace, and each lookup is a database round trip. Uninstalling
+        forgets the cached token at once; "not installed" is never cached, so an install
+        (on this worker or another) is seen by the next lookup.
         """
         now = time.monotonic()
         cached = self._tokens.get(team_id)
         if cached is not None and now - cached[0] < TOKEN_CACHE_SECONDS:
             return cached[1]
         token = await asyncio.to_thread(self._newest_token, team_id)
-        self._tokens[team_id] = (now, token)
+        if token is not None:  # "not installed" is not cached: an install may come any time
+            self._tokens[team_id] = (now, token)
         return token
 
     def _newest_token(self, team_id: str) -> str | None:

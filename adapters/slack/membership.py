@@ -97,6 +97,14 @@ class Membership:
         if user_id and is_direct(channel_id):
             self._dms[(team_id, user_id)] = channel_id
 
+    def forget(self, team_id: str) -> None:
+        """The app was removed from ``team_id``: what was known there no longer holds (it
+        left every channel; installed again, it starts from Slack's answers)."""
+        for known in (self._channels, self._dms):
+            for key in [k for k in known if k[0] == team_id]:
+                del known[key]
+        self._identity.pop(team_id, None)
+
     # ---- asking ---------------------------------------------------------------------
 
     async def identity(self, team_id: str) -> BotIdentity:
