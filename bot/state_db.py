@@ -539,15 +539,15 @@ class StateDB:
 
     def add_saved(self, item: Saved) -> bool:
         """Put ``item`` on its person's reading list; False (and nothing written) when that
-        paper is on it already. One transaction under the write lock, so two presses of the
-        same Save button record the paper once."""
+        paper is on it already. One INSERT ... ON CONFLICT DO NOTHING on the unique key: two
+        presses of the same Save button, even on two workers at once, record it once and
+        neither fails."""
         row = self._rows_by_table([item])[saved][0]
         with self.transaction() as conn:
-            found = conn.execute(select(saved.c.id).where(saved.c.key == item.key)).first()
-            if found is not None:
-                return False
-            conn.execute(saved.insert(), [row])
-        return True
+            insert = (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(saved)
+            fresh = insert.values(row).on_conflict_do_nothing(index_elements=["key"])
+            # RETURNING, not rowcount: with the row's id returned, psycopg reports no count.
+            return conn.execute(fresh.returning(saved.c.id)).first() is not None
 
     # ---- deliveries
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from bot.models import Channel, Delivery
+from bot.models import Channel, Delivery, Saved
 from bot.state_db import StateDB
 from bot.store import StorageError, Store
 from tests.postgres_server import PostgresServer, free_port
@@ -79,6 +79,22 @@ def test_processes_adding_the_first_topics_at_once_get_distinct_ids(
     assert errors == []
     assert sorted(added) == list(range(1, 21))
     assert dbs[0].get_meta("next_topic_id") == 21
+
+
+def test_workers_saving_one_paper_at_once_record_it_once_and_none_fails(
+    tmp_path: Path, postgres: PostgresServer
+) -> None:
+    """Two presses of Save reaching two workers: one row, one "saved", no error."""
+    url = postgres.new_database()
+    dbs = [StateDB(tmp_path / str(n), url) for n in range(4)]
+    item = Saved("slack:T1:U1", "2606.00001", T0)
+    answers: list[bool] = []
+    for _ in range(5):  # a few rounds: the race is to be had, not hoped for
+        dbs[0].delete_keys(Saved, [item.key])
+        answers.clear()
+        assert together(lambda n: answers.append(dbs[n].add_saved(item)), 4) == []
+        assert sorted(answers) == [False, False, False, True]
+    assert len(dbs[0].rows(Saved)) == 1
 
 
 def test_processes_changing_one_channel_at_once_lose_no_update(
