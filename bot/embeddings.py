@@ -53,13 +53,6 @@ def _one_blas_thread() -> None:
 
 MAX_TOKENS = 128  # the model was trained on 128-token inputs; title + abstract start fit
 BATCH = 32
-# Output columns per matrix product when a query is encoded in numpy (without onnxruntime:
-# see bot/minilm_onnx.py for the usual path). A query is a handful of tokens: OpenBLAS then spends most of a product copying ("packing") the
-# weight matrix, unless the product is small enough for its unpacked small-matrix kernel.
-# Column blocks of 192 (96 for the 1536-wide input of the feed-forward's second product)
-# keep each product under that limit: a query's forward pass took ~30 % less (9.6 -> 6.7
-# ms at 5 tokens). Batches keep the whole matrices (blocks made them ~15 % slower).
-QUERY_BLOCK = 192
 TEXT_CHARS = 1_000  # title + the abstract's start: 128 word pieces never need more
 
 
@@ -102,19 +95,6 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _column_blocks(matrix: np.ndarray, width: int) -> list[np.ndarray]:
-    return [
-        np.ascontiguousarray(matrix[:, n : n + width]) for n in range(0, matrix.shape[1], width)
-    ]
-
-
-def _blocked_product(x: np.ndarray, blocks: list[np.ndarray], bias: np.ndarray) -> np.ndarray:
-    """``x @ W + bias`` with ``W`` given as column blocks."""
-    out = np.concatenate([x @ block for block in blocks], axis=1)
-    out += bias
-    return out
-
-
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """``(x - mean) / sqrt(var + 1e-12) * weight + bias`` over the last axis, in place on
     one temporary: the same values as ``x.mean``'s form, for a third of the calls (``mean``
@@ -148,7 +128,6 @@ class MiniLMEncoder:
         self.token_type = w["embeddings.token_type_embeddings.weight"][0]
         self.emb_norm = (w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"])
         self.layers = []
-        self._query_layers: list[tuple] | None = None  # column blocks, for numpy queries only
         self._query_model: QueryModel | None = None  # int8 (bot.minilm_onnx), at first query
         self._query_model_tried = False
         self._query_model_lock = threading.Lock()
@@ -217,68 +196,18 @@ class MiniLMEncoder:
         pooled = summed / np.maximum(mask.sum(1, keepdims=True), 1e-9)
         return pooled
 
-    def _blocked_layers(self) -> list[tuple]:
-        """The layers with each weight matrix cut into contiguous column blocks (see
-        :data:`QUERY_BLOCK`); made once, by the first query encoded in numpy, which only
-        happens without onnxruntime (~42 MB that a bot with it never holds)."""
-        if self._query_layers is None:
-            blocked = []
-            for qkv_w, qkv_b, o_w, o_b, norm1, i_w, i_b, f_w, f_b, norm2 in self.layers:
-                blocked.append(
-                    (
-                        _column_blocks(qkv_w, QUERY_BLOCK),
-                        qkv_b,
-                        _column_blocks(o_w, QUERY_BLOCK),
-                        o_b,
-                        norm1,
-                        _column_blocks(i_w, QUERY_BLOCK),
-                        i_b,
-                        _column_blocks(f_w, QUERY_BLOCK // 2),
-                        f_b,
-                        norm2,
-                    )
-                )
-            self._query_layers = blocked  # one assignment: a concurrent first query is safe
-        return self._query_layers
-
     def _embedded(self, ids: list[int]) -> np.ndarray:
         """One text's tokens embedded (word + position + type), layer-normed: ``[L, 384]``."""
         x = self.word[ids] + self.position[: len(ids)] + self.token_type
         return _layer_norm(x, *self.emb_norm)
 
-    def _forward_one(self, ids: list[int]) -> np.ndarray:
-        """:meth:`_forward` for one unpadded text: the same operations without the batch
-        axis, the padding mask and its bias, in column blocks (equal to ~1e-7)."""
-        length = len(ids)
-        heads, size = 12, 32
-        x = self._embedded(ids)
-        scale = 1.0 / math.sqrt(size)
-        for qkv_w, qkv_b, o_w, o_b, norm1, i_w, i_b, f_w, f_b, norm2 in self._blocked_layers():
-            qkv = _blocked_product(x, qkv_w, qkv_b)  # (length, 3*384)
-            qkv = qkv.reshape(length, 3, heads, size).transpose(1, 2, 0, 3)
-            q, k, v = qkv[0], qkv[1], qkv[2]
-            scores = q @ k.transpose(0, 2, 1)
-            scores *= scale
-            scores -= scores.max(-1, keepdims=True)
-            np.exp(scores, out=scores)
-            scores /= scores.sum(-1, keepdims=True)
-            context = (scores @ v).transpose(1, 0, 2).reshape(length, heads * size)
-            y = _blocked_product(context, o_w, o_b)
-            y += x
-            x = _layer_norm(y, *norm1)
-            hidden = _gelu(_blocked_product(x, i_w, i_b))
-            y = _blocked_product(hidden, f_w, f_b)
-            y += x
-            x = _layer_norm(y, *norm2)
-        return x.mean(0)
-
     def encode_query(self, text: str) -> np.ndarray:
         """A query's vector from the int8 model (:mod:`bot.minilm_onnx`, ~1.5 ms), or from
         the float32 numpy pass when onnxruntime is not there (5-10 ms)."""
-        ids = self.tokenizer.encode(text or " ").ids
         model = self._int8_query_model()
         if model is None:
-            return _normalise(self._forward_one(ids)[None, :])[0]
+            return self.encode([text])[0]
+        ids = self.tokenizer.encode(text or " ").ids
         return _normalise(model.pooled(self._embedded(ids))[None, :])[0]
 
     def _int8_query_model(self) -> QueryModel | None:

@@ -91,7 +91,7 @@ def quantize_columns(weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _graph(encoder: BertWeights) -> Any:
-    """The six layers of :meth:`MiniLMEncoder._forward_one` as an ONNX model: one unpadded
+    """The six layers of :meth:`MiniLMEncoder._forward` as an ONNX model: one unpadded
     text's embedded tokens ``[L, 384]`` in, the mean over tokens ``[384]`` out."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper

@@ -282,8 +282,8 @@ def test_quoted_topics_round_trip_through_export_and_import(demo_bot) -> None:
 
 
 def test_one_text_encodes_as_it_does_in_a_batch(minilm) -> None:
-    """A query (one text) takes a batch-free forward pass in column blocks: the same
-    vector as the batch pass, for short, empty and truncated (over 128 tokens) texts."""
+    """One text alone gives the vector it gets in a padded batch (the padding is masked
+    out of attention and pooling), for short, empty and truncated (over 128 tokens) texts."""
     texts = ["diffusion", "", "quantization of large language models", "speech " * 200]
     batch = minilm.encode([*texts, "a second text, so the batch pass pads"])
     for n, text in enumerate(texts):

@@ -569,17 +569,10 @@ def import_(ctx: Context, request: Request, snippet: str | None) -> Reply:
     added = new[: max(0, MAX_TOPICS - len(existing))]
     # A mention names someone on the platform it was exported from: kept only where it
     # can ping (a Slack group means nothing on Discord); the alert itself is kept.
-    foreign = sum(1 for t in added if t.notify and parts(t.notify, request.platform) is None)
+    here = [t.notify if t.notify and parts(t.notify, request.platform) else None for t in added]
+    foreign = sum(1 for t, kept in zip(added, here, strict=True) if t.notify and kept is None)
     who = request.user_name or request.user_id
-    rows = [
-        (
-            t.query,
-            who,
-            t.alert_upvotes,
-            t.notify if t.notify and parts(t.notify, request.platform) else None,
-        )
-        for t in added
-    ]
+    rows = [(t.query, who, t.alert_upvotes, kept) for t, kept in zip(added, here, strict=True)]
     # The settings and every topic in one transaction: a failed import changes nothing.
     ctx.store.import_channel(channel.key, change, rows)
     skipped = len(snapshot.topics) - len(added)
