@@ -18,7 +18,8 @@ docs/deploy.md). Those processes commit one at a time, each on top of the last: 
 or a recovery holds ``corpus.lock`` beside the folder (an exclusive ``flock``) and first
 reads the newest ``meta.json`` (always: its identity is not trusted there). A reader
 notices a newer commit by ``meta.json``'s identity (a commit replaces the file: a new
-inode), one ``stat`` per read of the revision, then reads the new partition list and
+inode), two ``stat`` calls per read of the revision (the journal's, then
+``meta.json``'s), then reads the new partition list and
 forgets the partitions it had cached; it finishes a commit a killed process left half
 done (its ``commit.json``) under the lock first.
 

@@ -18,7 +18,10 @@ What it costs: a query's vector keeps a cosine of 0.97 or more with the float32 
 tests/test_hybrid.py), so a cosine against a paper moves by up to ~0.03. Search ranks by
 rank fusion, which that hardly moves: ``python bench/relevance.py`` scores the hybrid
 0.868-0.870 as before (runs differ by the order of tied typo matches, which follows the
-index build's threads). A topic's threshold is a fixed cosine, so topics and ``similar``
+index build's threads). The dense half's floor (``bot.ranking.MIN_DENSE``, 0.30) is
+compared with the int8 cosine, so a paper right at the floor may come or go; that only
+adds or drops a paper near the end of the fused list. A topic's threshold is a fixed
+cosine that decides what is posted, so topics and ``similar``
 embed their text in float32 as the papers are (:meth:`SearchIndex.embed_text`). Without
 onnxruntime (or if the graph cannot be built) :func:`build` returns None and queries go
 through numpy as before.

@@ -308,7 +308,7 @@ class Store:
         Holds a lock only around the LRU: a lookup never waits for a commit
         that is writing partitions (it reads the partition as it was until the swap).
         """
-        revision = self.corpus.revision  # (shared: one look at meta.json per lookup)
+        revision = self.corpus.revision  # (shared: one refresh per lookup)
         with self._papers_lock:
             if self.shared and revision != self._papers_revision:
                 self._papers.clear()  # another worker committed: its papers may differ
