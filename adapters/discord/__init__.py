@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.base import Platform
 from adapters.discord import cli
-from adapters.discord.settings import SECRETS, DiscordSettings
+from adapters.discord.settings import PLATFORM_NAME, SECRETS, DiscordSettings
 
 if TYPE_CHECKING:
     from bot.app import PapersBot
@@ -32,7 +32,7 @@ def build(bot: PapersBot, config: Config) -> Adapter:
 
 
 PLATFORM = Platform(
-    name="discord",
+    name=PLATFORM_NAME,
     settings=DiscordSettings,
     build=build,
     secrets=SECRETS,

@@ -62,6 +62,7 @@ from adapters.discord.render import (
     payload_files,
     render,
 )
+from adapters.discord.settings import PLATFORM_NAME as PLATFORM
 from adapters.discord.settings import DiscordSettings
 from adapters.discord.tree import build_group
 from adapters.discord.welcome import WELCOME_TEXT, welcome_channels, welcome_key
@@ -78,7 +79,6 @@ from bot.store import utc_now
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "discord"
 # Discord drops an interaction not answered within 3 s; past this we defer and follow up.
 ACK_DEADLINE = 2.0
 NO_MENTIONS = discord.AllowedMentions.none()

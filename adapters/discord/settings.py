@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from bot.config import ConfigError
 
+PLATFORM_NAME = "discord"  # the platform part of this adapter's channel keys
 TOKEN = "DISCORD_TOKEN"
 SECRETS = (TOKEN,)
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import discord
 
+from adapters.discord.settings import PLATFORM_NAME as PLATFORM
 from bot.welcome import welcome_text, welcomed_key
 
-PLATFORM = "discord"
 MAX_TRIES = 5  # channels tried in order when Discord refuses one the permissions allowed
 
 # The words are the core's (bot/welcome.py), as on Slack; this adds what only Discord needs.

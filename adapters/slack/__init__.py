@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from adapters.base import Platform
-from adapters.slack.settings import SECRETS, SlackSettings, required_secrets
+from adapters.slack.settings import PLATFORM_NAME, SECRETS, SlackSettings, required_secrets
 
 if TYPE_CHECKING:
     from bot.app import PapersBot
@@ -37,7 +37,7 @@ def build(bot: PapersBot, config: Config) -> Adapter:
 
 
 PLATFORM = Platform(
-    name="slack",
+    name=PLATFORM_NAME,
     settings=SlackSettings,
     build=build,
     secrets=SECRETS,

@@ -32,6 +32,7 @@ from adapters.slack.render import (
     render,
 )
 from adapters.slack.settings import BOT_SCOPES, CLIENT_ID, CLIENT_SECRET
+from adapters.slack.settings import PLATFORM_NAME as PLATFORM
 from bot.app import PapersBot
 from bot.commands import CommandError, parse_command
 from bot.config import Config
@@ -40,7 +41,6 @@ from bot.replies import Reply, Request
 
 log = logging.getLogger(__name__)
 
-PLATFORM = "slack"
 COMMAND = "/papers"
 ADMIN_CACHE_SECONDS = 300.0
 MAX_RESPONSES = 5  # Slack accepts at most five posts to one response_url

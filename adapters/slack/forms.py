@@ -228,7 +228,12 @@ def submitted_schedule(view: Block) -> tuple[str, str]:
     return str(time), str(option.get("value") or "")
 
 
+def first_line(text: str) -> str:
+    """The first line of ``text`` that is not blank (a core reply without its usage)."""
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
 def error_line(text: str) -> str:
     """A core refusal as one line under a field (the usage line is left out)."""
-    line = next((part.strip() for part in text.splitlines() if part.strip()), "That did not work.")
+    line = first_line(text) or "That did not work."
     return line if len(line) <= MAX_ERROR else line[: MAX_ERROR - 1] + "…"

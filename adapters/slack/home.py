@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.slack.render import MAX_SECTION_TEXT, clip, escape, fit, plain, safe_url, section
+from adapters.slack.settings import PLATFORM_NAME as PLATFORM
 from bot.handlers.common import WEEKDAY_NAMES
 from bot.models import Channel, Paper, Topic, channel_key, user_key
 from bot.store import Store
 
-PLATFORM = "slack"
 ACTION_FORM = "papers_home_form"  # opens a form; the value names it: subscribe, schedule
 ACTION_RUN = "papers_home_run"  # runs the command in its value in the person's DM
 FORM_SUBSCRIBE = "subscribe"

@@ -25,6 +25,7 @@ import adapters.slack.forms as forms
 import adapters.slack.home as home
 from adapters.slack.membership import Clients, Membership
 from adapters.slack.render import escape, section
+from adapters.slack.settings import PLATFORM_NAME as PLATFORM
 from bot import welcome
 from bot.app import PapersBot
 from bot.models import channel_key
@@ -52,16 +53,11 @@ log = logging.getLogger(__name__)
 
 COUNT_DEBOUNCE = 0.3  # seconds a topic typed in the form waits before it is counted
 
-PLATFORM = "slack"
 SUBMIT_BUDGET = 2.5  # seconds a form's command may take before the form just closes
 SLACK_HINT = (
     "For a digest of your own, use `/papers` in my App Home's Messages tab; the Home tab "
     "shows your topics and saved papers."
 )
-
-
-def first_line(text: str) -> str:
-    return next((line for line in text.splitlines() if line.strip()), "")
 
 
 class Personal:
@@ -153,18 +149,18 @@ class Personal:
             return
         await ack()
         self.commands.spawn(
-            lambda: self.publish(team, user["id"], dm, first_line(reply.text)), "App Home"
+            lambda: self.publish(team, user["id"], dm, forms.first_line(reply.text)), "App Home"
         )
 
     async def _after(self, task: asyncio.Future[Reply], team: str, user: str, dm: str) -> None:
         reply = await task
-        await self.publish(team, user, dm, first_line(reply.text))
+        await self.publish(team, user, dm, forms.first_line(reply.text))
 
     async def run(self, text: str, team: str, user: dict[str, str], dm: str) -> None:
         """A Home button: its command in the person's DM, then the tab again."""
         who = {"team_id": team, "channel_id": dm, "user_id": user["id"], "user_name": user["name"]}
         reply = await self.commands.execute(text, who)
-        await self.publish(team, user["id"], dm, first_line(reply.text))
+        await self.publish(team, user["id"], dm, forms.first_line(reply.text))
 
     # ---- the welcome ----------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from bot.config import ConfigError, check_choice, check_range
 
+PLATFORM_NAME = "slack"  # the platform part of this adapter's channel keys
 BOT_TOKEN = "SLACK_BOT_TOKEN"
 APP_TOKEN = "SLACK_APP_TOKEN"
 SIGNING_SECRET = "SLACK_SIGNING_SECRET"
