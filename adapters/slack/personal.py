@@ -28,6 +28,7 @@ from adapters.slack.render import escape, section
 from adapters.slack.settings import PLATFORM_NAME as PLATFORM
 from bot import welcome
 from bot.app import PapersBot
+from bot.commands import describe as describe_invocation
 from bot.models import channel_key
 from bot.preview import describe_count, topic_count
 from bot.registry import Invocation
@@ -128,7 +129,6 @@ class Personal:
         ack: Any,
         body: dict[str, Any],
         invocation: Invocation,
-        text: str,
         field_of: Callable[[str], str],
     ) -> None:
         """Run a form's command; answer the form with its error, or close it."""
@@ -136,6 +136,7 @@ class Personal:
         dm = home.read_metadata(view).get("channel", "")
         team, user = team_and_user(body)
         who = {"team_id": team, "channel_id": dm, "user_id": user["id"], "user_name": user["name"]}
+        text = describe_invocation(invocation)  # as the request's text (logs, the request)
         task = asyncio.ensure_future(self.commands.execute(text, who, invocation))
         try:
             reply = await asyncio.wait_for(asyncio.shield(task), SUBMIT_BUDGET)
@@ -249,9 +250,7 @@ def register_personal(app: AsyncApp, commands: SlackCommands) -> Personal:
     async def on_subscribe(ack: Any, body: dict[str, Any]) -> None:
         topic = forms.submitted_topic(body.get("view") or {})
         invocation = Invocation(commands.bot.commands["subscribe"], {"topic": topic})
-        await personal.submit(
-            ack, body, invocation, f"subscribe {topic}", lambda _line: forms.TOPIC_BLOCK
-        )
+        await personal.submit(ack, body, invocation, lambda _line: forms.TOPIC_BLOCK)
 
     @app.view(forms.CALLBACK_SCHEDULE)
     async def on_schedule(ack: Any, body: dict[str, Any]) -> None:
@@ -263,7 +262,7 @@ def register_personal(app: AsyncApp, commands: SlackCommands) -> Personal:
         def field_of(line: str) -> str:
             return forms.ZONE_BLOCK if "zone" in line.lower() else forms.TIME_BLOCK
 
-        await personal.submit(ack, body, invocation, f"schedule {time} {zone}", field_of)
+        await personal.submit(ack, body, invocation, field_of)
 
     @app.event("member_joined_channel")
     async def on_joined(body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
