@@ -179,16 +179,15 @@ claims = Table(  # revision 0005: which worker posts to a channel, until when (P
     Column("lease_until", DateTime(timezone=True), nullable=False),
 )
 
-_CHANNEL_BY_KEY = select(
-    *[channels.c[f] for f in Channel.__dataclass_fields__]  # the model's fields, in order
-).where(channels.c.key == bindparam("key"))
+_CHANNEL_COLUMNS = [channels.c[f] for f in Channel.__dataclass_fields__]  # model order
+_CHANNEL_BY_KEY = select(*_CHANNEL_COLUMNS).where(channels.c.key == bindparam("key"))
 _CHANNELS_BY_KEYS = (
-    select(*[channels.c[f] for f in Channel.__dataclass_fields__])
+    select(*_CHANNEL_COLUMNS)
     .where(channels.c.key.in_(bindparam("keys", expanding=True)))
     .order_by(channels.c.id)
 )
 _CHANNELS_WITH_NOTICE = (
-    select(*[channels.c[f] for f in Channel.__dataclass_fields__])
+    select(*_CHANNEL_COLUMNS)
     .where(channels.c.notice.in_(bindparam("notices", expanding=True)))
     .order_by(channels.c.id)
 )

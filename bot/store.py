@@ -177,7 +177,7 @@ def _damaged(path: Path, table: str, key: str, problem: str) -> StorageError:
 _HELD_FOLDERS: dict[Path, list[int]] = {}
 
 
-def _claim_folder(folder: Path) -> None:
+def claim_folder(folder: Path) -> None:
     """Hold an exclusive lock on the data folder for the life of this process.
 
     The store caches the files it writes, so a second process writing the same folder
@@ -203,9 +203,6 @@ def _claim_folder(folder: Path) -> None:
     os.ftruncate(fd, 0)
     os.write(fd, str(os.getpid()).encode())
     _HELD_FOLDERS[key] = [fd, 1]
-
-
-claim_folder = _claim_folder  # a worker's own folder in a shared data folder (bot.fleet)
 
 
 def _release_folder(folder: Path) -> None:
@@ -237,7 +234,7 @@ class Store:
             claim = False
         self._claimed = claim
         if claim:
-            _claim_folder(self.data_dir)
+            claim_folder(self.data_dir)
         try:
             self._open_files(state_url)
         except BaseException:
@@ -426,6 +423,10 @@ class Store:
 
     def channels(self) -> list[Channel]:
         return self.state.rows(Channel)
+
+    def channels_by_key(self, keys: Iterable[str]) -> list[Channel]:
+        """These channels (those that exist), in one query."""
+        return self.state.channels_by_key(keys)
 
     def channels_with_notice(self, *notices: str) -> list[Channel]:
         """The channels whose ``notice`` is one of these (the owed pause and recovery

@@ -176,7 +176,7 @@ class Scheduler:
         # A channel with pending deliveries is a dead worker's post cut short: it is
         # resumed (the next tick's first step), not planned anew around those papers.
         cut_short = self.store.pending_channels()
-        fresh = [c for c in self.store.state.channels_by_key(keys) if c.key not in cut_short]
+        fresh = [c for c in self.store.channels_by_key(keys) if c.key not in cut_short]
         mine, unplannable_now = owed_channels(
             self.bot, now, eligible=self._attached, channels=fresh
         )
@@ -301,7 +301,7 @@ class Scheduler:
                 self.alerts.recheck()  # the others' are claimed elsewhere: look again
             owed = {key: hits for key, hits in owed.items() if key in mine}
         try:
-            channels = await asyncio.to_thread(self.store.state.channels_by_key, list(owed))
+            channels = await asyncio.to_thread(self.store.channels_by_key, list(owed))
         except BaseException:  # nothing started: the claims go back, the look is repeated
             self.alerts.recheck()
             await asyncio.to_thread(self.claims.give_back, owed)

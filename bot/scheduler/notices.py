@@ -98,7 +98,7 @@ class Notices:
         try:
             fresh = [
                 channel
-                for channel in self.store.state.channels_by_key(keys)
+                for channel in self.store.channels_by_key(keys)
                 if channel.notice is not None and channel.notice == owed[channel.key]
             ]
         except BaseException:
