@@ -52,6 +52,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bot.models import Channel, Delivery, Feedback, Record, Saved, Topic
@@ -240,6 +241,17 @@ _MODEL_TABLES: dict[type[Record], Table] = {
 _INT64 = range(-(2**63), 2**63)
 
 
+def on_a_server(url: str | None) -> bool:
+    """Whether a state URL names a database server (several workers may share it) rather
+    than a SQLite file (one process); None is the data folder's own SQLite file."""
+    if url is None:
+        return False
+    try:
+        return make_url(url).get_backend_name() != "sqlite"
+    except exc.ArgumentError:  # not a URL at all: opening it says so, in one line
+        return False
+
+
 def unstorable(value: Any) -> str | None:
     """Why ``value`` cannot be stored (``None`` if it can): integers beyond 64 bits and lone
     surrogates fail differently in each driver, and on PostgreSQL a failed statement spoils
@@ -275,7 +287,7 @@ class StateDB:
         # The name in error messages: the file, or the URL without its password.
         self.label = str(self.path) if url is None else _safe_url(url)
         # What a failed write left unchanged, in its error message: the file, or the database.
-        self._kept = "the file" if self.url.startswith("sqlite") else "the database"
+        self._kept = "the database" if on_a_server(self.url) else "the file"
         self.writes = 0  # committed write transactions; tests and benchmarks read it
         self._write_lock = threading.RLock()
         self._local = threading.local()  # .conn: the open transaction of this thread
@@ -861,8 +873,6 @@ def _short(value: Any) -> str:
 
 
 def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)
 
 

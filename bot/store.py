@@ -40,7 +40,7 @@ from bot.models import (
     allowed_names,
     record_fields,
 )
-from bot.state_db import StateDB
+from bot.state_db import StateDB, on_a_server
 from bot.state_import import LEGACY_STATE_FILE, import_legacy_state
 from bot.storage_errors import StorageError
 
@@ -229,7 +229,7 @@ class Store:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # A state database on a server: the data folder may be the volume of several
         # workers (bot.fleet), so it is not claimed whole and its corpus is shared.
-        self.shared = state_url is not None and not state_url.startswith("sqlite")
+        self.shared = on_a_server(state_url)
         if self.shared:
             claim = False
         self._claimed = claim
