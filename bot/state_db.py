@@ -659,9 +659,14 @@ class StateDB:
                 ).rowcount
         return removed
 
-    def count(self, model: type[Record]) -> int:
+    def count(self, model: type[Record], **equal: Any) -> int:
+        """How many rows of ``model`` (with these column values, as :meth:`rows`)."""
+        table = _MODEL_TABLES[model]
+        query = select(func.count()).select_from(table)
+        for column, value in equal.items():
+            query = query.where(table.c[column] == value)
         with self.reading() as conn:
-            return int(conn.scalar(select(func.count()).select_from(_MODEL_TABLES[model])) or 0)
+            return int(conn.scalar(query) or 0)
 
     # ---- several workers on one database ---------------------------------------------
     # A database server may be shared by several ``papers-bot run`` processes; an SQLite

@@ -537,6 +537,10 @@ class Store:
         """Take a paper off ``person``'s reading list; False when it was not on it."""
         return self.state.delete_keys(Saved, [Saved(person, paper_id, "").key]) > 0
 
+    def saved_count(self, person: str) -> int:
+        """How many papers are on ``person``'s reading list (one COUNT, not the list)."""
+        return self.state.count(Saved, user=person)
+
     def saved_papers(self, person: str) -> list[Saved]:
         """``person``'s reading list, newest first."""
         return self.state.rows(Saved, user=person)[::-1]

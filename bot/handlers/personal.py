@@ -34,7 +34,7 @@ def save(ctx: Context, request: Request, ref: str) -> Reply:
     title = quoted(paper.title)
     if not ctx.store.save_paper(request.person, paper.id, request.channel):
         return Reply(text=f"{title} ({paper.id}) is already on your reading list.")
-    total = len(ctx.store.saved_papers(request.person))
+    total = ctx.store.saved_count(request.person)
     return Reply(
         text=f"Saved {title} ({paper.id}) to your reading list ({count_of(total, 'paper')}). "
         "`/papers saved` shows it."
@@ -56,7 +56,7 @@ def unsave(ctx: Context, request: Request, ref: str) -> Reply:
     paper_id = parse_paper_ref(ref) or ref.split()[0]
     if not ctx.store.unsave_paper(request.person, paper_id):
         return Reply(text=f"{paper_id[:60]} is not on your reading list.")
-    left = len(ctx.store.saved_papers(request.person))
+    left = ctx.store.saved_count(request.person)
     return Reply(
         text=f"Removed {paper_id} from your reading list ({count_of(left, 'paper')} left)."
     )
