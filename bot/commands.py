@@ -244,3 +244,14 @@ def describe(invocation: Invocation) -> str:
         if value not in (None, False, ""):
             shown.append(f"{option.name}:{value}")
     return " ".join(shown)
+
+
+def spec_of(text: str) -> Spec | None:
+    """The declaration of the command ``text`` runs (``None``: not a command we know).
+    Adapters read its ``manages`` (ask the platform for permissions? a change made where
+    the bot cannot post?) and ``starts_posts`` before running it; the core reads them
+    again itself."""
+    try:
+        return parse_command(text).spec
+    except CommandError:
+        return None

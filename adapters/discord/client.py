@@ -69,11 +69,11 @@ from adapters.discord.welcome import WELCOME_TEXT, welcome_channels, welcome_key
 from bot.actions import invocation as action_invocation
 from bot.app import PapersBot
 from bot.commands import describe as describe_invocation
-from bot.commands import parse_command
+from bot.commands import spec_of
 from bot.config import Config
 from bot.delivery import describe
 from bot.models import Channel
-from bot.registry import CommandError, Invocation, Option, Spec
+from bot.registry import Invocation, Option, Spec
 from bot.replies import ButtonRole, Reply, ReplyKind, Request
 from bot.store import utc_now
 
@@ -561,12 +561,8 @@ class DiscordAdapter:
 
     def _manages(self, request: Request, invocation: Invocation | None) -> bool:
         """Whether the command changes a channel's settings (its declaration says so)."""
-        if invocation is not None:
-            return invocation.spec.manages
-        try:
-            return parse_command(request.text).spec.manages
-        except CommandError:
-            return False
+        spec = invocation.spec if invocation is not None else spec_of(request.text)
+        return spec is not None and spec.manages
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         """Button presses: a ``papers:`` custom id's button runs its action for the presser.

@@ -34,7 +34,7 @@ from adapters.slack.render import (
 from adapters.slack.settings import BOT_SCOPES, CLIENT_ID, CLIENT_SECRET
 from adapters.slack.settings import PLATFORM_NAME as PLATFORM
 from bot.app import PapersBot
-from bot.commands import CommandError, parse_command
+from bot.commands import spec_of
 from bot.config import Config
 from bot.registry import Invocation, Spec
 from bot.replies import Reply, Request
@@ -120,16 +120,6 @@ class Permissions:
             return False
         self._admin_cache[(team_id, user_id)] = (now, admin)
         return admin
-
-
-def spec_of(text: str) -> Spec | None:
-    """The declaration of the command ``text`` runs (``None``: not a command we know).
-    Its ``manages`` says whether to ask ``users.info``; its ``starts_posts`` whether to
-    check the bot can post here (the core reads the answer for those commands only)."""
-    try:
-        return parse_command(text).spec
-    except CommandError:
-        return None
 
 
 class SlackCommands:
