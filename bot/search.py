@@ -185,8 +185,6 @@ class SearchIndex:
         self._surface: dict[str, str] = {}
         self.revision = self._read_revision()
         self._following = 0  # merges between their corpus commit and their upsert
-        self._vectors_pending: dict[str, Future[np.ndarray]] = {}  # text -> its vector
-        self._pending_lock = threading.Lock()
         # One tantivy writer at a time (a second would fail on tantivy's lock file): every
         # rebuild and upsert, from commands, the scheduler and merges, takes this.
         self._write_lock = threading.RLock()
@@ -377,13 +375,7 @@ class SearchIndex:
 
     def embed_query(self, text: str) -> np.ndarray | None:
         encoder = self._encoder_for(text)
-        if encoder is None:
-            return None
-        with self._pending_lock:
-            pending = self._vectors_pending.pop(text, None)
-        if pending is not None and not pending.cancel():  # started: wait for it
-            return pending.result()
-        return _embed_query(encoder, text)  # none started (or queued behind others): here
+        return None if encoder is None else _embed_query(encoder, text)
 
     def embed_text(self, text: str) -> np.ndarray | None:
         """``text`` embedded as the papers are (float32), for comparing against a fixed
@@ -393,37 +385,22 @@ class SearchIndex:
         encoder = self._encoder_for(text)
         return None if encoder is None else _embed_text(encoder, text)
 
-    def _embed_query_soon(self, text: str) -> None:
-        """Start computing the query vector of ``text`` in a helper thread; the next
-        :meth:`embed_query` of the same text takes it. A search knows its encoder text
+    def _embed_query_soon(self, text: str) -> Future[np.ndarray | None] | None:
+        """The query vector of ``text``, computing in a helper thread (None when there is
+        nothing to embed, or the pool is shut down). A search knows its encoder text
         before BM25 runs (unless a word is a typo: then the text depends on the BM25
         hits), and encoding is a good part of a search's time (~1.5 ms with the int8
         model, 5-9 ms in numpy): overlapped with BM25, a search at 100,000 papers took
         1.1 ms less at p50 and 0.5 ms less at p99 (3.4 / 9.4 ms against 4.5 / 9.9 ms
         inline, the int8 model). The helper threads wait on a queue, never spin: a busy
-        machine only delays them. A search that started one and then failed takes it
-        back (:meth:`_drop_pending`)."""
-        encoder = self._encoder_for(text)
-        if encoder is None:
-            return
-        with self._pending_lock:
-            if text in self._vectors_pending:
-                return
-            if len(self._vectors_pending) >= 64:  # never expected: a bound, not a path
-                for left in self._vectors_pending.values():
-                    left.cancel()
-                self._vectors_pending.clear()
-            # RuntimeError: the interpreter is shutting down; embed_query does it inline.
-            with contextlib.suppress(RuntimeError):
-                self._vectors_pending[text] = _pool().submit(_embed_query, encoder, text)
-
-    def _drop_pending(self, texts: Iterable[str]) -> None:
-        """Forget (and cancel, if not started) the vectors a failed search asked for."""
-        with self._pending_lock:
-            for text in texts:
-                left = self._vectors_pending.pop(text, None)
-                if left is not None:
-                    left.cancel()
+        machine only delays them. The search holds the future: it takes its result, and
+        cancels it if it fails first."""
+        if self._encoder_for(text) is None:
+            return None
+        try:
+            return _pool().submit(self.embed_query, text)
+        except RuntimeError:  # the interpreter is shutting down: embed_query does it inline
+            return None
 
     def sync(self, store: object) -> bool:
         """Rebuild from ``store`` if the corpus changed since the index was built, or if
@@ -658,38 +635,26 @@ class SearchIndex:
             hits, total = self._run(query, parsed, per_page, offset)
             return SearchPage(hits, total, page, per_page, True, tuple(dict.fromkeys(corrected)))
         query, corrected = self.build_query(parsed, require_all=False)
-        started: list[str] = []
+        soon = None  # the query vector, computing while BM25 runs (when its text is known)
         try:
-            return self._hybrid(parsed, query, corrected, page, per_page, started)
-        except BaseException:
-            self._drop_pending(started)  # nobody will take it: cancel it or let it go
-            raise
-
-    def _hybrid(
-        self,
-        parsed: ParsedQuery,
-        query: tantivy.Query,
-        corrected: list[str],
-        page: int,
-        per_page: int,
-        started: list[str],
-    ) -> SearchPage:
-        """:meth:`search` of plain words: BM25 and the vectors, fused. The texts whose
-        vectors it starts in the helper threads are added to ``started``."""
-        offset = (page - 1) * per_page
-        if not corrected:  # the encoder's text is known before BM25 runs: start it now
-            started.append(self._spelled(parsed, corrected, []))
-            self._embed_query_soon(started[-1])
-        depth = max(LEXICAL_DEPTH, offset + per_page)
-        lexical, lexical_total = self._run(query, parsed, depth, 0)
-        spelled = self._spelled(parsed, corrected, lexical)
-        if corrected and len(parsed.words) > 1:  # a typo's text is known now: encode it
-            started.append(spelled)
-            self._embed_query_soon(spelled)  # while the every-word query runs
-        # Papers with every word, in BM25 order: a third list, so they come first. (Run
-        # before the dense half, which waits for the query vector being computed.)
-        complete = self._ids(self.build_query(parsed)[0], depth) if len(parsed.words) > 1 else []
-        dense = self._dense_hits(parsed, DENSE_DEPTH, spelled)
+            if not corrected:  # the encoder's text is known before BM25 runs: start it now
+                soon = self._embed_query_soon(self._spelled(parsed, corrected, []))
+            depth = max(LEXICAL_DEPTH, offset + per_page)
+            lexical, lexical_total = self._run(query, parsed, depth, 0)
+            spelled = self._spelled(parsed, corrected, lexical)
+            if corrected and len(parsed.words) > 1:  # a typo's text is known now: encode it
+                soon = self._embed_query_soon(spelled)  # while the every-word query runs
+            # Papers with every word, in BM25 order: a third list, so they come first. (Run
+            # before the dense half, which waits for the query vector being computed.)
+            complete = (
+                self._ids(self.build_query(parsed)[0], depth) if len(parsed.words) > 1 else []
+            )
+            # (Without typos the spelled text is the one started before BM25: the same.)
+            vector = soon.result() if soon is not None else self.embed_query(spelled)
+        finally:
+            if soon is not None:
+                soon.cancel()  # a search that failed first: not started, not run
+        dense = self._dense_hits(parsed, DENSE_DEPTH, vector=vector)
         by_id = {h.paper_id: h for h in lexical}
         fused = ranking.fuse(
             [
@@ -745,11 +710,12 @@ class SearchIndex:
         return " ".join([*words, *parsed.phrases])
 
     def _dense_hits(
-        self, parsed: ParsedQuery, k: int, text: str | None = None
+        self, parsed: ParsedQuery, k: int, *, vector: np.ndarray | None = None
     ) -> list[tuple[str, float]]:
-        """The papers nearest in meaning to the query's words, above the model's floor,
-        that satisfy its constraints."""
-        vector = self.embed_query(text or " ".join([*parsed.words, *parsed.phrases]))
+        """The papers nearest in meaning to the query's words (or to ``vector``), above
+        the model's floor, that satisfy its constraints."""
+        if vector is None:
+            vector = self.embed_query(" ".join([*parsed.words, *parsed.phrases]))
         if vector is None:
             return []
         floor = ranking.MIN_DENSE.get(self.vectors.model, 0.3)
