@@ -10,9 +10,8 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from html import unescape
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -24,12 +23,9 @@ from adapters.slack import SlackAdapter, SlackConfigError
 from adapters.slack.installs import Installations
 from adapters.slack.settings import BOT_SCOPES
 from bot.app import PapersBot
-from bot.cli import demo_papers, import_papers
 from bot.config import Config, ConfigError, Secrets
 from bot.models import Channel, Delivery, Saved
 from bot.replies import Reply
-from bot.search import SearchIndex
-from bot.store import Store
 from tests import test_slack
 from tests.fakes.slack_api import FakeSlack
 from tests.test_slack import SECRET, sign
@@ -39,15 +35,10 @@ slack_config = test_slack.slack_config  # HTTP mode on a free port, at this modu
 
 
 @pytest.fixture
-def demo_bot(tmp_path: Path, config: Config, clock: Any, state_url: str | None) -> PapersBot:
+def demo_bot(make_bot: Callable[..., PapersBot], state_url: str | None) -> PapersBot:
     """The demo bot with its state on SQLite and, in a second run, on the session's real
     PostgreSQL server: slack_sdk's installation tables live in whichever it is."""
-    folder = tmp_path / "data"
-    bot = PapersBot(
-        config, Store(folder, state_url=state_url), SearchIndex(folder / "index"), clock=clock
-    )
-    import_papers(bot, demo_papers())
-    return bot
+    return make_bot(state_url=state_url)
 
 
 @pytest.fixture
