@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
 from collections.abc import AsyncIterator, Callable
 from html import unescape
 from typing import Any
@@ -28,7 +27,7 @@ from bot.models import Channel, Delivery, Saved
 from bot.replies import Reply
 from tests import test_slack
 from tests.fakes.slack_api import FakeSlack
-from tests.test_slack import SECRET, sign
+from tests.test_slack import SECRET, send, send_event
 
 TEAMS = {"TA": "xoxb-team-a", "TB": "xoxb-team-b"}
 slack_config = test_slack.slack_config  # HTTP mode on a free port, at this module's fake
@@ -95,20 +94,6 @@ async def install(adapter: SlackAdapter, fake: FakeSlack, team: str) -> tuple[in
             return r.status, await r.text(), back
 
 
-async def signed(adapter: SlackAdapter, body: str, content_type: str) -> int:
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": str(timestamp),
-        "X-Slack-Signature": sign(body, timestamp),
-    }
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(url(adapter, "/slack/events"), data=body, headers=headers) as r,
-    ):
-        return r.status
-
-
 async def command(adapter: SlackAdapter, fake: FakeSlack, team: str, text: str) -> dict[str, Any]:
     """A signed ``/papers`` from ``team``'s channel C1; the answer posted to response_url."""
     key = f"{team}-{len(fake.responses)}"
@@ -125,22 +110,10 @@ async def command(adapter: SlackAdapter, fake: FakeSlack, team: str, text: str) 
             "trigger_id": "1.2.3",
         }
     )
-    assert await signed(adapter, body, "application/x-www-form-urlencoded") == 200
+    status, _, _ = await send(adapter, body)
+    assert status == 200
     await fake.wait_for(lambda: bool(fake.responses_to(key)))
     return fake.responses_to(key)[0].payload
-
-
-def event(team: str, body: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "type": "event_callback",
-            "team_id": team,
-            "api_app_id": "A1",
-            "event_id": f"Ev{time.monotonic_ns()}",
-            "event_time": int(time.time()),
-            "event": body,
-        }
-    )
 
 
 async def test_two_workspaces_install_and_each_is_served_with_its_own_token(
@@ -209,9 +182,7 @@ async def test_uninstalling_removes_the_workspace_s_token_and_channels(
     store.set_meta("welcomed:slack:TA:C1", {"at": "2026-06-12T09:00:00+00:00"})
     store.set_meta("welcomed:slack:TB:C1", {"at": "2026-06-12T09:00:00+00:00"})
 
-    assert (
-        await signed(adapter, event("TA", {"type": "app_uninstalled"}), "application/json") == 200
-    )
+    assert await send_event(adapter, "TA", {"type": "app_uninstalled"}) == 200
     await fake.wait_for(lambda: not any(c.workspace == "TA" for c in store.channels()))
     assert [c.workspace for c in store.channels()] == ["TB"]
     assert [t.channel for t in store.topics()] == ["slack:TB:C1"]
@@ -232,13 +203,13 @@ async def test_uninstalling_removes_the_workspace_s_token_and_channels(
     fake.channels.pop("C1")
 
     # A revoked bot token does the same for the other workspace; a user token alone nothing.
-    revoked_user = event("TB", {"type": "tokens_revoked", "tokens": {"oauth": ["U1"]}})
-    assert await signed(adapter, revoked_user, "application/json") == 200
+    revoked_user = {"type": "tokens_revoked", "tokens": {"oauth": ["U1"]}}
+    assert await send_event(adapter, "TB", revoked_user) == 200
     await adapter.commands.drain()
     assert [c.workspace for c in store.channels()] == ["TB"]  # a user token alone: nothing
     assert await Installations(store.state, fake.client_id).bot_token("TB") == TEAMS["TB"]
-    revoked_bot = event("TB", {"type": "tokens_revoked", "tokens": {"bot": ["UBOT"]}})
-    assert await signed(adapter, revoked_bot, "application/json") == 200
+    revoked_bot = {"type": "tokens_revoked", "tokens": {"bot": ["UBOT"]}}
+    assert await send_event(adapter, "TB", revoked_bot) == 200
     await fake.wait_for(lambda: not store.channels())
     assert await Installations(store.state, fake.client_id).bot_token("TB") is None
 
@@ -265,9 +236,8 @@ async def test_a_workspace_of_an_enterprise_grid_org_is_posted_to_and_forgotten(
     assert status == 200
     await adapter.post(Channel("slack", "TA", "C1"), Reply(text="hello grid"))
     assert [p.token for p in fake.posts] == [TEAMS["TA"]]
-    uninstalled = json.loads(event("TA", {"type": "app_uninstalled"}))
-    uninstalled["enterprise_id"] = "E1"
-    assert await signed(adapter, json.dumps(uninstalled), "application/json") == 200
+    uninstalled = {"type": "app_uninstalled"}
+    assert await send_event(adapter, "TA", uninstalled, enterprise_id="E1") == 200
     await adapter.commands.drain()
     for _ in range(50):  # the listener forgets in the background after its ack
         if await Installations(demo_bot.store.state, fake.client_id).bot_token("TA") is None:
