@@ -143,11 +143,15 @@ async def send_event(
     return status
 
 
-def command_body(fake: FakeSlack, text: str, user: str = "U1", key: str = "r1") -> str:
+def command_body(
+    fake: FakeSlack, text: str, user: str = "U1", key: str = "r1", team: str = TEAM
+) -> str:
+    """A ``/papers`` slash command from ``user`` in ``team``'s channel C1, as Slack posts it;
+    the answer goes to the fake's response_url ``key``."""
     return urlencode(
         {
             "token": "legacy-unused",
-            "team_id": TEAM,
+            "team_id": team,
             "team_domain": "lab",
             "channel_id": "C1",
             "channel_name": "papers",

@@ -27,7 +27,7 @@ from bot.models import Channel, Delivery, Saved
 from bot.replies import Reply
 from tests import test_slack
 from tests.fakes.slack_api import FakeSlack
-from tests.test_slack import SECRET, send, send_event
+from tests.test_slack import SECRET, command_body, send, send_event
 
 TEAMS = {"TA": "xoxb-team-a", "TB": "xoxb-team-b"}
 slack_config = test_slack.slack_config  # HTTP mode on a free port, at this module's fake
@@ -97,19 +97,7 @@ async def install(adapter: SlackAdapter, fake: FakeSlack, team: str) -> tuple[in
 async def command(adapter: SlackAdapter, fake: FakeSlack, team: str, text: str) -> dict[str, Any]:
     """A signed ``/papers`` from ``team``'s channel C1; the answer posted to response_url."""
     key = f"{team}-{len(fake.responses)}"
-    body = urlencode(
-        {
-            "team_id": team,
-            "channel_id": "C1",
-            "user_id": "U1",
-            "user_name": "ada",
-            "command": "/papers",
-            "text": text,
-            "api_app_id": "A1",
-            "response_url": fake.response_url(key),
-            "trigger_id": "1.2.3",
-        }
-    )
+    body = command_body(fake, text, key=key, team=team)
     status, _, _ = await send(adapter, body)
     assert status == 200
     await fake.wait_for(lambda: bool(fake.responses_to(key)))
