@@ -18,7 +18,6 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -44,7 +43,7 @@ from tests.test_slack import (  # noqa: F401  (fixtures)
     slack_config,
 )
 from tests.test_slack_features import at, command
-from tests.test_slack_oauth import TEAMS, install, oauth_config  # noqa: F401
+from tests.test_slack_oauth import TEAMS, install, oauth_adapter, oauth_config  # noqa: F401
 from tests.test_slack_oauth import command as oauth_command
 
 DM = "DU1"  # the fake's DM between the bot and U1 (conversations.open answers it)
@@ -449,14 +448,6 @@ def test_zone_select_stays_within_slack_limits(current: str | None) -> None:
 
 
 # ---- many workspaces (OAuth installs) -----------------------------------------------------
-
-
-@pytest.fixture
-async def oauth_adapter(demo_bot: PapersBot, oauth_config: Config) -> AsyncIterator[SlackAdapter]:
-    slack = SlackAdapter(demo_bot, oauth_config)
-    await slack.start()
-    yield slack
-    await slack.stop()
 
 
 async def test_each_workspace_is_answered_with_its_own_token(
