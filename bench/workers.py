@@ -36,7 +36,7 @@ from bot.models import Channel  # noqa: E402
 from bot.search import SearchIndex  # noqa: E402
 from bot.store import Store  # noqa: E402
 from papers_bot.plugins import load_config  # noqa: E402
-from tests.postgres_server import find_binaries, free_port, start  # noqa: E402
+from tests.postgres_server import free_port, start_first  # noqa: E402
 
 TEAM = "TBENCH"
 FAKE_SERVER = r"""
@@ -177,10 +177,10 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2, 3])
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
-    binaries, origin = find_binaries()
-    if binaries is None:
-        sys.exit(f"bench/workers.py: {origin}")
-    server = start(binaries)
+    server, why = start_first()  # tries every PostgreSQL source the tests know
+    if server is None:
+        sys.exit(f"bench/workers.py: no PostgreSQL server started: {why}")
+    print(f"PostgreSQL from {why}", file=sys.stderr)
     rows = []
     try:
         with tempfile.TemporaryDirectory() as work:

@@ -44,11 +44,14 @@ def config() -> Config:
 
 @pytest.fixture
 def make_bot(tmp_path: Path, config: Config, clock: FakeClock) -> Callable[..., PapersBot]:
-    """Build a bot over a fresh data folder; ``demo=True`` loads the demo corpus."""
+    """Build a bot over a fresh data folder; ``demo=True`` loads the demo corpus and
+    ``state_url`` puts its state in that database instead of the folder's SQLite file."""
 
-    def make(demo: bool = True, data_dir: Path | None = None) -> PapersBot:
+    def make(
+        demo: bool = True, data_dir: Path | None = None, state_url: str | None = None
+    ) -> PapersBot:
         folder = data_dir or tmp_path / "data"
-        store = Store(folder)
+        store = Store(folder, state_url=state_url)
         index = SearchIndex(folder / "index")
         bot = PapersBot(config, store, index, clock=clock)
         if demo and store.paper_count() == 0:

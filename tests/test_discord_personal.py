@@ -39,6 +39,7 @@ from tests.fakes.discord_fake import (
     v2_text,
 )
 from tests.test_discord import check_message, is_callback
+from tests.test_discord_features import channel_posts
 
 T = datetime.fromisoformat
 ALICE = (USER_ID, "alice")
@@ -60,10 +61,6 @@ async def answer(fake: FakeDiscord, interaction: dict[str, Any]) -> dict[str, An
     data = callback.body["data"]
     check_message(data)
     return data
-
-
-def posts_to(fake: FakeDiscord, channel_id: int) -> list[Recorded]:
-    return [r for r in fake.requests if r.method == "POST" and r.path == f"/channels/{channel_id}/messages"]  # fmt: skip
 
 
 def dm_opens(fake: FakeDiscord) -> list[Recorded]:
@@ -91,11 +88,11 @@ async def test_subscribe_and_schedule_in_a_dm_then_the_digest_arrives_there(
 
     clock.now = T("2026-06-12T09:00:00+00:00")
     await Scheduler(demo_bot, {"discord": adapter}).run_once()
-    posts = posts_to(fake, DM_CHANNEL_ID)
+    posts = channel_posts(fake, DM_CHANNEL_ID)
     assert posts and "Trending papers, 2026-06-12" in v2_text(posts[0].body)
     for post in posts:
         check_message(post.body)
-    assert posts_to(fake, CHANNEL_ID) == []
+    assert channel_posts(fake, CHANNEL_ID) == []
     assert dm_opens(fake) == []  # the DM's id came with the interaction: nothing to open
 
     # 👍 on a card of the personal digest: feedback on the DM's own digests.
@@ -187,7 +184,7 @@ async def test_thread_mode_in_a_dm_posts_in_a_row(
     dm = Channel("discord", "@me", str(DM_CHANNEL_ID))
     ids = await adapter.post(dm, Reply(text="headline", ephemeral=False))
     await adapter.post(dm, Reply(text="a paper", ephemeral=False), thread=ids[0])
-    assert [v2_text(p.body) for p in posts_to(fake, DM_CHANNEL_ID)] == ["headline", "a paper"]
+    assert [v2_text(p.body) for p in channel_posts(fake, DM_CHANNEL_ID)] == ["headline", "a paper"]
     assert fake.threads == {} and not fake.find("POST", f"/channels/{DM_CHANNEL_ID}/messages/")
 
 
@@ -221,7 +218,7 @@ async def test_user_install_in_a_server_without_the_bot_changes_the_users_dm(
     # Her digest arrives in her DM, not in the server's channel.
     clock.now = T("2026-06-12T09:00:00+00:00")
     await Scheduler(demo_bot, {"discord": adapter}).run_once()
-    assert posts_to(fake, DM_CHANNEL_ID) and posts_to(fake, CHANNEL_ID) == []
+    assert channel_posts(fake, DM_CHANNEL_ID) and channel_posts(fake, CHANNEL_ID) == []
 
 
 async def test_a_slow_user_install_settings_change_is_deferred_privately(
@@ -266,7 +263,7 @@ async def test_post_direct_opens_the_dm_once_and_maps_errors(
     (opened,) = dm_opens(fake)
     assert opened.body == {"recipient_id": BOB[0]}
     bob_dm = fake.dms[BOB[0]]
-    posts = posts_to(fake, bob_dm)
+    posts = channel_posts(fake, bob_dm)
     assert len(posts) == 2
     for post in posts:
         check_message(post.body)
@@ -322,7 +319,7 @@ async def test_welcome_once_per_joined_server_never_on_availability(
     await settle(fake, adapter)
     check_message(welcome.body)
     assert "/papers subscribe" in v2_text(welcome.body) and "/papers help" in v2_text(welcome.body)
-    assert posts_to(fake, sys_id) == posts_to(fake, first) == []
+    assert channel_posts(fake, sys_id) == channel_posts(fake, first) == []
     assert demo_bot.store.get_meta(welcome_key(G2))["channel"] == str(fine)
 
     # G3: a system channel the bot can write to takes it.
@@ -336,7 +333,7 @@ async def test_welcome_once_per_joined_server_never_on_availability(
         system_channel_id=sys3,
     )
     await fake.wait_for(lambda r: r.path == f"/channels/{sys3}/messages")
-    assert posts_to(fake, G3 + 21) == []
+    assert channel_posts(fake, G3 + 21) == []
 
     # Servers becoming available again are no joins: an outage, a resumed session, a new
     # session (READY, then a GUILD_CREATE for every server). The server the bot was in
@@ -360,6 +357,6 @@ async def test_welcome_once_per_joined_server_never_on_availability(
     await fake.dispatch("GUILD_DELETE", {"id": str(G2)})
     await fake.join_guild(G2, [fake.channel(fine, guild_id=G2, name="papers")])
     await settle(fake, adapter)
-    assert posts_to(fake, CHANNEL_ID) == []
-    assert len(posts_to(fake, fine)) == 1 and len(posts_to(fake, sys3)) == 1
+    assert channel_posts(fake, CHANNEL_ID) == []
+    assert len(channel_posts(fake, fine)) == 1 and len(channel_posts(fake, sys3)) == 1
     assert demo_bot.store.get_meta(welcome_key(GUILD_ID)) is None

@@ -29,21 +29,11 @@ from tests.fakes.discord_fake import FakeDiscord
 from tests.fakes.slack_api import FakeSlack
 from tests.test_discord import is_callback
 from tests.test_faults_store import without_root_override
-from tests.test_run_platforms import slack_http
+from tests.test_run_platforms import common, slack_http
 from tests.test_slack import SECRET, TEAM, command_body, free_port, sign
 
 SLACK_TOKEN = "xoxb-test-token-not-real"
-COMMON = """
-[scheduler]
-tick_seconds = 1
-[sources.huggingface]
-enabled = false
-[sources.arxiv]
-enabled = false
-[console]
-enabled = true
-channel = "lab"
-"""
+COMMON = common() + '[console]\nenabled = true\nchannel = "lab"\n'
 # A log record as bot/cli.py formats it: every line of stderr must start like this.
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} [A-Z]+ [\w.]+: ")
 GRACE = 20.0  # README: "SIGINT/SIGTERM finish the posts in flight (20 s of grace)"

@@ -41,14 +41,10 @@ from tests.test_slack import (  # noqa: F401  (fixtures)
     send,
     slack_config,
 )
-from tests.test_slack_features import command, retarget
+from tests.test_slack_features import at, command, retarget
 
 T = datetime.fromisoformat
 KEY = f"slack:{TEAM}:C1"
-
-
-def at(clock: Any, when: str) -> None:
-    clock.now = T(when)
 
 
 def dm_opens(fake: FakeSlack, user: str) -> list[dict[str, Any]]:

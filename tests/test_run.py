@@ -12,14 +12,12 @@ import threading
 import time
 from pathlib import Path
 
+from tests.test_run_platforms import common
+
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "config.toml"
-    path.write_text(
-        "[scheduler]\ntick_seconds = 1\n"
-        "[sources.huggingface]\nenabled = false\n[sources.arxiv]\nenabled = false\n"
-        "[console]\nenabled = true\nchannel = 'lab'\n" + extra
-    )
+    path.write_text(common() + "[console]\nenabled = true\nchannel = 'lab'\n" + extra)
     return path
 
 

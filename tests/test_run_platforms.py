@@ -19,15 +19,18 @@ from tests.test_discord import check_message, is_callback
 from tests.test_slack import SECRET, TEAM, command_body, free_port, sign
 
 SLACK_TOKEN = "xoxb-test-token-not-real"
-COMMON = """
-[scheduler]
-tick_seconds = 1
-[sources.huggingface]
-enabled = false
-[sources.arxiv]
-enabled = false
-"""
 SETTINGS = '[channel]\npost_time = "09:00"\ntimezone = "UTC"\n'
+
+
+def common(**scheduler: int) -> str:
+    """The start of every offline run config the process tests write: the scheduler ticking
+    each second (plus any other ``[scheduler]`` keys given) and both paper sources off, so a
+    run never reaches the network."""
+    keys = "".join(f"{key} = {value}\n" for key, value in {"tick_seconds": 1, **scheduler}.items())
+    return (
+        f"\n[scheduler]\n{keys}"
+        "[sources.huggingface]\nenabled = false\n[sources.arxiv]\nenabled = false\n"
+    )
 
 
 def env_for(**extra: str) -> dict[str, str]:
@@ -56,7 +59,7 @@ async def cli(config: Path, data: Path, *args: str, env: dict[str, str]) -> str:
 async def prepare(tmp_path: Path, config_text: str, channel_key: str) -> tuple[Path, Path]:
     """The demo corpus and one channel due at 09:00 UTC, enrolled at 08:00 on 2026-12-01."""
     config, data = tmp_path / "config.toml", tmp_path / "data"
-    config.write_text(COMMON + config_text)
+    config.write_text(common() + config_text)
     settings = tmp_path / "settings.toml"
     settings.write_text(SETTINGS)
     await cli(config, data, "import", "--demo", env=env_for())

@@ -28,6 +28,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def due_slack_channels(count: int, not_before: str) -> list[Channel]:
+    """``count`` Slack channels C0000, C0001, ... of TEAM, all due at 09:00 UTC from
+    ``not_before``, asking for 3, 4 or 5 papers in turn (so digests differ in length)."""
+    return [
+        Channel(
+            "slack",
+            TEAM,
+            f"C{n:04d}",
+            post_time="09:00",
+            not_before=not_before,
+            max_papers=3 + n % 3,
+        )
+        for n in range(count)
+    ]
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeSlack]:
     async with FakeSlack(token=TOKEN, team_id=TEAM) as server:
@@ -42,17 +58,7 @@ async def test_thousand_channels_each_get_exactly_their_digest(
     config.slack.api_base_url = fake.base_url
     config.secrets = Secrets(slack_bot_token=TOKEN, slack_signing_secret="s3cret")
     store = demo_bot.store
-    channels = [
-        Channel(
-            "slack",
-            TEAM,
-            f"C{n:04d}",
-            post_time="09:00",
-            not_before="2026-06-12T00:00:00+00:00",
-            max_papers=3 + n % 3,
-        )
-        for n in range(1000)
-    ]
+    channels = due_slack_channels(1000, not_before="2026-06-12T00:00:00+00:00")
     store.save_channels(channels)
     store.add_topics(
         (ch.key, topic, "U1") for n, ch in enumerate(channels) if (topic := TOPICS[n % len(TOPICS)])

@@ -26,9 +26,10 @@ from bot.citations import bibtex, bibtex_key
 from bot.handlers.personal import EMPTY_LIST
 from bot.models import Paper
 from bot.registry import REGISTRY
-from bot.replies import Reply, ReplyKind, Request
+from bot.replies import Reply, ReplyKind
 from tests import test_slack
 from tests.fakes.slack_api import FakeSlack, block_kit_problems
+from tests.test_features import ask
 from tests.test_slack import TEAM, all_text, command_body, send
 from tests.test_slack_features import button, posted_digest, public_action_body
 
@@ -51,11 +52,6 @@ HOSTILE = Paper(
 NO_ARXIV = Paper(id="openreview-xyz", title="A paper without an arXiv id", authors=["Cy Dee"])
 
 
-def ask(bot: PapersBot, text: str, **fields: Any) -> Reply:
-    fields.setdefault("channel_id", "lab")
-    return bot.handle(Request(text, **fields))
-
-
 def parse_bibtex(text: str) -> bibtexparser.Library:
     library = bibtexparser.parse_string(text, append_middleware=[SeparateCoAuthors()])
     assert library.failed_blocks == []
@@ -70,7 +66,7 @@ def fields(entry: Any) -> dict[str, Any]:
     return out
 
 
-def demo_papers(bot: PapersBot, n: int) -> list[Paper]:
+def first_arxiv_papers(bot: PapersBot, n: int) -> list[Paper]:
     """``n`` demo papers with arXiv ids, in a fixed order."""
     papers = sorted((p for p in bot.store.papers() if p.has_arxiv_id), key=lambda p: p.id)
     return papers[:n]
@@ -158,7 +154,7 @@ def test_personal_commands_need_no_permission_and_answer_privately(demo_bot: Pap
 
 
 def test_saved_pages_newest_first(demo_bot: PapersBot) -> None:
-    papers = demo_papers(demo_bot, 7)
+    papers = first_arxiv_papers(demo_bot, 7)
     for paper in papers:
         ask(demo_bot, f"save {paper.id}")
     first = ask(demo_bot, "saved")
@@ -180,7 +176,7 @@ def test_saved_pages_newest_first(demo_bot: PapersBot) -> None:
 
 def test_bibtex_parses_and_gives_back_titles_authors_and_eprints(demo_bot: PapersBot) -> None:
     demo_bot.add_papers([HOSTILE, NO_ARXIV])
-    papers = demo_papers(demo_bot, 4)
+    papers = first_arxiv_papers(demo_bot, 4)
     for paper in [*papers, HOSTILE, NO_ARXIV]:
         assert "Saved" in ask(demo_bot, f"save {paper.id}").text
     reply = ask(demo_bot, "saved --bibtex")
@@ -224,7 +220,7 @@ def test_bibtex_of_papers_without_arxiv_ids_says_so() -> None:
 
 def test_ris_and_csv_exports_parse(demo_bot: PapersBot) -> None:
     demo_bot.add_papers([HOSTILE, NO_ARXIV])
-    papers = demo_papers(demo_bot, 3)
+    papers = first_arxiv_papers(demo_bot, 3)
     for paper in [*papers, HOSTILE, NO_ARXIV]:
         ask(demo_bot, f"save {paper.id}")
     reply = ask(demo_bot, "saved --export")
@@ -326,7 +322,7 @@ async def test_slack_bibtex_and_ris_come_as_code_blocks_that_parse(
 ) -> None:
     slack = adapter
     demo_bot.add_papers([HOSTILE])
-    papers = demo_papers(demo_bot, 3)
+    papers = first_arxiv_papers(demo_bot, 3)
     for n, paper in enumerate([*papers, HOSTILE]):
         await slack_command(slack, fake, f"save {paper.id}", f"s{n}")
     await slack_command(slack, fake, "saved --bibtex", "bib")

@@ -28,7 +28,7 @@ from tests.fakes.discord_fake import (
 )
 from tests.test_discord import check_message, is_callback, run_command
 from tests.test_discord_features import BOB, buttons, channel_posts, press
-from tests.test_saved import EVO, demo_papers, fields, parse_bibtex
+from tests.test_saved import EVO, fields, first_arxiv_papers, parse_bibtex
 
 # The fake Discord and the connected adapter, shared with tests/test_discord.py.
 fake = test_discord.fake
@@ -77,7 +77,7 @@ def upload(callback: Recorded) -> tuple[str, str]:
 async def test_discord_saved_exports_are_real_attachments(
     fake: FakeDiscord, adapter: DiscordAdapter, demo_bot: PapersBot
 ) -> None:
-    papers = demo_papers(demo_bot, 3)
+    papers = first_arxiv_papers(demo_bot, 3)
     for paper in papers:
         callback, _ = await run_command(fake, "save", {"id": paper.id})
         assert "Saved" in v2_text(callback.body["data"])

@@ -35,6 +35,8 @@ from tests.fakes.slack_api import FakeSlack, block_kit_problems
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-test-token-not-real"
 TEAM = "T0TEST"
+FORM = "application/x-www-form-urlencoded"  # commands and interactions
+JSON = "application/json"  # Events API callbacks
 HOSTILE = "<!channel> <@U123> <https://evil|click> & <!here>"
 
 
@@ -81,10 +83,12 @@ async def send(
     secret: str | None = SECRET,
     age: int = 0,
     signature: str | None = None,
+    content_type: str = FORM,
 ) -> tuple[int, str, float]:
-    """POST ``body`` to /slack/events as Slack would; (status, text, seconds taken)."""
+    """POST ``body`` to /slack/events as Slack would (commands and interactions as a form,
+    events as JSON); (status, text, seconds taken)."""
     timestamp = int(time.time()) - age
-    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    headers = {"Content-Type": content_type}
     if secret is not None:
         headers["X-Slack-Request-Timestamp"] = str(timestamp)
         headers["X-Slack-Signature"] = signature or sign(body, timestamp, secret)
@@ -98,11 +102,56 @@ async def send(
     return r.status, text, time.perf_counter() - started
 
 
-def command_body(fake: FakeSlack, text: str, user: str = "U1", key: str = "r1") -> str:
+def event(
+    team: str,
+    body: dict[str, Any],
+    event_id: str | None = None,
+    *,
+    enterprise_id: str | None = None,
+) -> str:
+    """The Events API callback around ``body`` from ``team``, as Slack sends it; a fresh
+    event id unless one is given (Slack redelivering an event repeats its id). The
+    ``authorizations`` entry names the org too, as Slack's does: bolt reads the team and
+    org from it before the top-level fields."""
+    authorization = {"team_id": team, "user_id": "UBOT", "is_bot": True}
+    envelope: dict[str, Any] = {
+        "token": "legacy-unused",
+        "team_id": team,
+        "api_app_id": "A1",
+        "event": body,
+        "type": "event_callback",
+        "event_id": event_id or f"Ev{time.monotonic_ns()}",
+        "event_time": int(time.time()),
+        "authorizations": [authorization],
+    }
+    if enterprise_id is not None:
+        envelope["enterprise_id"] = authorization["enterprise_id"] = enterprise_id
+    return json.dumps(envelope)
+
+
+async def send_event(
+    adapter: SlackAdapter,
+    team: str,
+    body: dict[str, Any],
+    event_id: str | None = None,
+    *,
+    enterprise_id: str | None = None,
+) -> int:
+    """POST the Events API callback around ``body`` (see :func:`event`), signed; its status."""
+    envelope = event(team, body, event_id, enterprise_id=enterprise_id)
+    status, _, _ = await send(adapter, envelope, content_type=JSON)
+    return status
+
+
+def command_body(
+    fake: FakeSlack, text: str, user: str = "U1", key: str = "r1", team: str = TEAM
+) -> str:
+    """A ``/papers`` slash command from ``user`` in ``team``'s channel C1, as Slack posts it;
+    the answer goes to the fake's response_url ``key``."""
     return urlencode(
         {
             "token": "legacy-unused",
-            "team_id": TEAM,
+            "team_id": team,
             "team_domain": "lab",
             "channel_id": "C1",
             "channel_name": "papers",

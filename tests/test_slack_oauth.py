@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from html import unescape
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
@@ -24,30 +22,22 @@ from adapters.slack import SlackAdapter, SlackConfigError
 from adapters.slack.installs import Installations
 from adapters.slack.settings import BOT_SCOPES
 from bot.app import PapersBot
-from bot.cli import demo_papers, import_papers
 from bot.config import Config, ConfigError, Secrets
 from bot.models import Channel, Delivery, Saved
 from bot.replies import Reply
-from bot.search import SearchIndex
-from bot.store import Store
 from tests import test_slack
 from tests.fakes.slack_api import FakeSlack
-from tests.test_slack import SECRET, sign
+from tests.test_slack import SECRET, command_body, send, send_event
 
 TEAMS = {"TA": "xoxb-team-a", "TB": "xoxb-team-b"}
 slack_config = test_slack.slack_config  # HTTP mode on a free port, at this module's fake
 
 
 @pytest.fixture
-def demo_bot(tmp_path: Path, config: Config, clock: Any, state_url: str | None) -> PapersBot:
+def demo_bot(make_bot: Callable[..., PapersBot], state_url: str | None) -> PapersBot:
     """The demo bot with its state on SQLite and, in a second run, on the session's real
     PostgreSQL server: slack_sdk's installation tables live in whichever it is."""
-    folder = tmp_path / "data"
-    bot = PapersBot(
-        config, Store(folder, state_url=state_url), SearchIndex(folder / "index"), clock=clock
-    )
-    import_papers(bot, demo_papers())
-    return bot
+    return make_bot(state_url=state_url)
 
 
 @pytest.fixture
@@ -70,7 +60,7 @@ def oauth_config(slack_config: Config, fake: FakeSlack) -> Config:
 
 
 @pytest.fixture
-async def adapter(demo_bot: PapersBot, oauth_config: Config) -> AsyncIterator[SlackAdapter]:
+async def oauth_adapter(demo_bot: PapersBot, oauth_config: Config) -> AsyncIterator[SlackAdapter]:
     slack = SlackAdapter(demo_bot, oauth_config)
     await slack.start()
     yield slack
@@ -104,59 +94,21 @@ async def install(adapter: SlackAdapter, fake: FakeSlack, team: str) -> tuple[in
             return r.status, await r.text(), back
 
 
-async def signed(adapter: SlackAdapter, body: str, content_type: str) -> int:
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": str(timestamp),
-        "X-Slack-Signature": sign(body, timestamp),
-    }
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(url(adapter, "/slack/events"), data=body, headers=headers) as r,
-    ):
-        return r.status
-
-
 async def command(adapter: SlackAdapter, fake: FakeSlack, team: str, text: str) -> dict[str, Any]:
     """A signed ``/papers`` from ``team``'s channel C1; the answer posted to response_url."""
     key = f"{team}-{len(fake.responses)}"
-    body = urlencode(
-        {
-            "team_id": team,
-            "channel_id": "C1",
-            "user_id": "U1",
-            "user_name": "ada",
-            "command": "/papers",
-            "text": text,
-            "api_app_id": "A1",
-            "response_url": fake.response_url(key),
-            "trigger_id": "1.2.3",
-        }
-    )
-    assert await signed(adapter, body, "application/x-www-form-urlencoded") == 200
+    body = command_body(fake, text, key=key, team=team)
+    status, _, _ = await send(adapter, body)
+    assert status == 200
     await fake.wait_for(lambda: bool(fake.responses_to(key)))
     return fake.responses_to(key)[0].payload
 
 
-def event(team: str, body: dict[str, Any]) -> str:
-    return json.dumps(
-        {
-            "type": "event_callback",
-            "team_id": team,
-            "api_app_id": "A1",
-            "event_id": f"Ev{time.monotonic_ns()}",
-            "event_time": int(time.time()),
-            "event": body,
-        }
-    )
-
-
 async def test_two_workspaces_install_and_each_is_served_with_its_own_token(
-    adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
+    oauth_adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
 ) -> None:
     for team in TEAMS:
-        status, page, _ = await install(adapter, fake, team)
+        status, page, _ = await install(oauth_adapter, fake, team)
         assert status == 200, page[:300]
     # The tokens are in the state database: another worker on it finds them.
     other_worker = Installations(demo_bot.store.state, fake.client_id)
@@ -166,26 +118,26 @@ async def test_two_workspaces_install_and_each_is_served_with_its_own_token(
 
     # A slash command from each workspace is authorized by its installation and runs.
     for team in TEAMS:
-        answer = await command(adapter, fake, team, "schedule 08:30 UTC")
+        answer = await command(oauth_adapter, fake, team, "schedule 08:30 UTC")
         assert "Daily post at 08:30 UTC" in answer["text"], answer
     assert {c.workspace for c in demo_bot.store.channels()} == {"TA", "TB"}
 
     # Posts to each workspace go out with that workspace's token.
     for team in TEAMS:
-        await adapter.post(Channel("slack", team, "C1"), Reply(text=f"hello {team}"))
+        await oauth_adapter.post(Channel("slack", team, "C1"), Reply(text=f"hello {team}"))
     tokens = {p.text: p.token for p in fake.posts}
     assert tokens == {"hello TA": TEAMS["TA"], "hello TB": TEAMS["TB"]}
 
 
 async def test_a_forged_or_replayed_state_installs_nothing(
-    adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
+    oauth_adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
 ) -> None:
     fake.oauth_codes["code-TA"] = ("TA", TEAMS["TA"])
     query = urlencode({"code": "code-TA", "state": "made-up"})
     headers = {"Cookie": "slack-app-oauth-state=made-up"}
     async with (
         aiohttp.ClientSession() as browser,
-        browser.get(url(adapter, f"/slack/oauth_redirect?{query}"), headers=headers) as r,
+        browser.get(url(oauth_adapter, f"/slack/oauth_redirect?{query}"), headers=headers) as r,
     ):
         assert r.status == 401  # bolt's answer to a state it did not issue
     assert not any(method == "oauth.v2.access" for method, _ in fake.calls)
@@ -193,7 +145,7 @@ async def test_a_forged_or_replayed_state_installs_nothing(
 
     # A real state works once; replaying the same redirect is refused (the state store
     # consumed it), and Slack is not asked for a token again.
-    status, _, back = await install(adapter, fake, "TA")
+    status, _, back = await install(oauth_adapter, fake, "TA")
     assert status == 200
     fake.oauth_codes["code-TA"] = ("TA", "xoxb-replayed")
     state = parse_qs(urlparse(back).query)["state"][0]
@@ -207,20 +159,18 @@ async def test_a_forged_or_replayed_state_installs_nothing(
 
 
 async def test_uninstalling_removes_the_workspace_s_token_and_channels(
-    adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
+    oauth_adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
 ) -> None:
     for team in TEAMS:
-        await install(adapter, fake, team)
-        await command(adapter, fake, team, "subscribe diffusion")
+        await install(oauth_adapter, fake, team)
+        await command(oauth_adapter, fake, team, "subscribe diffusion")
     store = demo_bot.store
     store.record_deliveries([Delivery("slack:TA:C1", "2606.00001", "2026-06-12T09:00:00+00:00")])
     store.state.put([Saved("slack:TA:U1", "2606.00001", "2026-06-12T09:00:00+00:00")])
     store.set_meta("welcomed:slack:TA:C1", {"at": "2026-06-12T09:00:00+00:00"})
     store.set_meta("welcomed:slack:TB:C1", {"at": "2026-06-12T09:00:00+00:00"})
 
-    assert (
-        await signed(adapter, event("TA", {"type": "app_uninstalled"}), "application/json") == 200
-    )
+    assert await send_event(oauth_adapter, "TA", {"type": "app_uninstalled"}) == 200
     await fake.wait_for(lambda: not any(c.workspace == "TA" for c in store.channels()))
     assert [c.workspace for c in store.channels()] == ["TB"]
     assert [t.channel for t in store.topics()] == ["slack:TB:C1"]
@@ -230,24 +180,24 @@ async def test_uninstalling_removes_the_workspace_s_token_and_channels(
     assert store.get_meta("welcomed:slack:TB:C1") is not None
     assert await Installations(store.state, fake.client_id).bot_token("TA") is None
     with pytest.raises(PermanentDeliveryError, match="app_not_installed"):
-        await adapter.post(Channel("slack", "TA", "C1"), Reply(text="still there?"))
+        await oauth_adapter.post(Channel("slack", "TA", "C1"), Reply(text="still there?"))
     assert not fake.posts_to("C1")
     # Uninstalling took the bot out of its channels: installed again at once, it does not
     # go by what it knew of C1 before (it asks Slack, which says it is not in C1).
     fake.channels["C1"] = {"is_member": False}
-    await install(adapter, fake, "TA")
-    answer = await command(adapter, fake, "TA", "subscribe diffusion")
+    await install(oauth_adapter, fake, "TA")
+    answer = await command(oauth_adapter, fake, "TA", "subscribe diffusion")
     assert "not in this channel" in json.dumps(answer) and "Subscribed" not in json.dumps(answer)
     fake.channels.pop("C1")
 
     # A revoked bot token does the same for the other workspace; a user token alone nothing.
-    revoked_user = event("TB", {"type": "tokens_revoked", "tokens": {"oauth": ["U1"]}})
-    assert await signed(adapter, revoked_user, "application/json") == 200
-    await adapter.commands.drain()
+    revoked_user = {"type": "tokens_revoked", "tokens": {"oauth": ["U1"]}}
+    assert await send_event(oauth_adapter, "TB", revoked_user) == 200
+    await oauth_adapter.commands.drain()
     assert [c.workspace for c in store.channels()] == ["TB"]  # a user token alone: nothing
     assert await Installations(store.state, fake.client_id).bot_token("TB") == TEAMS["TB"]
-    revoked_bot = event("TB", {"type": "tokens_revoked", "tokens": {"bot": ["UBOT"]}})
-    assert await signed(adapter, revoked_bot, "application/json") == 200
+    revoked_bot = {"type": "tokens_revoked", "tokens": {"bot": ["UBOT"]}}
+    assert await send_event(oauth_adapter, "TB", revoked_bot) == 200
     await fake.wait_for(lambda: not store.channels())
     assert await Installations(store.state, fake.client_id).bot_token("TB") is None
 
@@ -265,19 +215,18 @@ def test_oauth_needs_http_mode_and_the_app_credentials(demo_bot: PapersBot, conf
 
 
 async def test_a_workspace_of_an_enterprise_grid_org_is_posted_to_and_forgotten(
-    adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
+    oauth_adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
 ) -> None:
     """A Grid workspace's installation carries its org's id, which channel keys do not:
     its token is still found by the workspace, and uninstalling removes it."""
     fake.enterprise_of["TA"] = "E1"
-    status, _, _ = await install(adapter, fake, "TA")
+    status, _, _ = await install(oauth_adapter, fake, "TA")
     assert status == 200
-    await adapter.post(Channel("slack", "TA", "C1"), Reply(text="hello grid"))
+    await oauth_adapter.post(Channel("slack", "TA", "C1"), Reply(text="hello grid"))
     assert [p.token for p in fake.posts] == [TEAMS["TA"]]
-    uninstalled = json.loads(event("TA", {"type": "app_uninstalled"}))
-    uninstalled["enterprise_id"] = "E1"
-    assert await signed(adapter, json.dumps(uninstalled), "application/json") == 200
-    await adapter.commands.drain()
+    uninstalled = {"type": "app_uninstalled"}
+    assert await send_event(oauth_adapter, "TA", uninstalled, enterprise_id="E1") == 200
+    await oauth_adapter.commands.drain()
     for _ in range(50):  # the listener forgets in the background after its ack
         if await Installations(demo_bot.store.state, fake.client_id).bot_token("TA") is None:
             break

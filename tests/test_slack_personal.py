@@ -18,11 +18,9 @@ import asyncio
 import json
 import re
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlencode
 
-import aiohttp
 import pytest
 
 from adapters.slack import SlackAdapter
@@ -40,11 +38,12 @@ from tests.test_slack import (  # noqa: F401  (fixtures)
     all_text,
     fake,
     send,
+    send_event,
     sign,
     slack_config,
 )
 from tests.test_slack_features import at, command
-from tests.test_slack_oauth import TEAMS, event, install, oauth_config, signed  # noqa: F401
+from tests.test_slack_oauth import TEAMS, install, oauth_adapter, oauth_config  # noqa: F401
 from tests.test_slack_oauth import command as oauth_command
 
 DM = "DU1"  # the fake's DM between the bot and U1 (conversations.open answers it)
@@ -52,35 +51,6 @@ KEY = f"slack:{TEAM}:{DM}"
 
 
 # ---- driving Slack -----------------------------------------------------------------------
-
-
-async def send_event(adapter: SlackAdapter, event: dict[str, Any], event_id: str = "Ev1") -> int:
-    """POST an Events API callback, signed, as JSON (as Slack sends events)."""
-    body = json.dumps(
-        {
-            "token": "legacy-unused",
-            "team_id": TEAM,
-            "api_app_id": "A1",
-            "event": event,
-            "type": "event_callback",
-            "event_id": event_id,
-            "event_time": int(time.time()),
-            "authorizations": [{"team_id": TEAM, "user_id": "UBOT", "is_bot": True}],
-        }
-    )
-    timestamp = int(time.time())
-    headers = {
-        "Content-Type": "application/json",
-        "X-Slack-Request-Timestamp": str(timestamp),
-        "X-Slack-Signature": sign(body, timestamp),
-    }
-    url = f"http://127.0.0.1:{adapter.port}/slack/events"
-    async with (
-        aiohttp.ClientSession() as session,
-        session.post(url, data=body, headers=headers) as r,
-    ):
-        await r.read()
-        return r.status
 
 
 async def interact(adapter: SlackAdapter, payload: dict[str, Any]) -> tuple[int, str]:
@@ -134,7 +104,7 @@ def view_button(view: dict[str, Any], label: str, nth: int = 0) -> dict[str, Any
 async def open_home(adapter: SlackAdapter, fake: FakeSlack, user: str = "U1") -> View:
     before = len(fake.views_for("views.publish"))
     event = {"type": "app_home_opened", "user": user, "channel": fake.dm_of(user), "tab": "home"}
-    assert await send_event(adapter, event, f"Ev-home-{time.time()}") == 200
+    assert await send_event(adapter, TEAM, event, f"Ev-home-{time.time()}") == 200
     await fake.wait_for(lambda: len(fake.views_for("views.publish")) > before)
     published = fake.views_for("views.publish")[-1]
     assert published.user == user and view_problems(published.view) == []
@@ -235,7 +205,7 @@ async def test_subscribe_where_the_bot_is_not_says_how_to_invite_it(
     # The bot is invited: the join event is enough, no new conversations.info.
     fake.channels["C2"] = {"is_member": True}
     join = {"type": "member_joined_channel", "user": "UBOT", "channel": "C2", "team": TEAM}
-    assert await send_event(adapter, join, "Ev-join-C2") == 200
+    assert await send_event(adapter, TEAM, join, "Ev-join-C2") == 200
     await fake.wait_for(lambda: bool(fake.posts_to("C2")))  # its welcome
     ok = await command(adapter, fake, "subscribe agents", "n5", channel="C2")
     assert "Subscribed to “agents”" in all_text(ok["blocks"])
@@ -243,7 +213,7 @@ async def test_subscribe_where_the_bot_is_not_says_how_to_invite_it(
 
     # Removed again: member_left_channel turns the answer back at once.
     left = {"type": "member_left_channel", "user": "UBOT", "channel": "C2", "team": TEAM}
-    assert await send_event(adapter, left, "Ev-left-C2") == 200
+    assert await send_event(adapter, TEAM, left, "Ev-left-C2") == 200
     fake.channels["C2"] = {"is_member": False}
     gone = await command(adapter, fake, "subscribe robots", "n6", channel="C2")
     assert "/invite @papers" in all_text(gone["blocks"])
@@ -277,14 +247,14 @@ async def test_welcome_is_posted_once_per_channel(
     join = {"type": "member_joined_channel", "user": "UBOT", "channel": "C9", "team": TEAM}
     # Slack redelivers an event it thinks was lost: twice at once, then once more later.
     statuses = await asyncio.gather(
-        send_event(adapter, join, "Ev-9"), send_event(adapter, join, "Ev-9")
+        send_event(adapter, TEAM, join, "Ev-9"), send_event(adapter, TEAM, join, "Ev-9")
     )
     assert statuses == [200, 200]
     await fake.wait_for(lambda: bool(fake.posts_to("C9")))
     await adapter.commands.drain()
-    assert await send_event(adapter, join, "Ev-9") == 200
+    assert await send_event(adapter, TEAM, join, "Ev-9") == 200
     other = {"type": "member_joined_channel", "user": "U5", "channel": "C8", "team": TEAM}
-    assert await send_event(adapter, other, "Ev-8") == 200  # someone else joined C8
+    assert await send_event(adapter, TEAM, other, "Ev-8") == 200  # someone else joined C8
     await adapter.commands.drain()
     (post,) = fake.posts_to("C9")
     assert block_kit_problems(post.blocks) == []
@@ -325,7 +295,7 @@ async def test_home_tab_shows_schedule_topics_and_reading_list(
     # Opening the Messages tab publishes nothing.
     before = len(fake.views_for("views.publish"))
     event = {"type": "app_home_opened", "user": "U1", "channel": DM, "tab": "messages"}
-    assert await send_event(adapter, event, "Ev-msgs") == 200
+    assert await send_event(adapter, TEAM, event, "Ev-msgs") == 200
     await adapter.commands.drain()
     assert len(fake.views_for("views.publish")) == before
 
@@ -480,21 +450,13 @@ def test_zone_select_stays_within_slack_limits(current: str | None) -> None:
 # ---- many workspaces (OAuth installs) -----------------------------------------------------
 
 
-@pytest.fixture
-async def oauth_adapter(demo_bot: PapersBot, oauth_config: Config) -> AsyncIterator[SlackAdapter]:
-    slack = SlackAdapter(demo_bot, oauth_config)
-    await slack.start()
-    yield slack
-    await slack.stop()
-
-
 async def test_each_workspace_is_answered_with_its_own_token(
     oauth_adapter: SlackAdapter, fake: FakeSlack, demo_bot: PapersBot
 ) -> None:
     for team in TEAMS:
         assert (await install(oauth_adapter, fake, team))[0] == 200
     join = {"type": "member_joined_channel", "user": "UBOT", "channel": "C7", "team": "TB"}
-    assert await signed(oauth_adapter, event("TB", join), "application/json") == 200
+    assert await send_event(oauth_adapter, "TB", join) == 200
     await fake.wait_for(lambda: bool(fake.posts_to("C7")))
     (welcome,) = fake.posts_to("C7")
     assert welcome.token == TEAMS["TB"]
@@ -502,7 +464,7 @@ async def test_each_workspace_is_answered_with_its_own_token(
     assert demo_bot.store.get_meta("welcomed:slack:TB:C7")
 
     opened = {"type": "app_home_opened", "user": "U1", "channel": "DU1", "tab": "home"}
-    assert await signed(oauth_adapter, event("TA", opened), "application/json") == 200
+    assert await send_event(oauth_adapter, "TA", opened) == 200
     await fake.wait_for(lambda: bool(fake.views_for("views.publish")))
     (home,) = fake.views_for("views.publish")
     assert home.token == TEAMS["TA"] and home.user == "U1"

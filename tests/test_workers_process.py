@@ -15,13 +15,13 @@ from pathlib import Path
 from bot.app import PapersBot
 from bot.cli import demo_papers, import_papers
 from bot.config import Config
-from bot.models import Channel
 from bot.search import SearchIndex
 from bot.store import Store
 from tests.fakes.slack_api import FakeSlack
 from tests.postgres_server import PostgresServer
 from tests.test_faults_process import Bot, assert_clean_log
-from tests.test_run_platforms import slack_http
+from tests.test_run_platforms import common, slack_http
+from tests.test_run_slack_fanout import due_slack_channels
 from tests.test_slack import SECRET, TEAM, free_port
 
 TOKEN = "xoxb-test-token-not-real"
@@ -29,16 +29,7 @@ CHANNELS = 2000
 WORKERS = 3
 MAX_IN_FLIGHT = 50  # the scheduler's max_concurrent_posts: what a kill may leave in flight
 DONE = "daily post for 2026-12-01 done"  # a worker's log line per channel it finished
-SETTINGS = """
-[scheduler]
-tick_seconds = 1
-claim_batch = 200
-lease_seconds = 5
-[sources.huggingface]
-enabled = false
-[sources.arxiv]
-enabled = false
-"""
+SETTINGS = common(claim_batch=200, lease_seconds=5)
 
 
 def enrolled_data(folder: Path, url: str, config: Config) -> list[str]:
@@ -46,17 +37,7 @@ def enrolled_data(folder: Path, url: str, config: Config) -> list[str]:
     store = Store(folder, state_url=url)
     bot = PapersBot(config, store, SearchIndex(None))
     import_papers(bot, demo_papers())
-    channels = [
-        Channel(
-            "slack",
-            TEAM,
-            f"C{n:04d}",
-            post_time="09:00",
-            not_before="2026-12-01T00:00:00+00:00",
-            max_papers=3 + n % 3,
-        )
-        for n in range(CHANNELS)
-    ]
+    channels = due_slack_channels(CHANNELS, not_before="2026-12-01T00:00:00+00:00")
     store.save_channels(channels)
     store.close()
     return [c.channel_id for c in channels]
